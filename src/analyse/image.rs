@@ -1,0 +1,130 @@
+//! Small single-channel images and the few operations the analysis needs on them.
+
+/// A row-major single-channel picture of `f32` samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plane {
+    pub width: usize,
+    pub height: usize,
+    pub data: Vec<f32>,
+}
+
+impl Plane {
+    pub fn new(width: usize, height: usize) -> Self {
+        Self { width, height, data: vec![0.0; width * height] }
+    }
+
+    /// BT.601 luma of packed RGB rows.
+    pub fn luma_from_rgb(width: usize, height: usize, rgb: &[u8]) -> Self {
+        let data = rgb
+            .chunks_exact(3)
+            .take(width * height)
+            .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+            .collect::<Vec<_>>();
+        let mut plane = Self { width, height, data };
+        plane.data.resize(width * height, 0.0);
+        plane
+    }
+
+    #[inline]
+    pub fn at(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.width + x]
+    }
+
+    /// Box-filter downscale by an integer factor (the last partial cells are dropped).
+    pub fn downscale(&self, factor: usize) -> Plane {
+        let f = factor.max(1);
+        let (w, h) = ((self.width / f).max(1), (self.height / f).max(1));
+        let mut out = Plane::new(w, h);
+        let norm = 1.0 / (f * f) as f32;
+        for y in 0..h {
+            for x in 0..w {
+                let mut s = 0.0;
+                for dy in 0..f {
+                    let row = ((y * f + dy).min(self.height - 1)) * self.width;
+                    for dx in 0..f {
+                        s += self.data[row + (x * f + dx).min(self.width - 1)];
+                    }
+                }
+                out.data[y * w + x] = s * norm;
+            }
+        }
+        out
+    }
+
+    /// Separable box blur of radius `r` (clamped edges); three passes approximate a Gaussian.
+    pub fn box_blur(&self, r: usize) -> Plane {
+        if r == 0 {
+            return self.clone();
+        }
+        let pass = |src: &[f32], w: usize, h: usize, horizontal: bool| -> Vec<f32> {
+            let mut out = vec![0.0; w * h];
+            let (len, lines) = if horizontal { (w, h) } else { (h, w) };
+            let idx = |line: usize, i: usize| if horizontal { line * w + i } else { i * w + line };
+            for line in 0..lines {
+                for i in 0..len {
+                    let lo = i.saturating_sub(r);
+                    let hi = (i + r).min(len - 1);
+                    let mut s = 0.0;
+                    for k in lo..=hi {
+                        s += src[idx(line, k)];
+                    }
+                    out[idx(line, i)] = s / (hi - lo + 1) as f32;
+                }
+            }
+            out
+        };
+        let h1 = pass(&self.data, self.width, self.height, true);
+        let v1 = pass(&h1, self.width, self.height, false);
+        Plane { width: self.width, height: self.height, data: v1 }
+    }
+
+    pub fn max(&self) -> f32 {
+        self.data.iter().copied().fold(0.0, f32::max)
+    }
+}
+
+/// Mean and standard deviation.
+pub fn mean_std(v: &[f32]) -> (f32, f32) {
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n;
+    (mean as f32, var.sqrt() as f32)
+}
+
+/// Mean absolute 4-neighbour Laplacian: high for sharp detail, low for blur and flat fills.
+pub fn sharpness(p: &Plane) -> f32 {
+    if p.width < 3 || p.height < 3 {
+        return 0.0;
+    }
+    let mut s = 0.0f64;
+    for y in 1..p.height - 1 {
+        for x in 1..p.width - 1 {
+            let l = 4.0 * p.at(x, y) - p.at(x - 1, y) - p.at(x + 1, y) - p.at(x, y - 1) - p.at(x, y + 1);
+            s += f64::from(l.abs());
+        }
+    }
+    (s / ((p.width - 2) * (p.height - 2)) as f64) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_image_has_no_sharpness_and_checkerboard_has_much() {
+        let flat = Plane { width: 8, height: 8, data: vec![100.0; 64] };
+        assert_eq!(sharpness(&flat), 0.0);
+        let checker = Plane { width: 8, height: 8, data: (0..64).map(|i| if (i % 8 + i / 8) % 2 == 0 { 0.0 } else { 255.0 }).collect() };
+        assert!(sharpness(&checker) > 500.0);
+        assert!(sharpness(&checker.box_blur(2)) < sharpness(&checker) / 4.0);
+    }
+
+    #[test]
+    fn downscale_averages() {
+        let p = Plane { width: 4, height: 2, data: vec![0.0, 2.0, 4.0, 6.0, 0.0, 2.0, 4.0, 6.0] };
+        assert_eq!(p.downscale(2).data, vec![1.0, 5.0]);
+    }
+}

@@ -1,0 +1,263 @@
+//! Classical saliency, until the neural models arrive: where in the picture the subject is.
+//!
+//! Two cues on a coarse grid (64 px on the long side):
+//! - **motion residual**: the difference to the previous frame after removing the dominant
+//!   (camera) translation, so a tracked subject stands out from a panning background and a
+//!   moving subject from a fixed one;
+//! - **spectral residual** (Hou & Zhang, CVPR 2007): what the log-amplitude spectrum has beyond
+//!   its local average, transformed back, marks statistically unusual regions in a still frame.
+//!
+//! The two maps are normalised, mixed, and summarised as a centroid with an evidence weight
+//! that says how concentrated the map is (a uniform map says nothing).
+
+use super::image::Plane;
+use rustfft::{num_complex::Complex, FftPlanner};
+use std::sync::Arc;
+
+/// Long side of the saliency grid.
+pub const GRID: usize = 64;
+/// Largest camera shift searched between frames, in grid cells.
+const MAX_SHIFT: isize = 4;
+
+/// Where the subject is on one frame, in picture fractions `[0, 1]`, and how sure that is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Subject {
+    pub x: f32,
+    pub y: f32,
+    /// In `[0, 1]`: 0 for a uniform map, towards 1 for one compact salient region.
+    pub evidence: f32,
+    /// Mean motion residual (grey levels): how much moves against the camera.
+    pub action: f32,
+}
+
+/// Stateful per-video saliency: keeps the previous grid and the FFT plans.
+pub struct Saliency {
+    prev: Option<Plane>,
+    fft: Arc<dyn rustfft::Fft<f32>>,
+    ifft: Arc<dyn rustfft::Fft<f32>>,
+}
+
+impl Default for Saliency {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Saliency {
+    pub fn new() -> Self {
+        let mut planner = FftPlanner::new();
+        Self { prev: None, fft: planner.plan_fft_forward(GRID), ifft: planner.plan_fft_inverse(GRID) }
+    }
+
+    /// Forgets the previous frame (at a cut the motion cue would be meaningless).
+    pub fn reset(&mut self) {
+        self.prev = None;
+    }
+
+    pub fn push(&mut self, luma: &Plane) -> Subject {
+        let factor = (luma.width.max(luma.height) / GRID).max(1);
+        let grid = luma.downscale(factor);
+        let sr = self.spectral_residual(&grid);
+        let (motion, action) = match &self.prev {
+            Some(prev) if prev.width == grid.width && prev.height == grid.height => {
+                let (dx, dy) = global_shift(prev, &grid);
+                let r = residual(prev, &grid, dx, dy);
+                let a = r.data.iter().sum::<f32>() / r.data.len().max(1) as f32;
+                (Some(r.box_blur(1)), a)
+            }
+            _ => (None, 0.0),
+        };
+        self.prev = Some(grid);
+        let map = mix(&sr, motion.as_ref());
+        let (x, y, evidence) = centroid(&map);
+        Subject { x, y, evidence, action }
+    }
+
+    /// Spectral residual saliency of `p`, computed on a zero-padded GRID × GRID square and
+    /// cropped back to the size of `p`.
+    fn spectral_residual(&self, p: &Plane) -> Plane {
+        let n = GRID;
+        let (mean, _) = super::image::mean_std(&p.data);
+        let mut buf = vec![Complex::new(0.0f32, 0.0); n * n];
+        for y in 0..p.height.min(n) {
+            for x in 0..p.width.min(n) {
+                buf[y * n + x].re = p.at(x, y) - mean;
+            }
+        }
+        fft2(&mut buf, n, &*self.fft);
+        let log_amp: Vec<f32> = buf.iter().map(|c| (c.norm() + 1e-3).ln()).collect();
+        let avg = Plane { width: n, height: n, data: log_amp.clone() }.box_blur(1);
+        for (i, c) in buf.iter_mut().enumerate() {
+            let phase = c.arg();
+            let mag = (log_amp[i] - avg.data[i]).exp();
+            *c = Complex::from_polar(mag, phase);
+        }
+        fft2(&mut buf, n, &*self.ifft);
+        let mut out = Plane::new(p.width.min(n), p.height.min(n));
+        for y in 0..out.height {
+            for x in 0..out.width {
+                out.data[y * out.width + x] = buf[y * n + x].norm_sqr();
+            }
+        }
+        out.box_blur(2).box_blur(1)
+    }
+}
+
+fn fft2(buf: &mut [Complex<f32>], n: usize, fft: &dyn rustfft::Fft<f32>) {
+    for row in buf.chunks_exact_mut(n) {
+        fft.process(row);
+    }
+    let mut col = vec![Complex::new(0.0, 0.0); n];
+    for x in 0..n {
+        for y in 0..n {
+            col[y] = buf[y * n + x];
+        }
+        fft.process(&mut col);
+        for y in 0..n {
+            buf[y * n + x] = col[y];
+        }
+    }
+}
+
+/// The integer translation `(dx, dy)` that best maps `prev` onto `cur` (least mean absolute
+/// difference over the overlap): the camera's motion.
+pub fn global_shift(prev: &Plane, cur: &Plane) -> (isize, isize) {
+    let (w, h) = (cur.width as isize, cur.height as isize);
+    let mut best = (f32::MAX, 0, 0);
+    for dy in -MAX_SHIFT..=MAX_SHIFT {
+        for dx in -MAX_SHIFT..=MAX_SHIFT {
+            let (x0, x1) = ((dx).max(0), (w + dx).min(w));
+            let (y0, y1) = ((dy).max(0), (h + dy).min(h));
+            if x1 - x0 < w / 2 || y1 - y0 < h / 2 {
+                continue;
+            }
+            let mut s = 0.0f32;
+            for y in y0..y1 {
+                let pr = ((y - dy) * w) as usize;
+                let cr = (y * w) as usize;
+                for x in x0..x1 {
+                    s += (cur.data[cr + x as usize] - prev.data[pr + (x - dx) as usize]).abs();
+                }
+            }
+            // Prefer no motion on ties: a still camera is the common case.
+            let cost = s / ((x1 - x0) * (y1 - y0)) as f32 + 0.01 * (dx.abs() + dy.abs()) as f32;
+            if cost < best.0 {
+                best = (cost, dx, dy);
+            }
+        }
+    }
+    (best.1, best.2)
+}
+
+/// `|cur - prev shifted by (dx, dy)|`, zero where the shifted frame has no data.
+fn residual(prev: &Plane, cur: &Plane, dx: isize, dy: isize) -> Plane {
+    let (w, h) = (cur.width as isize, cur.height as isize);
+    let mut out = Plane::new(cur.width, cur.height);
+    for y in 0..h {
+        for x in 0..w {
+            let (px, py) = (x - dx, y - dy);
+            if px >= 0 && px < w && py >= 0 && py < h {
+                out.data[(y * w + x) as usize] = (cur.data[(y * w + x) as usize] - prev.data[(py * w + px) as usize]).abs();
+            }
+        }
+    }
+    out
+}
+
+/// Normalises each cue by its own maximum and mixes them; motion counts double where present
+/// because a moving subject is the stronger sign of the key subject.
+fn mix(sr: &Plane, motion: Option<&Plane>) -> Plane {
+    let norm = |p: &Plane| -> Vec<f32> {
+        let m = p.max();
+        if m > 1e-6 { p.data.iter().map(|v| v / m).collect() } else { vec![0.0; p.data.len()] }
+    };
+    let s = norm(sr);
+    let data = match motion {
+        Some(m) if m.width == sr.width && m.height == sr.height && m.max() > 2.0 => {
+            let mm = norm(m);
+            s.iter().zip(&mm).map(|(a, b)| (a + 2.0 * b) / 3.0).collect()
+        }
+        _ => s,
+    };
+    Plane { width: sr.width, height: sr.height, data }
+}
+
+/// Centroid of the most salient tenth of the map, and how concentrated the map is.
+fn centroid(map: &Plane) -> (f32, f32, f32) {
+    let total: f32 = map.data.iter().sum();
+    if total <= 1e-6 || map.data.is_empty() {
+        return (0.5, 0.5, 0.0);
+    }
+    let mut sorted = map.data.clone();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let k = (sorted.len() / 10).max(1);
+    let thresh = sorted[k - 1];
+    let top_mass: f32 = sorted[..k].iter().sum();
+    let (mut sx, mut sy, mut sw) = (0.0f32, 0.0f32, 0.0f32);
+    for y in 0..map.height {
+        for x in 0..map.width {
+            let v = map.at(x, y);
+            if v >= thresh {
+                sx += v * (x as f32 + 0.5);
+                sy += v * (y as f32 + 0.5);
+                sw += v;
+            }
+        }
+    }
+    if sw <= 0.0 {
+        return (0.5, 0.5, 0.0);
+    }
+    // Share of mass in the top 10 % of cells: 0.1 for a uniform map, 1 for a single blob.
+    let share = top_mass / total;
+    let evidence = ((share - 0.1) / 0.5).clamp(0.0, 1.0);
+    (sx / sw / map.width as f32, sy / sw / map.height as f32, evidence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scene(w: usize, h: usize, bx: usize, by: usize, bg_shift: usize) -> Plane {
+        // A textured background moving by `bg_shift` and a bright 6×6 block at (bx, by).
+        let mut p = Plane::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let t = ((x + bg_shift) * 7 + y * 13) % 23;
+                p.data[y * w + x] = 60.0 + t as f32;
+            }
+        }
+        for y in by..by + 6 {
+            for x in bx..bx + 6 {
+                p.data[y * w + x] = 250.0;
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn global_shift_finds_camera_pan() {
+        let a = scene(64, 36, 10, 10, 0);
+        let b = scene(64, 36, 10, 10, 2);
+        assert_eq!(global_shift(&a, &b), (-2, 0));
+    }
+
+    #[test]
+    fn moving_block_is_found_on_panning_background() {
+        let mut s = Saliency::new();
+        let mut last = None;
+        for i in 0..5 {
+            last = Some(s.push(&scene(64, 36, 40 + i, 20, i * 2)));
+        }
+        let subj = last.unwrap();
+        assert!(subj.evidence > 0.2, "{subj:?}");
+        assert!((subj.x - 43.0 / 64.0).abs() < 0.1, "{subj:?}");
+        assert!((subj.y - 23.0 / 36.0).abs() < 0.15, "{subj:?}");
+    }
+
+    #[test]
+    fn flat_frame_has_no_evidence() {
+        let mut s = Saliency::new();
+        let subj = s.push(&Plane { width: 64, height: 36, data: vec![128.0; 64 * 36] });
+        assert_eq!(subj.evidence, 0.0);
+    }
+}

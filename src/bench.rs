@@ -1,0 +1,55 @@
+//! `bench`: end-to-end throughput next to the decode-only speed of the same file through the
+//! same decoder, so that the cost of analysis is seen as a ratio.
+
+use crate::config::Config;
+use crate::decode::{self, DecodeError};
+use crate::engine;
+use crate::format::AspectRatio;
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub file: String,
+    pub width: u32,
+    pub height: u32,
+    pub frames: u64,
+    pub fps_nominal: f64,
+    pub decoder: Option<String>,
+    pub decode_only_fps: f64,
+    pub predict_fps: f64,
+    /// `predict_fps / decode_only_fps`.
+    pub ratio: f64,
+    /// Times real time (`predict_fps / nominal fps`).
+    pub realtime: f64,
+}
+
+pub fn run(path: &Path, ratio: AspectRatio, cfg: &Config, repeat: u32) -> Result<BenchResult, DecodeError> {
+    let opts = engine::decode_options(cfg);
+    let mut best_decode = f64::MAX;
+    let mut best_predict = f64::MAX;
+    let mut last = None;
+    for _ in 0..repeat.max(1) {
+        let d = decode::decode_only(path, &opts)?;
+        best_decode = best_decode.min(d.decode_seconds);
+        let r = engine::process_video(path, ratio, cfg, |_| {})?;
+        best_predict = best_predict.min(r.seconds);
+        last = Some((d, r));
+    }
+    let Some((d, r)) = last else { return Err(DecodeError::NoVideo { path: path.into() }) };
+    let frames = r.info.frames;
+    let decode_only_fps = d.frames as f64 / best_decode.max(1e-9);
+    let predict_fps = frames as f64 / best_predict.max(1e-9);
+    Ok(BenchResult {
+        file: path.display().to_string(),
+        width: r.info.width,
+        height: r.info.height,
+        frames,
+        fps_nominal: r.info.fps,
+        decoder: r.info.decoder.clone(),
+        decode_only_fps,
+        predict_fps,
+        ratio: predict_fps / decode_only_fps.max(1e-9),
+        realtime: predict_fps / r.info.fps.max(1e-9),
+    })
+}

@@ -1,0 +1,132 @@
+//! Crop-window geometry: the largest window of a target ratio, and turning a wanted centre
+//! into an integer window that the checker accepts with its real-valued implied height.
+
+use crate::format::{AspectRatio, Window};
+
+/// Size of the largest window of `ratio` inside a `width × height` picture.
+///
+/// The width is an integer (the output format writes it so); the height is the real number the
+/// checker derives from it, never above the picture height.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowSize {
+    pub w: u32,
+    pub h: f64,
+}
+
+/// The largest window of `ratio` that fits the picture. Full height when the target is narrower
+/// than the picture, full width otherwise (SPEC.md section 5: ground truth looks like this).
+pub fn largest_window(width: u32, height: u32, ratio: AspectRatio) -> WindowSize {
+    let (tw, th) = (u64::from(ratio.w()), u64::from(ratio.h()));
+    // Integer arithmetic: w = floor(H * tw / th) when that fits in the width.
+    let w_full_h = u64::from(height) * tw / th;
+    let w = if w_full_h < u64::from(width) { w_full_h } else { u64::from(width) };
+    let w = (w.max(1)) as u32;
+    WindowSize { w, h: f64::from(w) * th as f64 / tw as f64 }
+}
+
+/// Range of valid integer top-left positions along each axis for a window of `size`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slack {
+    pub x_max: u32,
+    pub y_max: u32,
+}
+
+/// How far a window of `size` may move in a `width × height` picture, such that
+/// `x + w <= width` and `y + h <= height` hold exactly in floating point.
+pub fn slack(width: u32, height: u32, size: WindowSize) -> Slack {
+    let x_max = width.saturating_sub(size.w);
+    let mut y_max = (f64::from(height) - size.h).floor().max(0.0) as u32;
+    while y_max > 0 && f64::from(y_max) + size.h > f64::from(height) {
+        y_max -= 1;
+    }
+    Slack { x_max, y_max }
+}
+
+/// The integer window of `size` whose centre is nearest to `(cx, cy)` (source pixels),
+/// clamped into the picture.
+pub fn place(width: u32, height: u32, size: WindowSize, cx: f64, cy: f64) -> Window {
+    let s = slack(width, height, size);
+    let clamp = |v: f64, max: u32| -> f64 {
+        if v.is_finite() {
+            v.round().clamp(0.0, f64::from(max))
+        } else {
+            (f64::from(max) / 2.0).floor()
+        }
+    };
+    let x = clamp(cx - f64::from(size.w) / 2.0, s.x_max);
+    let y = clamp(cy - size.h / 2.0, s.y_max);
+    Window { x, y, w: f64::from(size.w) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn r(w: u32, h: u32) -> AspectRatio {
+        AspectRatio::new(w, h).unwrap()
+    }
+
+    #[test]
+    fn portrait_window_in_landscape_picture_is_full_height() {
+        let s = largest_window(640, 360, r(9, 16));
+        assert_eq!(s.w, 202);
+        assert!(s.h <= 360.0 && s.h > 359.0);
+    }
+
+    #[test]
+    fn same_ratio_is_whole_picture() {
+        let s = largest_window(1280, 720, r(16, 9));
+        assert_eq!((s.w, s.h), (1280, 720.0));
+        let w = place(1280, 720, s, 10.0, 10.0);
+        assert_eq!((w.x, w.y), (0.0, 0.0));
+    }
+
+    #[test]
+    fn landscape_window_in_portrait_strip_is_full_width() {
+        let s = largest_window(134, 240, r(16, 9));
+        assert_eq!(s.w, 134);
+        assert!((s.h - 75.375).abs() < 1e-9);
+        assert_eq!(slack(134, 240, s).y_max, 164);
+    }
+
+    proptest! {
+        #[test]
+        fn placed_windows_are_always_valid(
+            width in 1u32..4000, height in 1u32..4000,
+            tw in 1u32..40, th in 1u32..40,
+            cx in -5000.0f64..9000.0, cy in -5000.0f64..9000.0,
+        ) {
+            let ratio = r(tw, th);
+            let size = largest_window(width, height, ratio);
+            let w = place(width, height, size, cx, cy);
+            let h = w.height(ratio);
+            prop_assert!(w.x >= 0.0 && w.y >= 0.0 && w.w > 0.0);
+            prop_assert!(w.x + w.w <= f64::from(width));
+            prop_assert!(w.y + h <= f64::from(height), "y {} h {} H {}", w.y, h, height);
+            prop_assert_eq!(w.x.fract(), 0.0);
+            prop_assert_eq!(w.y.fract(), 0.0);
+        }
+
+        #[test]
+        fn largest_window_touches_two_sides(
+            width in 2u32..4000, height in 2u32..4000, tw in 1u32..40, th in 1u32..40,
+        ) {
+            let size = largest_window(width, height, r(tw, th));
+            // Either it spans the width or one more pixel of width would overflow the height.
+            let wider_h = f64::from(size.w + 1) * f64::from(th) / f64::from(tw);
+            prop_assert!(size.w == width || wider_h > f64::from(height) || size.w == 1);
+        }
+
+        #[test]
+        fn centre_is_respected_when_there_is_room(
+            width in 100u32..2000, height in 100u32..2000, frac in 0.0f64..1.0,
+        ) {
+            let size = largest_window(width, height, r(9, 16));
+            let s = slack(width, height, size);
+            let cx = f64::from(size.w) / 2.0 + frac * f64::from(s.x_max);
+            let w = place(width, height, size, cx, f64::from(height) / 2.0);
+            prop_assert!((w.x + f64::from(size.w) / 2.0 - cx).abs() <= 0.5 + 1e-9);
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! highlightd — turns raw videos into highlight shorts.
+//!
+//! The data flows through one module per stage:
+//!
+//! ```text
+//! ingest ──► decode ──► analyse ──► select ──► frame ──► write
+//! (index,    (GStreamer, (per-frame  (which      (crop     (prediction
+//!  layout)    frame k)    evidence,   frames)     windows,  JSONL)
+//!                         shots)                  path)
+//! ```
+//!
+//! [`engine`] wires the stages for one video; [`metric`], [`validate`] and [`bench`] are the
+//! tools that measure the result.
+
+pub mod analyse;
+pub mod bench;
+pub mod config;
+pub mod decode;
+pub mod engine;
+pub mod format;
+pub mod frame;
+pub mod ingest;
+pub mod metric;
+pub mod select;
+pub mod validate;
+pub mod write;

@@ -1,0 +1,310 @@
+//! The `highlightd` command line: the binary edge, where errors become messages and exit codes.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use highlightd::config::Config;
+use highlightd::format::{AspectRatio, VideoMeta};
+use highlightd::{bench, decode, engine, ingest, metric, validate, write};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use tracing::{info, info_span, warn};
+
+#[derive(Parser)]
+#[command(name = "highlightd", version, about = "Turns raw videos into highlight shorts: picks the highlight frames and a crop window of the target ratio for each.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log level filter (also RUST_LOG), e.g. `info`, `debug`, `highlightd=debug`.
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Predict highlight frames and crop windows for every video of an index or contest folder.
+    Predict(PredictArgs),
+    /// Score predictions against ground truth with the contest metric.
+    Eval(EvalArgs),
+    /// Check every rule of the output format against the real videos.
+    Validate(ValidateArgs),
+    /// Throughput of `predict` on one video next to the decode-only speed of the same file.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// An index JSONL file (one video per line) or a contest-layout folder (jsonl/ + video/).
+    input: PathBuf,
+    /// Where to write the predictions (JSONL, one line per input video, in input order).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Folder the index's video file names are relative to (default: the index's folder;
+    /// for a contest folder: its video/).
+    #[arg(long)]
+    videos: Option<PathBuf>,
+    /// Configuration file (TOML); see configs/highlightd.toml for every key.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Videos processed in parallel; results do not depend on it.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Also write per-frame features and evidence of each video as <DIR>/<video_id>.jsonl.
+    #[arg(long, value_name = "DIR")]
+    dump_features: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Predictions JSONL.
+    predictions: PathBuf,
+    /// Ground truth JSONL (same format as predictions).
+    #[arg(long)]
+    gt: PathBuf,
+    /// Folder of the videos, to read frame counts and sizes from the files themselves.
+    #[arg(long, conflicts_with = "meta", required_unless_present = "meta")]
+    videos: Option<PathBuf>,
+    /// JSONL of {"video_id", "width", "height", "frames"} per video.
+    #[arg(long)]
+    meta: Option<PathBuf>,
+    /// Print the per-video table.
+    #[arg(long)]
+    per_video: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    /// Predictions JSONL.
+    predictions: PathBuf,
+    /// The input they were made from (index JSONL or contest folder).
+    input: PathBuf,
+    #[arg(long)]
+    videos: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// A video file.
+    video: PathBuf,
+    /// Target ratio W:H.
+    #[arg(long, default_value = "9:16")]
+    ratio: String,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Runs of each pass; the best is reported.
+    #[arg(long, default_value_t = 2)]
+    repeat: u32,
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let res = match cli.command {
+        Command::Predict(a) => predict(a),
+        Command::Eval(a) => eval(a),
+        Command::Validate(a) => validate_cmd(a),
+        Command::Bench(a) => bench_cmd(a),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    let cfg = match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    decode::hardware::apply(cfg.decode.force_software).context("cannot initialise GStreamer")?;
+    Ok(cfg)
+}
+
+fn predict(a: PredictArgs) -> Result<std::process::ExitCode> {
+    let cfg = load_config(a.config.as_deref())?;
+    let _job = info_span!("job", input = %a.input.display()).entered();
+    let entries = ingest::read_input(&a.input, a.videos.as_deref())?;
+    if let Some(d) = &a.dump_features {
+        std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
+    }
+    let mut out = write::AtomicLines::create(&a.output)?;
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(entries.len() as u64);
+        b.set_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} videos {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let results: Mutex<Vec<Option<String>>> = Mutex::new(vec![None; entries.len()]);
+    let next = AtomicUsize::new(0);
+    let written = Mutex::new((0usize, &mut out, 0usize, 0usize));
+    let jobs = a.jobs.clamp(1, 64);
+    let write_err: Mutex<Option<write::WriteError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(entry) = entries.get(i) else { break };
+                let (line, ok) = run_entry(entry, &cfg, a.dump_features.as_deref(), &bar);
+                bar.inc(1);
+                let mut res = results.lock().unwrap_or_else(|p| p.into_inner());
+                res[i] = Some(line);
+                // Write every finished line that is next in input order.
+                let mut w = written.lock().unwrap_or_else(|p| p.into_inner());
+                if ok { w.2 += 1 } else { w.3 += 1 }
+                while w.0 < res.len() {
+                    let Some(l) = res[w.0].take() else { break };
+                    if let Err(e) = w.1.line(&l) {
+                        write_err.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                    }
+                    w.0 += 1;
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(e) = write_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e.into());
+    }
+    let (_, _, ok, failed) = *written.lock().unwrap_or_else(|p| p.into_inner());
+    out.commit()?;
+    info!(videos = entries.len(), ok, failed, output = %a.output.display(), "predictions written");
+    println!("{}", a.output.display());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Processes one entry; returns its output line and whether it was processed.
+fn run_entry(entry: &ingest::Entry, cfg: &Config, dump: Option<&Path>, bar: &ProgressBar) -> (String, bool) {
+    let id = entry.video_id().unwrap_or("?").to_string();
+    let _span = info_span!("video", id = %id).entered();
+    let task = match &entry.task {
+        Ok(t) => t,
+        Err(e) => {
+            warn!("skipped: {e}");
+            return (write::output_line(&entry.fields, &[]), false);
+        }
+    };
+    bar.set_message(id.clone());
+    match engine::process_video(&task.path, task.ratio, cfg, |_| {}) {
+        Ok(r) => {
+            info!(
+                frames = r.info.frames,
+                selected = r.predictions.len(),
+                shots = r.shots.len(),
+                fps = format!("{:.0}", r.info.frames as f64 / r.seconds.max(1e-9)),
+                "done"
+            );
+            if let Some(d) = dump {
+                if let Err(e) = dump_features(d, &id, &r) {
+                    warn!("cannot write features: {e}");
+                }
+            }
+            (write::output_line(&entry.fields, &r.predictions), true)
+        }
+        Err(e) => {
+            warn!("failed, empty prediction list: {e}");
+            (write::output_line(&entry.fields, &[]), false)
+        }
+    }
+}
+
+fn dump_features(dir: &Path, id: &str, r: &engine::VideoResult) -> Result<()> {
+    let safe: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let mut text = String::new();
+    let selected: std::collections::HashSet<usize> = r.selection.frames().collect();
+    for (i, f) in r.features.iter().enumerate() {
+        let v = serde_json::json!({"frame": i, "f": f, "ev": r.selection.evidence.get(i), "p": r.selection.p.get(i), "sel": selected.contains(&i)});
+        text.push_str(&v.to_string());
+        text.push('\n');
+    }
+    std::fs::write(dir.join(format!("{safe}.jsonl")), text)?;
+    Ok(())
+}
+
+fn eval(a: EvalArgs) -> Result<std::process::ExitCode> {
+    let meta = match (&a.meta, &a.videos) {
+        (Some(m), _) => metric::load_meta(m)?,
+        (None, Some(dir)) => meta_from_videos(&a.gt, dir)?,
+        (None, None) => bail!("give --videos DIR or --meta META.jsonl"),
+    };
+    let report = metric::evaluate(&a.predictions, &a.gt, &meta)?;
+    if a.json {
+        println!("{}", metric::render_json(&report));
+    } else {
+        print!("{}", metric::render_plain(&report, a.per_video));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Frame counts and sizes read from the videos themselves (`<dir>/<id>.<ext>` or
+/// `<dir>/video/<id>.<ext>`).
+fn meta_from_videos(gt: &Path, dir: &Path) -> Result<HashMap<String, VideoMeta>> {
+    let text = std::fs::read_to_string(gt).with_context(|| format!("{}: cannot read", gt.display()))?;
+    let mut out = HashMap::new();
+    let opts = decode::DecodeOptions::default();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{} line {}: not valid JSON", gt.display(), i + 1))?;
+        let id = v.get("video_id").and_then(|x| x.as_str()).with_context(|| format!("{} line {}: no `video_id`", gt.display(), i + 1))?;
+        let path = ingest::find_video(dir, id)
+            .or_else(|| ingest::find_video(&dir.join("video"), id))
+            .with_context(|| format!("no video file for `{id}` in {}", dir.display()))?;
+        let info = decode::decode_only(&path, &opts)?;
+        out.insert(id.to_string(), VideoMeta { width: info.width, height: info.height, frames: info.frames });
+    }
+    Ok(out)
+}
+
+fn validate_cmd(a: ValidateArgs) -> Result<std::process::ExitCode> {
+    let entries = ingest::read_input(&a.input, a.videos.as_deref())?;
+    let v = validate::validate(&a.predictions, &entries, &decode::DecodeOptions::default())
+        .with_context(|| format!("{}: cannot read", a.predictions.display()))?;
+    for x in &v {
+        println!("{}: {x}", a.predictions.display());
+    }
+    if v.is_empty() {
+        println!("{}: valid ({} videos)", a.predictions.display(), entries.len());
+        Ok(std::process::ExitCode::SUCCESS)
+    } else {
+        println!("{} violations", v.len());
+        Ok(std::process::ExitCode::from(1))
+    }
+}
+
+fn parse_ratio(s: &str) -> Result<AspectRatio> {
+    let (w, h) = s.split_once([':', 'x', '/']).with_context(|| format!("ratio `{s}`: expected W:H such as 9:16"))?;
+    let (w, h): (u32, u32) = (w.trim().parse().with_context(|| format!("ratio `{s}`"))?, h.trim().parse().with_context(|| format!("ratio `{s}`"))?);
+    AspectRatio::new(w, h).with_context(|| format!("ratio `{s}`: both sides must be positive"))
+}
+
+fn bench_cmd(a: BenchArgs) -> Result<std::process::ExitCode> {
+    let cfg = load_config(a.config.as_deref())?;
+    let ratio = parse_ratio(&a.ratio)?;
+    let r = bench::run(&a.video, ratio, &cfg, a.repeat)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("file            {} ({}x{}, {} frames, {:.2} fps)", r.file, r.width, r.height, r.frames, r.fps_nominal);
+        println!("decoder         {}", r.decoder.as_deref().unwrap_or("?"));
+        println!("decode-only     {:.1} frames/s", r.decode_only_fps);
+        println!("predict         {:.1} frames/s", r.predict_fps);
+        println!("predict/decode  {:.2}x", r.ratio);
+        println!("real time       {:.2}x", r.realtime);
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,0 +1,257 @@
+//! Which frames make the highlight.
+//!
+//! 1. [`evidence`]: per frame, the probability it is keepable content (not black, frozen,
+//!    blurred or a flat graphic), times an interest factor that favours action.
+//! 2. Segments: the probabilities are median-smoothed, thresholded, short gaps closed and
+//!    short runs dropped, so the selection does not flicker; a shot that is nearly all kept
+//!    is kept whole.
+//! 3. How much to keep is decided with the metric (SPEC.md section 4): segments are added,
+//!    best first, only while they raise the expected F, `2·Σq / (k + N̂)`, where `q` is a
+//!    frame's chance of being a highlight times its expected crop IoU and `N̂ = Σp` the
+//!    expected number of highlight frames.
+
+pub mod evidence;
+
+use crate::analyse::FrameFeatures;
+use evidence::{Evidence, EvidenceParams};
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelectParams {
+    pub evidence: EvidenceParams,
+    /// Median smoothing of the keep probability, seconds.
+    pub smooth_s: f64,
+    /// Shortest segment kept, seconds.
+    pub min_segment_s: f64,
+    /// Gaps shorter than this between kept runs are closed, seconds.
+    pub max_gap_s: f64,
+    /// A shot whose frames are kept to at least this share is kept whole.
+    pub whole_shot_share: f64,
+    /// How much action raises interest: interest = 1 − w + w·action_rank.
+    pub action_weight: f64,
+}
+
+impl Default for SelectParams {
+    fn default() -> Self {
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2 }
+    }
+}
+
+/// One chosen stretch of frames, with its mean scores.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Segment {
+    pub start: usize,
+    pub end: usize,
+    /// Mean probability of a highlight.
+    pub p: f64,
+    /// Mean expected contribution (probability × expected crop IoU).
+    pub q: f64,
+}
+
+/// The outcome of selection for one video.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Selection {
+    pub segments: Vec<Segment>,
+    /// The expected F of the selection, as the metric would score it.
+    pub expected_f: f64,
+    #[serde(skip)]
+    pub evidence: Vec<Evidence>,
+    /// Per-frame probability of being a highlight.
+    #[serde(skip)]
+    pub p: Vec<f64>,
+}
+
+impl Selection {
+    /// Selected frame indices, ascending.
+    pub fn frames(&self) -> impl Iterator<Item = usize> + '_ {
+        self.segments.iter().flat_map(|s| s.start..s.end)
+    }
+    pub fn len(&self) -> usize {
+        self.segments.iter().map(|s| s.end - s.start).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Selects the highlight frames. `crop_iou[i]` is the expected IoU of frame i's crop
+/// (1 when the window is the whole picture).
+pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams) -> Selection {
+    let n = features.len();
+    let ev = evidence::evidence(features, fps, &p.evidence);
+    let interest = interest(features, p.action_weight);
+    let prob: Vec<f64> = ev.iter().zip(&interest).map(|(e, i)| f64::from(e.keep) * i).collect();
+    let keep_smooth = median_filter(&ev.iter().map(|e| f64::from(e.keep)).collect::<Vec<_>>(), half_window(p.smooth_s, fps));
+    let mut mask: Vec<bool> = keep_smooth.iter().map(|&k| k >= 0.5).collect();
+    for shot in shots {
+        let kept = mask[shot.clone()].iter().filter(|&&k| k).count();
+        if !shot.is_empty() && kept as f64 >= p.whole_shot_share * shot.len() as f64 {
+            for i in shot.clone() {
+                // Whole shot, but never a hard black frame (fades stay out).
+                mask[i] = ev[i].black < 0.5;
+            }
+        }
+    }
+    let runs = runs_of(&mask);
+    let runs = close_gaps(&runs, (p.max_gap_s * fps).round() as usize);
+    let min_len = ((p.min_segment_s * fps).round() as usize).max(1);
+    let candidates: Vec<Segment> = runs
+        .into_iter()
+        .filter(|r| r.len() >= min_len)
+        .map(|r| {
+            let len = r.len() as f64;
+            let sp: f64 = prob[r.clone()].iter().sum();
+            let sq: f64 = r.clone().map(|i| prob[i] * crop_iou.get(i).copied().unwrap_or(0.5)).sum();
+            Segment { start: r.start, end: r.end, p: sp / len, q: sq / len }
+        })
+        .collect();
+    let expected_gt: f64 = prob.iter().sum();
+    let (segments, expected_f) = choose_by_expected_f(candidates, expected_gt);
+    let _ = n;
+    Selection { segments, expected_f, evidence: ev, p: prob }
+}
+
+fn half_window(seconds: f64, fps: f64) -> usize {
+    ((seconds * fps / 2.0).round() as usize).max(0)
+}
+
+/// Interest in `[1 − w, 1]`: frames with more action (relative to the video's own range)
+/// are more likely highlights.
+fn interest(features: &[FrameFeatures], w: f64) -> Vec<f64> {
+    let mut a: Vec<f32> = features.iter().map(|f| f.action).collect();
+    a.sort_by(|x, y| x.total_cmp(y));
+    let n = a.len();
+    features
+        .iter()
+        .map(|f| {
+            let rank = if n > 1 { a.partition_point(|&v| v < f.action) as f64 / (n - 1) as f64 } else { 1.0 };
+            1.0 - w + w * rank.clamp(0.0, 1.0)
+        })
+        .collect()
+}
+
+/// Adds segments in order of their expected contribution per frame while each raises the
+/// expected F `2·Σq / (k + N̂)`. Returns them in time order with the final expected F.
+pub fn choose_by_expected_f(mut candidates: Vec<Segment>, expected_gt: f64) -> (Vec<Segment>, f64) {
+    candidates.sort_by(|a, b| b.q.total_cmp(&a.q));
+    let (mut sum_q, mut k) = (0.0f64, 0.0f64);
+    let mut f = 0.0;
+    let mut chosen = Vec::new();
+    for s in candidates {
+        let len = (s.end - s.start) as f64;
+        let nf = 2.0 * (sum_q + s.q * len) / (k + len + expected_gt);
+        if nf > f {
+            sum_q += s.q * len;
+            k += len;
+            f = nf;
+            chosen.push(s);
+        }
+    }
+    chosen.sort_by_key(|s| s.start);
+    (chosen, f)
+}
+
+/// Median over a window of `half` frames each side.
+pub fn median_filter(v: &[f64], half: usize) -> Vec<f64> {
+    if half == 0 {
+        return v.to_vec();
+    }
+    (0..v.len())
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half + 1).min(v.len());
+            let mut w = v[lo..hi].to_vec();
+            w.sort_by(|a, b| a.total_cmp(b));
+            w[w.len() / 2]
+        })
+        .collect()
+}
+
+/// Maximal runs of `true`.
+pub fn runs_of(mask: &[bool]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, &m) in mask.iter().enumerate() {
+        match (m, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push(s..i);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(s..mask.len());
+    }
+    out
+}
+
+/// Joins runs separated by fewer than `max_gap` frames.
+pub fn close_gaps(runs: &[Range<usize>], max_gap: usize) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for r in runs {
+        match out.last_mut() {
+            Some(last) if r.start - last.end < max_gap => last.end = r.end,
+            _ => out.push(r.clone()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn seg(start: usize, end: usize, q: f64) -> Segment {
+        Segment { start, end, p: q, q }
+    }
+
+    #[test]
+    fn expected_f_adds_only_what_pays() {
+        // Two sure segments and one doubtful one: the doubtful one would lower F.
+        let (chosen, f) = choose_by_expected_f(vec![seg(0, 100, 0.9), seg(200, 300, 0.9), seg(400, 500, 0.1)], 210.0);
+        assert_eq!(chosen.iter().map(|s| s.start).collect::<Vec<_>>(), vec![0, 200]);
+        assert!(f > 0.8);
+    }
+
+    #[test]
+    fn nothing_to_choose_gives_empty() {
+        let (chosen, f) = choose_by_expected_f(Vec::new(), 3.0);
+        assert!(chosen.is_empty());
+        assert_eq!(f, 0.0);
+    }
+
+    #[test]
+    fn gaps_and_runs() {
+        let mask = [true, true, false, true, false, false, false, true];
+        assert_eq!(runs_of(&mask), vec![0..2, 3..4, 7..8]);
+        assert_eq!(close_gaps(&runs_of(&mask), 2), vec![0..4, 7..8]);
+    }
+
+    proptest! {
+        #[test]
+        fn chosen_segments_are_disjoint_sorted_and_raise_f(
+            qs in proptest::collection::vec(0.0f64..1.0, 0..20), gt in 0.0f64..500.0,
+        ) {
+            let cands: Vec<Segment> = qs.iter().enumerate().map(|(i, &q)| seg(i * 20, i * 20 + 10, q)).collect();
+            let (chosen, f) = choose_by_expected_f(cands, gt);
+            prop_assert!(chosen.windows(2).all(|w| w[0].end <= w[1].start));
+            prop_assert!((0.0..=2.0).contains(&f));
+            // Every chosen segment is at least half as good as the final F (the F/2 rule).
+            for s in &chosen {
+                prop_assert!(s.q >= f / 2.0 - 1e-9);
+            }
+        }
+
+        #[test]
+        fn median_filter_keeps_length_and_range(v in proptest::collection::vec(0.0f64..1.0, 0..100), h in 0usize..10) {
+            let m = median_filter(&v, h);
+            prop_assert_eq!(m.len(), v.len());
+            prop_assert!(m.iter().all(|x| (0.0..=1.0).contains(x)));
+        }
+    }
+}
