@@ -20,8 +20,12 @@ pub struct FrameFeatures {
     pub luma_std: f32,
     /// Mean absolute Laplacian: low for blur and flat graphics.
     pub sharpness: f32,
-    /// Mean absolute luma change from the previous frame (0 for the first): ~0 when frozen.
+    /// Mean absolute luma change from the previous frame (0 for the first).
     pub change: f32,
+    /// 99th percentile of the absolute luma change: what the most-changed region does. A
+    /// frozen picture only shows compression noise (1–2 grey levels); anything that moves,
+    /// however small, lifts it well above.
+    pub peak_change: f32,
     /// Share of pixels in the most common of 64 colour bins: high for title cards.
     pub dominant_share: f32,
     /// Histogram distance to the previous frame, for shot cuts.
@@ -56,11 +60,9 @@ impl Analyser {
         let hist = shots::histogram(&f.rgb);
         let dominant_share = hist.iter().copied().fold(0.0, f32::max);
         let cut_distance = self.prev_hist.as_ref().map_or(0.0, |p| shots::distance(p, &hist));
-        let change = match &self.prev_luma {
-            Some(p) if p.data.len() == luma.data.len() => {
-                p.data.iter().zip(&luma.data).map(|(a, b)| (a - b).abs()).sum::<f32>() / luma.data.len().max(1) as f32
-            }
-            _ => 0.0,
+        let (change, peak_change) = match &self.prev_luma {
+            Some(p) if p.data.len() == luma.data.len() => change_stats(&p.data, &luma.data),
+            _ => (0.0, 0.0),
         };
         if cut_distance > self.cut_threshold {
             self.saliency.reset();
@@ -74,6 +76,7 @@ impl Analyser {
             luma_std,
             sharpness,
             change,
+            peak_change,
             dominant_share,
             cut_distance,
             subject_x: subject.x,
@@ -81,5 +84,47 @@ impl Analyser {
             subject_evidence: subject.evidence,
             action: subject.action,
         }
+    }
+}
+
+/// Mean and 99th percentile of `|a - b|`, the percentile from a histogram of whole grey levels.
+fn change_stats(a: &[f32], b: &[f32]) -> (f32, f32) {
+    let mut hist = [0u32; 256];
+    let mut sum = 0.0f32;
+    for (x, y) in a.iter().zip(b) {
+        let d = (x - y).abs();
+        sum += d;
+        hist[(d as usize).min(255)] += 1;
+    }
+    let n = a.len().max(1);
+    let target = (n as f64 * 0.99).ceil() as u32;
+    let mut acc = 0u32;
+    let mut p99 = 255.0;
+    for (level, count) in hist.iter().enumerate() {
+        acc += count;
+        if acc >= target {
+            p99 = level as f32;
+            break;
+        }
+    }
+    (sum / n as f32, p99)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_change_sees_a_small_moving_region_that_the_mean_misses() {
+        let a = vec![100.0f32; 1000];
+        let mut b = vec![101.0f32; 1000];
+        for v in b.iter_mut().take(20) {
+            *v = 160.0;
+        }
+        let (mean, peak) = change_stats(&a, &b);
+        assert!(mean < 2.5);
+        assert_eq!(peak, 60.0);
+        let (_, still) = change_stats(&a, &vec![101.0f32; 1000]);
+        assert_eq!(still, 1.0);
     }
 }

@@ -366,8 +366,8 @@ fn summarise(videos: Vec<VideoScore>) -> EvalReport {
 }
 
 /// Plain-text report. With `per_video`, a fixed-width table first (video, F, N_pred, N_gt, S,
-/// matched, temporalF, cropIoU); then the means; the last line is always `score <x.xxx>` so
-/// scripts can take it with `tail -n1`.
+/// matched, temporalF, cropIoU); then the means; the last line is always `score <x.xxx>`
+/// (newline-terminated) so scripts can take it with `tail -n1`.
 pub fn render_plain(r: &EvalReport, per_video: bool) -> String {
     let mut out = String::new();
     if per_video {
@@ -394,7 +394,7 @@ pub fn render_plain(r: &EvalReport, per_video: bool) -> String {
     let _ = writeln!(out, "videos {}", r.videos.len());
     let _ = writeln!(out, "mean temporal F {:.4}", r.mean_temporal_f);
     let _ = writeln!(out, "mean crop IoU {:.4}", r.mean_crop_iou);
-    let _ = write!(out, "score {:.3}", r.score);
+    let _ = writeln!(out, "score {:.3}", r.score);
     out
 }
 

@@ -447,6 +447,7 @@ fn evaluate_matches_by_id_and_scores_gt_videos_only() {
     assert!(close(r.score, 100.0 * (1.0 / 3.0 + 1.0) / 2.0));
     let text = render_plain(&r, true);
     assert_eq!(text.lines().last(), Some("score 66.667"));
+    assert!(text.ends_with("score 66.667\n"));
     assert!(text.contains("mean temporal F 1.0000"));
     assert!(text.lines().next().unwrap().starts_with("video"));
     assert_eq!(render_plain(&r, false).lines().last(), Some("score 66.667"));

@@ -14,7 +14,7 @@ pub struct EvidenceParams {
     pub black_luma: f32,
     /// Luma spread under which a dark frame is flat black rather than a dark scene.
     pub black_std: f32,
-    /// Mean absolute change per frame (grey levels) under which the picture is frozen.
+    /// Peak change per frame (99th percentile, grey levels) under which the picture is frozen.
     pub frozen_change: f32,
     /// Seconds over which a frame must stay still to count as frozen.
     pub frozen_window_s: f64,
@@ -26,7 +26,7 @@ pub struct EvidenceParams {
 
 impl Default for EvidenceParams {
     fn default() -> Self {
-        Self { black_luma: 20.0, black_std: 12.0, frozen_change: 0.6, frozen_window_s: 0.5, blur_ratio: 0.35, graphic_share: 0.75 }
+        Self { black_luma: 20.0, black_std: 12.0, frozen_change: 3.0, frozen_window_s: 0.5, blur_ratio: 0.35, graphic_share: 0.75 }
     }
 }
 
@@ -55,7 +55,7 @@ pub fn evidence(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec
     // Frozen: the largest change in a window around the frame stays under the threshold. The
     // window makes single repeated frames (duplicated by a frame-rate conversion) not count.
     let half = ((p.frozen_window_s * fps / 2.0).round() as usize).max(1);
-    let changes: Vec<f32> = (0..n).map(|i| if i == 0 { features.get(1).map_or(0.0, |f| f.change) } else { features[i].change }).collect();
+    let changes: Vec<f32> = (0..n).map(|i| if i == 0 { features.get(1).map_or(0.0, |f| f.peak_change) } else { features[i].peak_change }).collect();
     let frozen: Vec<f32> = (0..n)
         .map(|i| {
             let lo = i.saturating_sub(half);
