@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what highlightd needs to build, run and test, if it is missing. Idempotent.
+# Debian 12 / Ubuntu 22.04+; run as root or with sudo available.
+set -euo pipefail
+
+need_apt=()
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+have_pc gstreamer-1.0 || need_apt+=(libgstreamer1.0-dev)
+have_pc gstreamer-video-1.0 && have_pc gstreamer-app-1.0 && have_pc gstreamer-audio-1.0 || need_apt+=(libgstreamer-plugins-base1.0-dev)
+command -v gst-launch-1.0 >/dev/null || need_apt+=(gstreamer1.0-tools)
+command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+command -v python3 >/dev/null || need_apt+=(python3)
+# Plugins: decodebin/videoconvert (base), qtdemux/videoflip (good), avdec_* (libav),
+# x264enc (ugly) for generated test videos.
+for pkg in gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
+done
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found. Install a Rust toolchain >= 1.85 (rustup), then run this again." >&2
+  exit 1
+fi
