@@ -3,6 +3,7 @@
 
 use crate::analyse::shots::ShotParams;
 use crate::frame::path::PathParams;
+use crate::render::RenderOptions;
 use crate::select::SelectParams;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,7 @@ pub struct Config {
     pub shots: ShotParams,
     pub select: SelectParams,
     pub framing: PathParams,
+    pub render: RenderOptions,
 }
 
 impl Config {
@@ -77,6 +79,23 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&s.whole_shot_share) || !(0.0..=1.0).contains(&s.action_weight) {
             return bad("select.whole_shot_share / select.action_weight", "must be between 0 and 1");
+        }
+        let r = &self.render;
+        if !(64..=8192).contains(&r.long_side) {
+            return bad("render.long_side", "must be between 64 and 8192");
+        }
+        if !(r.max_upscale >= 1.0 && r.max_upscale <= 8.0) {
+            return bad("render.max_upscale", "must be between 1 and 8");
+        }
+        if !(0.0..=5.0).contains(&r.crossfade_s) {
+            return bad("render.crossfade_s", "must be between 0 and 5 seconds");
+        }
+        const PRESETS: [&str; 10] = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"];
+        if !PRESETS.contains(&r.x264_preset.as_str()) {
+            return bad("render.x264_preset", "must be one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow, placebo");
+        }
+        if !(100..=200_000).contains(&r.bitrate_kbps) {
+            return bad("render.bitrate_kbps", "must be between 100 and 200000");
         }
         if self.framing.max_speed <= 0.0 {
             return bad("framing.max_speed", "must be positive");

@@ -21,6 +21,7 @@ pub mod format;
 pub mod frame;
 pub mod ingest;
 pub mod metric;
+pub mod render;
 pub mod select;
 pub mod validate;
 pub mod write;

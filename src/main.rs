@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use highlightd::config::Config;
 use highlightd::format::{AspectRatio, VideoMeta};
-use highlightd::{bench, decode, engine, ingest, metric, validate, write};
+use highlightd::{bench, decode, engine, ingest, metric, render, validate, write};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -33,6 +33,33 @@ enum Command {
     Validate(ValidateArgs),
     /// Throughput of `predict` on one video next to the decode-only speed of the same file.
     Bench(BenchArgs),
+    /// Render the highlight short (MP4, H.264 + AAC) of one video, from its prediction line or
+    /// straight from the video and a ratio.
+    Render(RenderArgs),
+}
+
+#[derive(Args)]
+struct RenderArgs {
+    /// The source video.
+    video: PathBuf,
+    /// Where to write the MP4.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// A predictions JSONL holding this video's line (see --video-id); without it the video is
+    /// analysed first.
+    #[arg(long, requires = "video_id")]
+    predictions: Option<PathBuf>,
+    /// Which line of --predictions to render.
+    #[arg(long)]
+    video_id: Option<String>,
+    /// Target ratio W:H, when rendering straight from the video.
+    #[arg(long, default_value = "9:16")]
+    ratio: String,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Cross-fade between segments, seconds (overrides the configuration; 0 = hard cuts).
+    #[arg(long)]
+    crossfade: Option<f64>,
 }
 
 #[derive(Args)]
@@ -118,6 +145,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(a) => eval(a),
         Command::Validate(a) => validate_cmd(a),
         Command::Bench(a) => bench_cmd(a),
+        Command::Render(a) => render_cmd(a),
     };
     match res {
         Ok(code) => code,
@@ -307,5 +335,48 @@ fn bench_cmd(a: BenchArgs) -> Result<std::process::ExitCode> {
         println!("predict/decode  {:.2}x", r.ratio);
         println!("real time       {:.2}x", r.realtime);
     }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The prediction line of `video_id` in a predictions file: its ratio and predictions.
+fn prediction_line(path: &Path, video_id: &str) -> Result<(AspectRatio, Vec<highlightd::format::Prediction>)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{} line {}: not valid JSON", path.display(), i + 1))?;
+        if v.get("video_id").and_then(|x| x.as_str()) != Some(video_id) {
+            continue;
+        }
+        let at = |field: &str| format!("{} line {}: `{field}`", path.display(), i + 1);
+        let ratio = v.get("targetRatioWH").with_context(|| format!("{} missing", at("targetRatioWH")))?;
+        let ratio = AspectRatio::from_json(ratio).map_err(|e| anyhow::anyhow!("{} {e}", at("targetRatioWH")))?;
+        let preds = v.get("predictions").and_then(|p| p.as_array()).with_context(|| format!("{} missing or not an array", at("predictions")))?;
+        let preds = preds
+            .iter()
+            .enumerate()
+            .map(|(j, p)| highlightd::format::parse_prediction(p).map_err(|e| anyhow::anyhow!("{}[{j}]: {e}", at("predictions"))))
+            .collect::<Result<Vec<_>>>()?;
+        return Ok((ratio, preds));
+    }
+    bail!("{}: no line with video_id `{video_id}`", path.display())
+}
+
+fn render_cmd(a: RenderArgs) -> Result<std::process::ExitCode> {
+    let cfg = load_config(a.config.as_deref())?;
+    let _span = info_span!("render", video = %a.video.display()).entered();
+    let (ratio, preds) = match (&a.predictions, &a.video_id) {
+        (Some(p), Some(id)) => prediction_line(p, id)?,
+        _ => {
+            let ratio = parse_ratio(&a.ratio)?;
+            let r = engine::process_video(&a.video, ratio, &cfg, |_| {})?;
+            (ratio, r.predictions)
+        }
+    };
+    let mut opts = cfg.render.clone();
+    if let Some(c) = a.crossfade {
+        opts.crossfade_s = c.clamp(0.0, 5.0);
+    }
+    let stats = render::render(&a.video, ratio, &preds, &a.output, &opts)?;
+    info!(frames = stats.frames, width = stats.width, height = stats.height, encoder = %stats.encoder, audio = stats.audio, seconds = format!("{:.2}", stats.seconds), "rendered");
+    println!("{}", a.output.display());
     Ok(std::process::ExitCode::SUCCESS)
 }
