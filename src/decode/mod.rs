@@ -32,6 +32,8 @@ pub enum DecodeError {
     NoVideo { path: PathBuf },
     #[error("{path}: no frame decoded within {secs} s")]
     Stalled { path: PathBuf, secs: u64 },
+    #[error("{path}: no video stream found within {secs} s (truncated, or not a video)")]
+    NoStreamFound { path: PathBuf, secs: u64 },
 }
 
 /// How to decode.
@@ -43,6 +45,15 @@ pub struct DecodeOptions {
     pub audio: bool,
     /// Give up when no frame or message arrives for this long.
     pub stall_timeout: Duration,
+}
+
+impl DecodeOptions {
+    /// How long a file may take to show its streams. A local file does so in milliseconds;
+    /// GStreamer 1.22's decodebin sometimes swallows the demuxer's error on a truncated MP4
+    /// (no `moov`), and the pipeline then stays silent: this bounds that case.
+    pub fn startup_timeout(&self) -> Duration {
+        self.stall_timeout.min(Duration::from_secs(5))
+    }
 }
 
 impl Default for DecodeOptions {
@@ -236,6 +247,9 @@ pub fn decode(path: &Path, opts: &DecodeOptions, mut on_frame: impl FnMut(Analys
                 on_frame(f);
             }
             break d;
+        }
+        if frames == 0 && !*video_linked.lock().unwrap_or_else(|p| p.into_inner()) && started.elapsed() > opts.startup_timeout() {
+            break Err(DecodeError::NoStreamFound { path: path.into(), secs: opts.startup_timeout().as_secs() });
         }
         if last_activity.elapsed() > opts.stall_timeout {
             break Err(DecodeError::Stalled { path: path.into(), secs: opts.stall_timeout.as_secs() });
@@ -435,10 +449,11 @@ pub fn decode_only(path: &Path, opts: &DecodeOptions) -> Result<StreamInfo, Deco
     pipeline.add_many([&src, &dbin]).map_err(|e| pipe_err(path, e))?;
     src.link(&dbin).map_err(|e| pipe_err(path, e))?;
     let counter = Arc::new(Mutex::new((0u64, None::<(u32, u32, f64)>)));
+    let video_seen = Arc::new(Mutex::new(false));
     {
         let pipeline_weak = pipeline.downgrade();
         let counter = counter.clone();
-        let video_seen = Arc::new(Mutex::new(false));
+        let video_seen = video_seen.clone();
         dbin.connect_pad_added(move |_d, pad| {
             let Some(pipeline) = pipeline_weak.upgrade() else { return };
             let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
@@ -465,10 +480,24 @@ pub fn decode_only(path: &Path, opts: &DecodeOptions) -> Result<StreamInfo, Deco
     let bus = pipeline.bus().ok_or_else(|| pipe_err(path, "pipeline has no bus"))?;
     pipeline.set_state(gst::State::Playing).map_err(|_| stream_err(path, &bus))?;
     let mut rotated = false;
+    let mut last_activity = Instant::now();
+    let mut last_count = 0u64;
     let res = loop {
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_seconds(opts.stall_timeout.as_secs().max(1))) else {
-            break Err(DecodeError::Stalled { path: path.into(), secs: opts.stall_timeout.as_secs() });
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
+            let count = counter.lock().unwrap_or_else(|p| p.into_inner()).0;
+            if count != last_count {
+                last_count = count;
+                last_activity = Instant::now();
+            }
+            if !*video_seen.lock().unwrap_or_else(|p| p.into_inner()) && started.elapsed() > opts.startup_timeout() {
+                break Err(DecodeError::NoStreamFound { path: path.into(), secs: opts.startup_timeout().as_secs() });
+            }
+            if last_activity.elapsed() > opts.stall_timeout {
+                break Err(DecodeError::Stalled { path: path.into(), secs: opts.stall_timeout.as_secs() });
+            }
+            continue;
         };
+        last_activity = Instant::now();
         match msg.view() {
             gst::MessageView::Eos(..) => break Ok(()),
             gst::MessageView::Error(e) => break Err(DecodeError::Stream { path: path.into(), msg: e.error().to_string() }),

@@ -345,7 +345,12 @@ pub fn probe_video(file: &Path) -> (u64, u32, u32) {
     let v = ffprobe_json(file, false);
     let st = v["streams"].as_array().and_then(|a| a.iter().find(|s| s["codec_type"] == "video")).unwrap_or_else(|| panic!("{}: no video stream", file.display())).clone();
     let text = ffprobe(file, &["-select_streams", "v:0", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"]);
-    let n: u64 = text.trim().trim_end_matches(',').parse().unwrap_or_else(|_| panic!("ffprobe packet count: {text}"));
+    let n: u64 = text
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .find(|l| !l.is_empty())
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| panic!("ffprobe packet count: {text:?}"));
     (n, st["width"].as_u64().unwrap() as u32, st["height"].as_u64().unwrap() as u32)
 }
 
