@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what highlightd needs to build, run and test, if it is missing. Idempotent.
+# Installs what highlightd needs to build and run, if it is missing; with `--test` also what
+# the test suite needs (Chromium for the report screenshot test). Idempotent.
 # Debian 12 / Ubuntu 22.04+; run as root or with sudo available.
 set -euo pipefail
+for_tests=false
+[ "${1:-}" = "--test" ] && for_tests=true
 
 need_apt=()
 have_pc() { pkg-config --exists "$1" 2>/dev/null; }
@@ -16,6 +19,10 @@ command -v python3 >/dev/null || need_apt+=(python3)
 for pkg in gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
 done
+
+if $for_tests; then
+  command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2
