@@ -22,6 +22,7 @@ pub mod frame;
 pub mod ingest;
 pub mod metric;
 pub mod render;
+pub mod report;
 pub mod select;
 pub mod validate;
 pub mod write;

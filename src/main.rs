@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use highlightd::config::Config;
 use highlightd::format::{AspectRatio, VideoMeta};
-use highlightd::{bench, decode, engine, ingest, metric, render, validate, write};
+use highlightd::{bench, decode, engine, ingest, metric, render, report, validate, write};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -36,6 +36,34 @@ enum Command {
     /// Render the highlight short (MP4, H.264 + AAC) of one video, from its prediction line or
     /// straight from the video and a ratio.
     Render(RenderArgs),
+    /// Write one self-contained HTML page showing, per video, the highlight probability, the
+    /// selected frames, shot cuts, thumbnails with crop windows, the metric (with --gt) and the
+    /// rendered short (with --shorts).
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The index JSONL or contest folder the predictions were made from.
+    input: PathBuf,
+    /// Predictions JSONL to show; videos of INPUT without a line in it are left out.
+    #[arg(long)]
+    predictions: PathBuf,
+    /// Ground truth JSONL: adds the ground-truth band and windows and the per-video metric.
+    #[arg(long)]
+    gt: Option<PathBuf>,
+    /// Folder of rendered shorts named <video_id>.mp4, embedded in the page (up to 50 MB each).
+    #[arg(long, value_name = "DIR")]
+    shorts: Option<PathBuf>,
+    /// Folder the index's video file names are relative to (as for `predict`).
+    #[arg(long)]
+    videos: Option<PathBuf>,
+    /// Configuration file (TOML), as for `predict`: the analysis is re-run with it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where to write the HTML page.
+    #[arg(short, long)]
+    output: PathBuf,
 }
 
 #[derive(Args)]
@@ -146,6 +174,7 @@ fn main() -> std::process::ExitCode {
         Command::Validate(a) => validate_cmd(a),
         Command::Bench(a) => bench_cmd(a),
         Command::Render(a) => render_cmd(a),
+        Command::Report(a) => report_cmd(a),
     };
     match res {
         Ok(code) => code,
@@ -377,6 +406,21 @@ fn render_cmd(a: RenderArgs) -> Result<std::process::ExitCode> {
     }
     let stats = render::render(&a.video, ratio, &preds, &a.output, &opts)?;
     info!(frames = stats.frames, width = stats.width, height = stats.height, encoder = %stats.encoder, audio = stats.audio, seconds = format!("{:.2}", stats.seconds), "rendered");
+    println!("{}", a.output.display());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn report_cmd(a: ReportArgs) -> Result<std::process::ExitCode> {
+    let cfg = load_config(a.config.as_deref())?;
+    let _span = info_span!("report", input = %a.input.display()).entered();
+    let entries = ingest::read_input(&a.input, a.videos.as_deref())?;
+    let mut opts = report::ReportOptions::new(a.predictions);
+    opts.gt = a.gt;
+    opts.shorts = a.shorts;
+    let r = report::run(&a.input, &entries, &opts, &cfg, &a.output)?;
+    let failed = r.sections.iter().filter(|s| s.analysis.is_err()).count();
+    let score = r.score().map(|(s, _)| format!("{s:.2}"));
+    info!(videos = r.sections.len(), failed, score, output = %a.output.display(), "report written");
     println!("{}", a.output.display());
     Ok(std::process::ExitCode::SUCCESS)
 }

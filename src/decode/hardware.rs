@@ -43,7 +43,7 @@ pub fn rank_changes(factories: &[DecoderFactory], force_software: bool) -> Vec<(
 
 /// The decoder decodebin would pick for a format among `candidates` (all able to decode it):
 /// the highest rank after `rank_changes`, ties broken by name as GStreamer does.
-pub fn expected_choice<'a>(candidates: &'a [DecoderFactory], force_software: bool) -> Option<&'a DecoderFactory> {
+pub fn expected_choice(candidates: &[DecoderFactory], force_software: bool) -> Option<&DecoderFactory> {
     let changes = rank_changes(candidates, force_software);
     let rank_of = |f: &DecoderFactory| changes.iter().find(|(n, _)| *n == f.name).map_or(f.rank, |c| c.1);
     candidates

@@ -7,6 +7,9 @@
 //! applied (`videoflip video-direction=auto`) after scaling, so it costs nothing at full size.
 
 pub mod hardware;
+pub(crate) mod plumbing;
+
+use plumbing::{link_chain, link_fakesink};
 
 use gstreamer as gst;
 use gstreamer_app as gst_app;
@@ -315,26 +318,6 @@ fn stream_err(path: &Path, bus: &gst::Bus) -> DecodeError {
     DecodeError::Stream { path: path.into(), msg }
 }
 
-fn link_fakesink(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), String> {
-    let sink = gst::ElementFactory::make("fakesink").property("sync", false).build().map_err(|e| e.to_string())?;
-    pipeline.add(&sink).map_err(|e| e.to_string())?;
-    sink.sync_state_with_parent().map_err(|e| e.to_string())?;
-    let sinkpad = sink.static_pad("sink").ok_or("fakesink has no pad")?;
-    pad.link(&sinkpad).map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-fn add_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, chain: &[gst::Element]) -> Result<(), String> {
-    pipeline.add_many(chain).map_err(|e| e.to_string())?;
-    gst::Element::link_many(chain).map_err(|e| e.to_string())?;
-    for el in chain {
-        el.sync_state_with_parent().map_err(|e| e.to_string())?;
-    }
-    let first = chain.first().and_then(|e| e.static_pad("sink")).ok_or("chain has no sink pad")?;
-    pad.link(&first).map_err(|e| e.to_string())?;
-    Ok(())
-}
-
 fn el(factory: &str) -> Result<gst::Element, String> {
     gst::ElementFactory::make(factory).build().map_err(|_| format!("GStreamer element `{factory}` is missing"))
 }
@@ -401,7 +384,7 @@ fn link_video(
             })
             .build(),
     );
-    add_chain(pipeline, pad, &[scaler, size, convert, flip, sink.upcast()])
+    link_chain(pipeline, pad, &[scaler, size, convert, flip, sink.upcast()])
 }
 
 fn link_audio(pipeline: &gst::Pipeline, pad: &gst::Pad, shared: Arc<Mutex<Shared>>) -> Result<(), String> {
@@ -430,7 +413,7 @@ fn link_audio(pipeline: &gst::Pipeline, pad: &gst::Pad, shared: Arc<Mutex<Shared
             })
             .build(),
     );
-    add_chain(pipeline, pad, &[convert, resample, sink.upcast()])
+    link_chain(pipeline, pad, &[convert, resample, sink.upcast()])
 }
 
 /// Decode-only pass through the same decoder: counts presented frames and reads the display

@@ -29,14 +29,17 @@ pub struct Canvas {
 }
 
 impl Canvas {
-    fn size(&self) -> WindowSize {
+    /// The window size, `None` for a picture too small to hold one.
+    pub fn size(&self) -> Option<WindowSize> {
         geometry::largest_window(self.width, self.height, self.ratio)
     }
 
     /// Whether the window covers the whole picture (nothing to frame).
     pub fn is_full_frame(&self) -> bool {
-        let s = geometry::slack(self.width, self.height, self.size());
-        s.x_max == 0 && s.y_max == 0
+        self.size().is_some_and(|size| {
+            let s = geometry::slack(self.width, self.height, size);
+            s.x_max == 0 && s.y_max == 0
+        })
     }
 }
 
@@ -58,7 +61,7 @@ pub fn expected_iou(features: &[FrameFeatures], shots: &[Range<usize>], canvas: 
 }
 
 /// Windows for the `selected` frames (ascending), planned shot by shot over all frames so the
-/// path is the same whichever frames are kept.
+/// path is the same whichever frames are kept. No windows for a picture too small to hold one.
 pub fn frame_video(
     features: &[FrameFeatures],
     shots: &[Range<usize>],
@@ -66,7 +69,9 @@ pub fn frame_video(
     canvas: &Canvas,
     params: &PathParams,
 ) -> (Vec<Prediction>, Vec<ShotPlan>) {
-    let size = canvas.size();
+    let Some(size) = canvas.size() else {
+        return (Vec::new(), Vec::new());
+    };
     let (w, h) = (f64::from(canvas.width), f64::from(canvas.height));
     let x_axis = Axis { picture: w, window: f64::from(size.w) };
     let y_axis = Axis { picture: h, window: size.h };

@@ -16,6 +16,7 @@ pub mod crop;
 pub mod encoder;
 
 use crate::format::{AspectRatio, Prediction};
+use crate::decode::plumbing::{link_chain, link_fakesink, wait_eos};
 use crop::I420;
 use encoder::Encoder;
 use gstreamer as gst;
@@ -109,6 +110,9 @@ fn available(names: &[&'static str]) -> Vec<&'static str> {
     names.iter().copied().filter(|n| gst::ElementFactory::find(n).is_some()).collect()
 }
 
+/// Samples so far, stream time of the first, and whether an audio stream was linked.
+type AudioStore = (Vec<f32>, Option<u64>, bool);
+
 /// Audio of the whole file as interleaved stereo f32 at 48 kHz, and the stream time of its
 /// first sample; `None` when the file has no audio.
 fn decode_audio(path: &Path) -> Result<Option<(Vec<f32>, u64)>, RenderError> {
@@ -122,7 +126,7 @@ fn decode_audio(path: &Path) -> Result<Option<(Vec<f32>, u64)>, RenderError> {
     dbin.set_property("caps", &stop);
     pipeline.add_many([&src, &dbin]).map_err(|e| perr(path, e))?;
     src.link(&dbin).map_err(|e| perr(path, e))?;
-    let store: Arc<Mutex<(Vec<f32>, Option<u64>, bool)>> = Arc::new(Mutex::new((Vec::new(), None, false)));
+    let store: Arc<Mutex<AudioStore>> = Arc::new(Mutex::new((Vec::new(), None, false)));
     {
         let weak = pipeline.downgrade();
         let store = store.clone();
@@ -155,7 +159,9 @@ fn decode_audio(path: &Path) -> Result<Option<(Vec<f32>, u64)>, RenderError> {
                 );
                 ["audioconvert", "audioresample"].iter().map(|n| gst::ElementFactory::make(n).build().map_err(|e| e.to_string())).chain([Ok(sink.upcast())]).collect()
             } else {
-                gst::ElementFactory::make("fakesink").property("sync", false).build().map(|e| vec![e]).map_err(|e| e.to_string())
+                drop(taken);
+                let _ = link_fakesink(&pipeline, pad);
+                return;
             };
             drop(taken);
             if let Ok(chain) = chain {
@@ -168,28 +174,10 @@ fn decode_audio(path: &Path) -> Result<Option<(Vec<f32>, u64)>, RenderError> {
     Ok(g.2.then(|| (g.0.clone(), g.1.unwrap_or(0))))
 }
 
-fn link_chain(pipeline: &gst::Pipeline, pad: &gst::Pad, chain: &[gst::Element]) -> Result<(), String> {
-    pipeline.add_many(chain).map_err(|e| e.to_string())?;
-    gst::Element::link_many(chain).map_err(|e| e.to_string())?;
-    for e in chain {
-        e.sync_state_with_parent().map_err(|e| e.to_string())?;
-    }
-    let sink = chain.first().and_then(|e| e.static_pad("sink")).ok_or("no sink pad")?;
-    pad.link(&sink).map_err(|e| e.to_string())?;
-    Ok(())
-}
-
 fn run_to_eos(pipeline: &gst::Pipeline, path: &Path) -> Result<(), RenderError> {
     pipeline.set_state(gst::State::Playing).map_err(|e| perr(path, e))?;
     let bus = pipeline.bus().ok_or_else(|| perr(path, "no bus"))?;
-    let res = loop {
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_seconds(120)) else { break Err(perr(path, "pipeline stalled")) };
-        match msg.view() {
-            gst::MessageView::Eos(..) => break Ok(()),
-            gst::MessageView::Error(e) => break Err(perr(path, e.error())),
-            _ => {}
-        }
-    };
+    let res = wait_eos(&bus, 120).map_err(|e| perr(path, e));
     let _ = pipeline.set_state(gst::State::Null);
     res
 }
@@ -228,34 +216,27 @@ pub fn render(video: &Path, ratio: AspectRatio, predictions: &[Prediction], out:
             let Some(pipeline) = weak.upgrade() else { return };
             let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
             let is_video = caps.structure(0).is_some_and(|s| s.name().starts_with("video/"));
-            let mut l = linked.lock().unwrap_or_else(|p| p.into_inner());
-            let chain: Vec<gst::Element> = if is_video && !*l {
-                *l = true;
-                let flip = gst::ElementFactory::make("videoflip").build();
-                let conv = gst::ElementFactory::make("videoconvert").build();
-                match (conv, flip) {
-                    (Ok(c), Ok(f)) => {
-                        f.set_property_from_str("video-direction", "auto");
-                        if pipeline.add_many([&c, &f]).is_err() || gst::Element::link_many([&c, &f, vsink.upcast_ref()]).is_err() {
-                            return;
-                        }
-                        let _ = c.sync_state_with_parent();
-                        let _ = f.sync_state_with_parent();
-                        if let Some(sinkpad) = c.static_pad("sink") {
-                            let _ = pad.link(&sinkpad);
-                        }
-                        return;
-                    }
-                    _ => return,
-                }
-            } else {
-                match gst::ElementFactory::make("fakesink").property("sync", false).build() {
-                    Ok(f) => vec![f],
-                    Err(_) => return,
-                }
+            let first_video = {
+                let mut l = linked.lock().unwrap_or_else(|p| p.into_inner());
+                let first = is_video && !*l;
+                *l |= first;
+                first
             };
-            drop(l);
-            let _ = link_chain(&pipeline, pad, &chain);
+            if !first_video {
+                let _ = link_fakesink(&pipeline, pad);
+                return;
+            }
+            // videoconvert ! videoflip (rotation as displayed) ! the appsink already in place.
+            let (Ok(conv), Ok(flip)) = (gst::ElementFactory::make("videoconvert").build(), gst::ElementFactory::make("videoflip").build()) else { return };
+            flip.set_property_from_str("video-direction", "auto");
+            if pipeline.add_many([&conv, &flip]).is_err() || gst::Element::link_many([&conv, &flip, vsink.upcast_ref()]).is_err() {
+                return;
+            }
+            let _ = conv.sync_state_with_parent();
+            let _ = flip.sync_state_with_parent();
+            if let Some(sinkpad) = conv.static_pad("sink") {
+                let _ = pad.link(&sinkpad);
+            }
         });
     }
     dec.set_state(gst::State::Playing).map_err(|e| perr(video, e))?;
@@ -267,7 +248,6 @@ pub fn render(video: &Path, ratio: AspectRatio, predictions: &[Prediction], out:
     let mut fade: Vec<(I420, u64)> = Vec::new();
     let mut fps = 25.0;
     let mut fade_n = 0usize;
-    let mut first_pts: Option<u64> = None;
     let bus = dec.bus().ok_or_else(|| perr(video, "no bus"))?;
     let mut idle = Instant::now();
     loop {
@@ -296,9 +276,6 @@ pub fn render(video: &Path, ratio: AspectRatio, predictions: &[Prediction], out:
         let (Some(buf), Some(caps)) = (sample.buffer(), sample.caps()) else { continue };
         let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| perr(video, e))?;
         let pts = buf.pts().map_or(0, |t| t.nseconds());
-        if first_pts.is_none() {
-            first_pts = Some(pts);
-        }
         let rect = crop::crop_rect(*win, ratio, info.width(), info.height());
         let map = buf.map_readable().map_err(|e| perr(video, e))?;
         let strides = [info.stride()[0] as usize, info.stride()[1] as usize, info.stride()[2] as usize];
@@ -342,7 +319,6 @@ pub fn render(video: &Path, ratio: AspectRatio, predictions: &[Prediction], out:
     for (p, t) in pending.drain(..).chain(fade.drain(..)) {
         w.push(&p, t, audio.as_ref())?;
     }
-    let _ = first_pts;
     w.finish(video, out, started, fps, &enc)
 }
 
@@ -474,14 +450,7 @@ impl Writer {
             let _ = a.end_of_stream();
         }
         let bus = self.pipeline.bus().ok_or_else(|| perr(video, "no bus"))?;
-        let res = loop {
-            let Some(msg) = bus.timed_pop(gst::ClockTime::from_seconds(120)) else { break Err(perr(video, "encoder stalled")) };
-            match msg.view() {
-                gst::MessageView::Eos(..) => break Ok(()),
-                gst::MessageView::Error(e) => break Err(perr(video, e.error())),
-                _ => {}
-            }
-        };
+        let res = wait_eos(&bus, 120).map_err(|e| perr(video, format!("encoding: {e}")));
         let _ = self.pipeline.set_state(gst::State::Null);
         if let Err(e) = res {
             let _ = std::fs::remove_file(&self.tmp);

@@ -79,7 +79,6 @@ impl Selection {
 /// Selects the highlight frames. `crop_iou[i]` is the expected IoU of frame i's crop
 /// (1 when the window is the whole picture).
 pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams) -> Selection {
-    let n = features.len();
     let ev = evidence::evidence(features, fps, &p.evidence);
     let interest = interest(features, p.action_weight);
     let prob: Vec<f64> = ev.iter().zip(&interest).map(|(e, i)| f64::from(e.keep) * i).collect();
@@ -109,12 +108,11 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
         .collect();
     let expected_gt: f64 = prob.iter().sum();
     let (segments, expected_f) = choose_by_expected_f(candidates, expected_gt);
-    let _ = n;
     Selection { segments, expected_f, evidence: ev, p: prob }
 }
 
 fn half_window(seconds: f64, fps: f64) -> usize {
-    ((seconds * fps / 2.0).round() as usize).max(0)
+    (seconds * fps / 2.0).round() as usize
 }
 
 /// Interest in `[1 − w, 1]`: frames with more action (relative to the video's own range)
