@@ -1,5 +1,9 @@
 //! The configuration file (TOML). Every section and key is optional; unknown keys are an
 //! error naming the key and its line, so a typo never silently falls back to a default.
+//!
+//! Any key can be overridden from the environment as `HIGHLIGHTD__<SECTION>__<KEY>` (double
+//! underscores between levels, any case), e.g. `HIGHLIGHTD__SERVE__MAX_JOBS=2` or
+//! `HIGHLIGHTD__SELECT__EVIDENCE__BLACK_LUMA=16`: what a systemd drop-in or a container sets.
 
 use crate::analyse::shots::ShotParams;
 use crate::frame::path::PathParams;
@@ -16,6 +20,54 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{path}: `{key}` {message}")]
     Value { path: PathBuf, key: &'static str, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "HIGHLIGHTD__";
+
+/// The appliance: folders, concurrency and what each job produces.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Folder watched for dropped videos, sidecars, indexes and contest folders.
+    pub ingest_dir: PathBuf,
+    /// Folder the predictions and crop metadata of each job are written to.
+    pub output_dir: PathBuf,
+    /// Folder of the job store and other state that must survive restarts.
+    pub state_dir: PathBuf,
+    /// Target ratio for a video with neither a sidecar nor a ratio sub-folder.
+    pub default_ratio: [u32; 2],
+    /// Jobs processed at once.
+    pub max_jobs: usize,
+    /// A dropped file is picked up once its size and mtime have not changed for this long.
+    pub stable_s: f64,
+    /// How often the ingest folder is rescanned besides file-system events, seconds.
+    pub scan_interval_s: f64,
+    /// Runs a job is given before it is failed for good (a video that crashes the daemon).
+    pub max_attempts: u32,
+    /// Render each job's short next to its predictions.
+    pub render: bool,
+    /// Largest index or sidecar JSON accepted, bytes.
+    pub max_json_bytes: u64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            ingest_dir: PathBuf::from("/var/lib/highlightd/ingest"),
+            output_dir: PathBuf::from("/var/lib/highlightd/output"),
+            state_dir: PathBuf::from("/var/lib/highlightd/state"),
+            default_ratio: [9, 16],
+            max_jobs: 1,
+            stable_s: 2.0,
+            scan_interval_s: 2.0,
+            max_attempts: 3,
+            render: false,
+            max_json_bytes: 1 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -45,12 +97,39 @@ pub struct Config {
     pub select: SelectParams,
     pub framing: PathParams,
     pub render: RenderOptions,
+    pub serve: ServeConfig,
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         Self::parse(&text, path)
+    }
+
+    /// The file (or the defaults, without one) with the `HIGHLIGHTD__…` variables of `env`
+    /// applied on top.
+    pub fn load_with_env(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let shown = path.map_or_else(|| PathBuf::from("(defaults)"), Path::to_path_buf);
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?,
+            None => String::new(),
+        };
+        // Parse the file alone first, so its errors carry line numbers.
+        let base = Self::parse(&text, &shown)?;
+        let overrides: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.to_ascii_uppercase().starts_with(ENV_PREFIX)).collect();
+        if overrides.is_empty() {
+            return Ok(base);
+        }
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: shown.clone(), message: e.to_string() })?;
+        for (var, value) in &overrides {
+            apply_env(&mut table, var, value)?;
+        }
+        let cfg = Config::deserialize(table).map_err(|e| ConfigError::Env {
+            var: overrides.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", "),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        cfg.check(&shown)?;
+        Ok(cfg)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
@@ -97,11 +176,43 @@ impl Config {
         if !(100..=200_000).contains(&r.bitrate_kbps) {
             return bad("render.bitrate_kbps", "must be between 100 and 200000");
         }
+        let v = &self.serve;
+        if v.default_ratio.contains(&0) {
+            return bad("serve.default_ratio", "must be two positive integers, e.g. [9, 16]");
+        }
+        if !(1..=64).contains(&v.max_jobs) {
+            return bad("serve.max_jobs", "must be between 1 and 64");
+        }
+        if !(0.1..=3600.0).contains(&v.stable_s) || !(0.1..=3600.0).contains(&v.scan_interval_s) {
+            return bad("serve.stable_s / serve.scan_interval_s", "must be between 0.1 and 3600 seconds");
+        }
+        if v.max_attempts == 0 {
+            return bad("serve.max_attempts", "must be at least 1");
+        }
         if self.framing.max_speed <= 0.0 {
             return bad("framing.max_speed", "must be positive");
         }
         Ok(())
     }
+}
+
+/// Sets the key named by `HIGHLIGHTD__A__B__C` to `value` (a TOML literal such as `2`,
+/// `true`, `[9, 16]`, or else taken as a string).
+fn apply_env(table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
+    let rest = &var[ENV_PREFIX.len()..];
+    let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    if path.iter().any(String::is_empty) {
+        return Err(ConfigError::Env { var: var.into(), message: "expected HIGHLIGHTD__<SECTION>__<KEY>".into() });
+    }
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}")).ok().and_then(|mut t| t.remove("v")).unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let (last, parents) = path.split_last().ok_or_else(|| ConfigError::Env { var: var.into(), message: "no key".into() })?;
+    let mut node = table;
+    for p in parents {
+        let entry = node.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry.as_table_mut().ok_or_else(|| ConfigError::Env { var: var.into(), message: format!("`{p}` is not a section") })?;
+    }
+    node.insert(last.clone(), parsed);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -119,6 +230,19 @@ mod tests {
     fn unknown_key_is_named_with_its_line() {
         let err = Config::parse("[decode]\nanalysis_side = 192\nanalysis_sidee = 3\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(err.contains("analysis_sidee") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_keys_and_names_bad_ones() {
+        let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        let cfg = Config::load_with_env(None, env(&[("HIGHLIGHTD__SERVE__MAX_JOBS", "3"), ("HIGHLIGHTD__SELECT__EVIDENCE__BLACK_LUMA", "16.5"), ("HIGHLIGHTD__SERVE__INGEST_DIR", "/srv/in"), ("PATH", "/bin")])).unwrap();
+        assert_eq!(cfg.serve.max_jobs, 3);
+        assert_eq!(cfg.select.evidence.black_luma, 16.5);
+        assert_eq!(cfg.serve.ingest_dir, PathBuf::from("/srv/in"));
+        let err = Config::load_with_env(None, env(&[("HIGHLIGHTD__SERVE__MAX_JOB", "3")])).unwrap_err().to_string();
+        assert!(err.contains("HIGHLIGHTD__SERVE__MAX_JOB") && err.contains("max_job"), "{err}");
+        let err = Config::load_with_env(None, env(&[("HIGHLIGHTD__SERVE__MAX_JOBS", "0")])).unwrap_err().to_string();
+        assert!(err.contains("serve.max_jobs"), "{err}");
     }
 
     #[test]

@@ -40,6 +40,21 @@ enum Command {
     /// selected frames, shot cuts, thumbnails with crop windows, the metric (with --gt) and the
     /// rendered short (with --shorts).
     Report(ReportArgs),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration file (and the HIGHLIGHTD__… environment overrides): exit 0 and
+    /// `ok`, or exit 2 with the key, line and what is allowed.
+    Check {
+        file: PathBuf,
+        /// Also print the effective configuration, every key, as TOML.
+        #[arg(long)]
+        show: bool,
+    },
 }
 
 #[derive(Args)]
@@ -175,6 +190,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(a) => bench_cmd(a),
         Command::Render(a) => render_cmd(a),
         Command::Report(a) => report_cmd(a),
+        Command::Config(ConfigCommand::Check { file, show }) => config_check(&file, show),
     };
     match res {
         Ok(code) => code,
@@ -185,11 +201,9 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// The configuration file (or the defaults) with `HIGHLIGHTD__…` environment overrides.
 fn load_config(path: Option<&Path>) -> Result<Config> {
-    let cfg = match path {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
+    let cfg = Config::load_with_env(path, std::env::vars())?;
     decode::hardware::apply(cfg.decode.force_software).context("cannot initialise GStreamer")?;
     Ok(cfg)
 }
@@ -422,5 +436,14 @@ fn report_cmd(a: ReportArgs) -> Result<std::process::ExitCode> {
     let score = r.score().map(|(s, _)| format!("{s:.2}"));
     info!(videos = r.sections.len(), failed, score, output = %a.output.display(), "report written");
     println!("{}", a.output.display());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn config_check(file: &Path, show: bool) -> Result<std::process::ExitCode> {
+    let cfg = Config::load_with_env(Some(file), std::env::vars())?;
+    if show {
+        print!("{}", toml::to_string(&cfg).context("cannot print the configuration")?);
+    }
+    println!("{}: ok", file.display());
     Ok(std::process::ExitCode::SUCCESS)
 }

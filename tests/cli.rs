@@ -482,3 +482,29 @@ fn bench_reports_decode_and_predict_rates() {
     }
     assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(160), Some(96)), "{v}");
 }
+
+// ---------------------------------------------------------------------- 9. config check
+
+#[test]
+fn config_check_accepts_the_shipped_file_and_names_bad_keys_lines_and_variables() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/highlightd.toml");
+    let ok = highlightd(["config".as_ref(), "check".as_ref(), os(&shipped)]);
+    ok.expect_success("shipped config");
+    assert!(ok.stdout.trim_end().ends_with(": ok"), "{}", ok.stdout);
+
+    let dir = tempdir();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[serve]\nmax_jobs = 2\nmax_jobz = 1\n").unwrap();
+    let run = highlightd(["config".as_ref(), "check".as_ref(), os(&bad)]);
+    run.expect_code(2, "unknown key");
+    assert!(run.stderr.contains("line 3") && run.stderr.contains("max_jobz"), "{}", run.stderr);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_highlightd"))
+        .args(["config", "check"])
+        .arg(&shipped)
+        .env("HIGHLIGHTD__SERVE__MAX_JOBS", "0")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serve.max_jobs"));
+}
