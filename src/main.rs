@@ -125,6 +125,10 @@ struct PredictArgs {
     /// Also write per-frame features and evidence of each video as <DIR>/<video_id>.jsonl.
     #[arg(long, value_name = "DIR")]
     dump_features: Option<PathBuf>,
+    /// Also write each video's crop metadata (source, shots and camera modes, segments and
+    /// scores, every crop, timings) as <DIR>/<video_id>.crop.json.
+    #[arg(long, value_name = "DIR")]
+    metadata_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -212,7 +216,7 @@ fn predict(a: PredictArgs) -> Result<std::process::ExitCode> {
     let cfg = load_config(a.config.as_deref())?;
     let _job = info_span!("job", input = %a.input.display()).entered();
     let entries = ingest::read_input(&a.input, a.videos.as_deref())?;
-    if let Some(d) = &a.dump_features {
+    for d in [&a.dump_features, &a.metadata_dir].into_iter().flatten() {
         std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
     }
     let mut out = write::AtomicLines::create(&a.output)?;
@@ -233,7 +237,7 @@ fn predict(a: PredictArgs) -> Result<std::process::ExitCode> {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(entry) = entries.get(i) else { break };
-                let (line, ok) = run_entry(entry, &cfg, a.dump_features.as_deref(), &bar);
+                let (line, ok) = run_entry(entry, &cfg, a.dump_features.as_deref(), a.metadata_dir.as_deref(), &bar);
                 bar.inc(1);
                 let mut res = results.lock().unwrap_or_else(|p| p.into_inner());
                 res[i] = Some(line);
@@ -262,7 +266,7 @@ fn predict(a: PredictArgs) -> Result<std::process::ExitCode> {
 }
 
 /// Processes one entry; returns its output line and whether it was processed.
-fn run_entry(entry: &ingest::Entry, cfg: &Config, dump: Option<&Path>, bar: &ProgressBar) -> (String, bool) {
+fn run_entry(entry: &ingest::Entry, cfg: &Config, dump: Option<&Path>, metadata: Option<&Path>, bar: &ProgressBar) -> (String, bool) {
     let id = entry.video_id().unwrap_or("?").to_string();
     let _span = info_span!("video", id = %id).entered();
     let task = match &entry.task {
@@ -287,6 +291,12 @@ fn run_entry(entry: &ingest::Entry, cfg: &Config, dump: Option<&Path>, bar: &Pro
                     warn!("cannot write features: {e}");
                 }
             }
+            if let Some(d) = metadata {
+                let doc = write::metadata::crop_metadata(&id, &task.path.display().to_string(), task.ratio, &r);
+                if let Err(e) = write::metadata::write_json_atomic(&d.join(format!("{}.crop.json", file_safe(&id))), &doc) {
+                    warn!("cannot write crop metadata: {e}");
+                }
+            }
             (write::output_line(&entry.fields, &r.predictions), true)
         }
         Err(e) => {
@@ -296,8 +306,14 @@ fn run_entry(entry: &ingest::Entry, cfg: &Config, dump: Option<&Path>, bar: &Pro
     }
 }
 
+/// A video id as a file name: anything but letters, digits, `-` and `_` becomes `_`, so an
+/// id from an index can never name a path outside the folder.
+fn file_safe(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
 fn dump_features(dir: &Path, id: &str, r: &engine::VideoResult) -> Result<()> {
-    let safe: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let safe = file_safe(id);
     let mut text = String::new();
     let selected: std::collections::HashSet<usize> = r.selection.frames().collect();
     for (i, f) in r.features.iter().enumerate() {

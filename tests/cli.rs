@@ -508,3 +508,37 @@ fn config_check_accepts_the_shipped_file_and_names_bad_keys_lines_and_variables(
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("serve.max_jobs"));
 }
+
+// --------------------------------------------------------------------- 10. crop metadata
+
+#[test]
+fn crop_metadata_agrees_with_the_prediction_line() {
+    let dir = tempdir();
+    let d = dir.path();
+    moving(d, "m.mp4", 2.0, (320, 180), 25);
+    let index = d.join("index.jsonl");
+    write_jsonl(&index, &[json!({"video_id": "m/1", "video": "m.mp4", "targetRatioWH": [9, 16]})]);
+    let out = d.join("pred.jsonl");
+    let meta_dir = d.join("meta");
+    predict(&index, &out, &["--metadata-dir", meta_dir.to_str().unwrap()]).expect_success("predict");
+    let line = &read_jsonl(&out)[0];
+    // The id's slash cannot make a path: it becomes `_`.
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(meta_dir.join("m_1.crop.json")).unwrap()).unwrap();
+    assert_eq!(doc["video_id"], "m/1");
+    assert_eq!(doc["source"]["width"], 320);
+    assert_eq!(doc["source"]["frames"], 50);
+    let preds = line["predictions"].as_array().unwrap();
+    let crops = doc["crops"].as_array().unwrap();
+    assert!(!preds.is_empty());
+    assert_eq!(preds.len(), crops.len());
+    for (p, c) in preds.iter().zip(crops) {
+        assert_eq!(p["frame"], c["frame"]);
+        assert_eq!(p["bboxes"][0].as_f64(), c["x"].as_f64());
+        assert_eq!(p["bboxes"][2].as_f64(), c["w"].as_f64());
+        let h = c["h"].as_f64().unwrap();
+        assert!((h - c["w"].as_f64().unwrap() * 16.0 / 9.0).abs() < 1e-9);
+    }
+    let seg_frames: u64 = doc["segments"].as_array().unwrap().iter().map(|s| s["end"].as_u64().unwrap() - s["start"].as_u64().unwrap()).sum();
+    assert_eq!(seg_frames as usize, preds.len());
+    assert!(doc["shots"].as_array().unwrap().iter().all(|s| ["centre", "stationary", "tracking"].contains(&s["mode"].as_str().unwrap())));
+}

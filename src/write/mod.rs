@@ -2,6 +2,8 @@
 //! file that replaces the destination only when complete, so an interrupted run never leaves
 //! a half-written or mixed file where a good one was.
 
+pub mod metadata;
+
 use crate::format::Prediction;
 use serde_json::{Map, Value};
 use std::fs::File;
