@@ -20,6 +20,7 @@ pub mod engine;
 pub mod format;
 pub mod frame;
 pub mod ingest;
+pub mod jobs;
 pub mod metric;
 pub mod render;
 pub mod report;
