@@ -4,6 +4,8 @@
 //! its (empty) output line and the batch goes on.
 
 use crate::format::AspectRatio;
+pub mod watch;
+
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
