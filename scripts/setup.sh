@@ -33,6 +33,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "setup: cargo not found. Install a Rust toolchain >= 1.85 (rustup), then run this again." >&2
+  echo "setup: cargo not found. Install a Rust toolchain >= 1.89 (rustup), then run this again." >&2
   exit 1
 fi

@@ -51,6 +51,9 @@ pub struct ServeConfig {
     pub render: bool,
     /// Largest index or sidecar JSON accepted, bytes.
     pub max_json_bytes: u64,
+    /// On SIGTERM, how long running jobs may take to finish before the daemon exits anyway
+    /// (they are queued again at the next start), seconds. Keep below systemd's stop timeout.
+    pub stop_grace_s: f64,
 }
 
 impl Default for ServeConfig {
@@ -66,6 +69,7 @@ impl Default for ServeConfig {
             max_attempts: 3,
             render: false,
             max_json_bytes: 1 << 20,
+            stop_grace_s: 20.0,
         }
     }
 }
@@ -98,6 +102,7 @@ pub struct Config {
     pub framing: PathParams,
     pub render: RenderOptions,
     pub serve: ServeConfig,
+    pub mqtt: crate::status::MqttConfig,
 }
 
 impl Config {
@@ -185,6 +190,12 @@ impl Config {
         }
         if !(0.1..=3600.0).contains(&v.stable_s) || !(0.1..=3600.0).contains(&v.scan_interval_s) {
             return bad("serve.stable_s / serve.scan_interval_s", "must be between 0.1 and 3600 seconds");
+        }
+        if !(0.0..=600.0).contains(&v.stop_grace_s) {
+            return bad("serve.stop_grace_s", "must be between 0 and 600 seconds");
+        }
+        if let Err(e) = self.mqtt.check() {
+            return Err(ConfigError::Parse { path: path.into(), message: e.to_string() });
         }
         if v.max_attempts == 0 {
             return bad("serve.max_attempts", "must be at least 1");

@@ -15,6 +15,9 @@ pub struct AspectRatio {
 }
 
 impl AspectRatio {
+    /// 9:16, the portrait short.
+    pub const PORTRAIT: AspectRatio = AspectRatio { w: 9, h: 16 };
+
     pub fn new(w: u32, h: u32) -> Option<Self> {
         (w > 0 && h > 0).then_some(Self { w, h })
     }

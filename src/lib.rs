@@ -25,5 +25,7 @@ pub mod metric;
 pub mod render;
 pub mod report;
 pub mod select;
+pub mod serve;
+pub mod status;
 pub mod validate;
 pub mod write;

@@ -40,6 +40,13 @@ enum Command {
     /// selected frames, shot cuts, thumbnails with crop windows, the metric (with --gt) and the
     /// rendered short (with --shorts).
     Report(ReportArgs),
+    /// Run the appliance: watch the ingest folder and process every dropped video, index or
+    /// contest folder (see `[serve]` and `[mqtt]` in the configuration).
+    Serve {
+        /// Configuration file (default: built-in defaults; HIGHLIGHTD__… variables apply).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -195,6 +202,7 @@ fn main() -> std::process::ExitCode {
         Command::Render(a) => render_cmd(a),
         Command::Report(a) => report_cmd(a),
         Command::Config(ConfigCommand::Check { file, show }) => config_check(&file, show),
+        Command::Serve { config } => serve_cmd(config.as_deref()),
     };
     match res {
         Ok(code) => code,
@@ -461,5 +469,15 @@ fn config_check(file: &Path, show: bool) -> Result<std::process::ExitCode> {
         print!("{}", toml::to_string(&cfg).context("cannot print the configuration")?);
     }
     println!("{}: ok", file.display());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn serve_cmd(config: Option<&Path>) -> Result<std::process::ExitCode> {
+    let cfg = load_config(config)?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).context("cannot install the signal handlers")?;
+    }
+    highlightd::serve::run(cfg, stop)?;
     Ok(std::process::ExitCode::SUCCESS)
 }

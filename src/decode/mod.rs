@@ -535,3 +535,37 @@ mod tests {
         assert!(!orientation_swaps_axes("rotate-0"));
     }
 }
+
+/// An estimate of the number of frames, from the container's duration and the stream's frame
+/// rate, read by prerolling the pipeline (no decoding of the whole file). For progress
+/// reporting only; `None` when either is unknown.
+pub fn probe_frames(path: &Path) -> Option<u64> {
+    gst::init().ok()?;
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("filesrc").property("location", path.to_string_lossy().as_ref()).build().ok()?;
+    let dbin = gst::ElementFactory::make("decodebin").build().ok()?;
+    pipeline.add_many([&src, &dbin]).ok()?;
+    src.link(&dbin).ok()?;
+    let fps = Arc::new(Mutex::new(None::<f64>));
+    {
+        let weak = pipeline.downgrade();
+        let fps = fps.clone();
+        dbin.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = weak.upgrade() else { return };
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            if let Ok(info) = gst_video::VideoInfo::from_caps(&caps) {
+                let f = info.fps();
+                if f.numer() > 0 && f.denom() > 0 {
+                    *fps.lock().unwrap_or_else(|p| p.into_inner()) = Some(f64::from(f.numer()) / f64::from(f.denom()));
+                }
+            }
+            let _ = link_fakesink(&pipeline, pad);
+        });
+    }
+    let _ = pipeline.set_state(gst::State::Paused);
+    let (res, _, _) = pipeline.state(gst::ClockTime::from_seconds(5));
+    let duration = res.ok().and_then(|_| pipeline.query_duration::<gst::ClockTime>());
+    let _ = pipeline.set_state(gst::State::Null);
+    let fps = *fps.lock().unwrap_or_else(|p| p.into_inner());
+    Some((duration?.nseconds() as f64 / 1e9 * fps?).round() as u64)
+}

@@ -1,0 +1,295 @@
+//! `highlightd serve`: the appliance. Watches the ingest folder, turns every dropped video,
+//! index or contest folder into a durable job, runs a bounded number at once, writes the
+//! outputs atomically, moves the input to `done/` or `failed/` only once the outputs are
+//! durable, and reports over MQTT and to systemd.
+//!
+//! ```text
+//!  ingest/ ──scan + notify──► stable? ──► JobStore (SQLite) ──claim──► worker ─► engine
+//!     ▲                                                                    │
+//!     └── done/ | failed/ ◄── move input ◄── outputs renamed into place ◄───┘
+//! ```
+//! A crash at any point loses nothing: a job still `running` at start-up is queued again, and
+//! its outputs, written under temporary names and renamed, are simply written again.
+
+mod job;
+
+use crate::config::Config;
+use crate::format::AspectRatio;
+use crate::ingest::watch::{self, Drop, Stability};
+use crate::jobs::{Enqueued, JobKind, JobStore};
+use crate::status::{JobEvent, RunningJob, State, StatsSampler, Status, StatusHandle, StatusPublisher};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tracing::{info, info_span, warn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{path}: cannot create folder: {source}")]
+    Folder { path: PathBuf, source: std::io::Error },
+    #[error("job store: {0}")]
+    Jobs(#[from] crate::jobs::JobError),
+    #[error("MQTT: {0}")]
+    Status(#[from] crate::status::StatusError),
+    #[error("{path}: another highlightd serve uses this state folder")]
+    Locked { path: PathBuf },
+}
+
+/// What the workers share.
+struct Shared {
+    cfg: Config,
+    store: JobStore,
+    status: StatusHandle,
+    running: Mutex<HashMap<i64, RunningJob>>,
+    frames: AtomicU64,
+    done: AtomicU64,
+    failed: AtomicU64,
+    stop: Arc<AtomicBool>,
+}
+
+impl Shared {
+    fn publish_status(&self) {
+        let queue_depth = self.store.counts().map(|c| c.queued as usize).unwrap_or(0);
+        let running: Vec<RunningJob> = self.running.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let state = if self.stop.load(Ordering::SeqCst) {
+            State::Stopping
+        } else if running.is_empty() {
+            State::Idle
+        } else {
+            State::Busy
+        };
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(&format!("{} job(s) running, {queue_depth} queued", running.len()))]);
+        self.status.set_status(Status { state, queue_depth, running });
+    }
+}
+
+/// Runs the daemon until `stop` is set (SIGTERM/SIGINT), then lets running jobs finish for up
+/// to `serve.stop_grace_s` and returns; an unfinished job is queued again at the next start.
+pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
+    let s = &cfg.serve;
+    for dir in [s.ingest_dir.clone(), s.ingest_dir.join("done"), s.ingest_dir.join("failed"), s.output_dir.clone(), s.state_dir.clone()] {
+        std::fs::create_dir_all(&dir).map_err(|source| ServeError::Folder { path: dir.clone(), source })?;
+    }
+    // One daemon per state folder: recovery treats every running job as dead.
+    let lock_path = s.state_dir.join("serve.lock");
+    let lock = std::fs::File::create(&lock_path).map_err(|source| ServeError::Folder { path: lock_path.clone(), source })?;
+    lock.try_lock().map_err(|_| ServeError::Locked { path: s.state_dir.clone() })?;
+    let store = JobStore::open(&s.state_dir)?;
+    let recovered = store.recover(s.max_attempts)?;
+    if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {
+        warn!(requeued = ?recovered.requeued, failed = ?recovered.failed, "jobs interrupted by a previous stop");
+    }
+    let status = StatusPublisher::start(cfg.mqtt.clone(), env!("CARGO_PKG_VERSION"))?;
+    let shared = Arc::new(Shared {
+        cfg: cfg.clone(),
+        store,
+        status,
+        running: Mutex::new(HashMap::new()),
+        frames: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+        stop: stop.clone(),
+    });
+    // Jobs failed for good at recovery still have their input in the ingest folder.
+    for id in &recovered.failed {
+        if let Ok(j) = shared.store.get(*id) {
+            job::move_input(&shared.cfg.serve.ingest_dir, &j.input, "failed", j.error.as_deref());
+        }
+    }
+    let workers: Vec<_> = (0..s.max_jobs)
+        .map(|n| {
+            let sh = shared.clone();
+            std::thread::Builder::new().name(format!("worker-{n}")).spawn(move || worker(&sh))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|source| ServeError::Folder { path: s.state_dir.clone(), source })?;
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _watcher = start_watcher(&s.ingest_dir, tx);
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    info!(ingest = %s.ingest_dir.display(), output = %s.output_dir.display(), jobs = s.max_jobs, "serving");
+    shared.publish_status();
+
+    let mut stability = Stability::default();
+    let mut sampler = StatsSampler::new(Some(s.output_dir.clone()));
+    let mut last_stats = Instant::now();
+    let mut last_status = Instant::now();
+    let watchdog = watchdog_interval();
+    let mut last_watchdog = Instant::now();
+    let scan_every = Duration::from_secs_f64(s.scan_interval_s);
+    while !stop.load(Ordering::SeqCst) {
+        scan(&shared, &mut stability);
+        // Sleep until the next scan, woken early by file-system events.
+        let _ = rx.recv_timeout(scan_every.min(Duration::from_millis(500)));
+        while rx.try_recv().is_ok() {}
+        if let Some(w) = watchdog {
+            if last_watchdog.elapsed() >= w {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                last_watchdog = Instant::now();
+            }
+        }
+        if last_status.elapsed() >= Duration::from_secs(5) {
+            shared.publish_status();
+            last_status = Instant::now();
+        }
+        if last_stats.elapsed() >= shared.status.stats_interval() {
+            let st = sampler.sample(shared.frames.load(Ordering::Relaxed), shared.done.load(Ordering::Relaxed), shared.failed.load(Ordering::Relaxed));
+            shared.status.stats(st);
+            last_stats = Instant::now();
+        }
+    }
+    info!("stopping: letting running jobs finish");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    shared.publish_status();
+    let deadline = Instant::now() + Duration::from_secs_f64(shared.cfg.serve.stop_grace_s);
+    for w in workers {
+        while !w.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if w.is_finished() {
+            let _ = w.join();
+        }
+    }
+    shared.status.shutdown();
+    drop(lock);
+    Ok(())
+}
+
+fn watchdog_interval() -> Option<Duration> {
+    let mut usec = 0u64;
+    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+}
+
+/// File-system events only wake the scan loop early; the periodic scan is what finds work,
+/// so a missed or coalesced event costs at most one scan interval.
+fn start_watcher(dir: &Path, tx: std::sync::mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let mut w = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
+        let _ = tx.send(());
+    })
+    .map_err(|e| warn!("file-system events unavailable, scanning only: {e}"))
+    .ok()?;
+    w.watch(dir, notify::RecursiveMode::Recursive).map_err(|e| warn!("cannot watch {}: {e}", dir.display())).ok()?;
+    Some(w)
+}
+
+/// One pass over the ingest folder: stable new drops become jobs; bad drops go to `failed/`.
+fn scan(sh: &Shared, stability: &mut Stability) {
+    let s = &sh.cfg.serve;
+    // `Config::check` refuses a zero side, so the fallback is never taken.
+    let default_ratio = AspectRatio::new(s.default_ratio[0], s.default_ratio[1]).unwrap_or(AspectRatio::PORTRAIT);
+    let quiet = Duration::from_secs_f64(s.stable_s);
+    let max_json = s.max_json_bytes;
+    let read_sidecar = |p: &Path| -> Option<Result<String, String>> {
+        let meta = std::fs::metadata(p).ok()?;
+        if meta.len() > max_json {
+            return Some(Err(format!("larger than {max_json} bytes")));
+        }
+        Some(std::fs::read_to_string(p).map_err(|e| e.to_string()))
+    };
+    for (path, is_dir) in candidates(&s.ingest_dir) {
+        let Some(drop) = watch::classify(&path, is_dir, default_ratio, read_sidecar) else { continue };
+        let Some((size, mtime)) = fingerprint(&path, is_dir) else { continue };
+        if !stability.observe(&path, size, mtime, Instant::now(), quiet) {
+            continue;
+        }
+        stability.forget(&path);
+        let drop = match drop {
+            Ok(d) => d,
+            Err(e) => {
+                warn!("{e}");
+                job::move_input(&s.ingest_dir, &path, "failed", Some(&e.to_string()));
+                sh.failed.fetch_add(1, Ordering::Relaxed);
+                sh.status.event(JobEvent::failed("-", path.display().to_string(), e.to_string()));
+                continue;
+            }
+        };
+        let kind = match &drop {
+            Drop::Video { ratio, .. } => JobKind::Video { ratio: *ratio },
+            Drop::Index { .. } => JobKind::Index,
+            Drop::ContestFolder { .. } => JobKind::ContestFolder,
+        };
+        let mtime_ns = mtime.and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        let key = format!("{}|{size}|{mtime_ns}", path.display());
+        match sh.store.enqueue(&key, &path, kind) {
+            Ok(Enqueued::New(j)) => {
+                info!(job = j.id, input = %path.display(), "queued");
+                sh.status.event(JobEvent::queued(j.id.to_string(), path.display().to_string()));
+                sh.publish_status();
+            }
+            Ok(Enqueued::Existing(_)) => {}
+            Err(e) => warn!(input = %path.display(), "cannot queue: {e}"),
+        }
+    }
+}
+
+/// Entries of the ingest folder and of its ratio sub-folders (`9x16/`…), without the
+/// daemon's own `done/` and `failed/`.
+fn candidates(ingest: &Path) -> Vec<(PathBuf, bool)> {
+    let mut out = Vec::new();
+    let list = |dir: &Path| -> Vec<(PathBuf, bool)> {
+        let mut v: Vec<(PathBuf, bool)> = std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(Result::ok).map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir()))).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    for (p, is_dir) in list(ingest) {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if is_dir && watch::RESERVED.contains(&name) {
+            continue;
+        }
+        if is_dir && watch::ratio_from_folder_name(name).is_some() {
+            out.extend(list(&p).into_iter().filter(|(_, d)| !d));
+            continue;
+        }
+        out.push((p, is_dir));
+    }
+    out
+}
+
+/// Size and newest mtime (of a folder: of everything in it), to tell when a drop is complete.
+fn fingerprint(path: &Path, is_dir: bool) -> Option<(u64, Option<std::time::SystemTime>)> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if meta.file_type().is_symlink() {
+        return None;
+    }
+    if !is_dir {
+        return Some((meta.len(), meta.modified().ok()));
+    }
+    let (mut size, mut newest) = (0u64, meta.modified().ok());
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.filter_map(Result::ok) {
+            let m = e.metadata().ok()?;
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                size += m.len();
+            }
+            newest = newest.max(m.modified().ok());
+        }
+    }
+    Some((size, newest))
+}
+
+fn worker(sh: &Shared) {
+    while !sh.stop.load(Ordering::SeqCst) {
+        let job = match sh.store.claim_next(sh.cfg.serve.max_jobs) {
+            Ok(Some(j)) => j,
+            Ok(None) => {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            Err(e) => {
+                warn!("cannot claim a job: {e}");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let _span = info_span!("job", id = job.id, input = %job.input.display()).entered();
+        job::run(sh, &job);
+    }
+}

@@ -1,0 +1,355 @@
+//! The MQTT thread: drives the rumqttc event loop, moves queued messages to the broker while
+//! connected, reconnects with back-off, and republishes what a fresh broker needs (availability,
+//! discovery, the latest status) after every connection.
+//!
+//! One thread does everything, polling the client with a short timeout, so there is no second
+//! thread to coordinate at shutdown and the order of the first messages after a (re)connect
+//! is fixed: availability, discovery, status, then queued events.
+
+use super::backoff::Backoff;
+use super::outbox::{Message, Outbox};
+use super::payload::status_json;
+use super::topics::Topics;
+use rumqttc::{Client, ClientError, ConnectReturnCode, Connection, ConnectionError, Event, MqttOptions, Outgoing, Packet, QoS, RecvTimeoutError};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+use tracing::{debug, error, info, warn};
+
+/// How long one poll of a live connection may wait for traffic; bounds how late a queued
+/// message leaves and how late a shutdown request is seen.
+const TICK: Duration = Duration::from_millis(100);
+/// rumqttc gives up a TCP + TLS + CONNECT attempt after this many seconds.
+pub(crate) const CONNECT_TIMEOUT_S: u64 = 5;
+/// Our own bound on one connection attempt: rumqttc's plus a margin. An attempt is never cut
+/// short by a shorter poll, or a slow TLS handshake could never complete.
+const CONNECT_WAIT: Duration = Duration::from_secs(CONNECT_TIMEOUT_S + 2);
+/// A connection that lived this long resets the back-off to 1 s.
+const STABLE: Duration = Duration::from_secs(10);
+/// At shutdown: time to send what is still queued, then to send "offline" and disconnect.
+const FLUSH_BUDGET: Duration = Duration::from_millis(1500);
+const DISCONNECT_BUDGET: Duration = Duration::from_millis(1000);
+
+/// The connection as last seen by the MQTT thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// `mqtt.enabled = false`: nothing is ever sent.
+    Disabled,
+    /// The first attempt is under way.
+    Connecting,
+    Connected,
+    /// Not connected; retrying with back-off. `reason` is the last error.
+    Down { reason: String },
+    /// Shut down.
+    Stopped,
+}
+
+/// What the callers and the MQTT thread share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub outbox: Mutex<Outbox>,
+    /// Wakes the thread out of a back-off wait at shutdown.
+    pub wake: Condvar,
+    pub stop: AtomicBool,
+    pub link: Mutex<Link>,
+}
+
+/// A lock that survives a panic elsewhere: the data (a queue, a state) stays usable, and the
+/// status reporting must not take the daemon down with it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn new(outbox: Outbox) -> Self {
+        Self { outbox: Mutex::new(outbox), wake: Condvar::new(), stop: AtomicBool::new(false), link: Mutex::new(Link::Connecting) }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps up to `d`, returning early at shutdown.
+    fn wait(&self, d: Duration) {
+        let guard = lock(&self.outbox);
+        if self.stopping() {
+            return;
+        }
+        let _ = self.wake.wait_timeout(guard, d);
+    }
+
+    fn set_link(&self, l: Link) {
+        *lock(&self.link) = l;
+    }
+}
+
+/// A retained or not message for the client.
+struct Publish {
+    topic: String,
+    payload: String,
+    qos: QoS,
+    retain: bool,
+}
+
+enum Sent {
+    Yes,
+    /// The client's request channel is full: try again after a poll.
+    Full,
+}
+
+pub(crate) struct Worker {
+    pub options: MqttOptions,
+    pub shared: Arc<Shared>,
+    pub topics: Topics,
+    /// Empty when Home Assistant discovery is off.
+    pub discovery: Vec<(String, String)>,
+    pub version: String,
+    pub started: Instant,
+    pub status_interval: Duration,
+    pub reconnect_max: Duration,
+    /// `host:port`, for log lines.
+    pub broker: String,
+}
+
+struct Session {
+    client: Client,
+    conn: Connection,
+    up: bool,
+    connected_at: Instant,
+    last_status_sent: Instant,
+    /// Availability and discovery waiting to go out after a connect.
+    resync: VecDeque<Publish>,
+    /// The last connection failure logged, so a retry that fails the same way is not logged.
+    last_logged: Option<String>,
+    backoff: Backoff,
+}
+
+impl Worker {
+    pub fn run(self) {
+        let shared = self.shared.clone();
+        let broker = self.broker.clone();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_inner()));
+        if result.is_err() {
+            error!(broker = %broker, "MQTT status thread failed; status reporting is off until restart");
+        }
+        shared.set_link(Link::Stopped);
+    }
+
+    fn run_inner(self) {
+        let (client, mut conn) = Client::new(self.options.clone(), 64);
+        let mut net = conn.eventloop.network_options();
+        net.set_connection_timeout(CONNECT_TIMEOUT_S);
+        conn.eventloop.set_network_options(net);
+        let now = Instant::now();
+        let mut s = Session { client, conn, up: false, connected_at: now, last_status_sent: now, resync: VecDeque::new(), last_logged: None, backoff: Backoff::new(self.reconnect_max) };
+        let mut next_attempt = now;
+        loop {
+            if self.shared.stopping() {
+                self.finish(&mut s);
+                return;
+            }
+            if !s.up {
+                let now = Instant::now();
+                if now < next_attempt {
+                    self.shared.wait(next_attempt - now);
+                    continue;
+                }
+                match s.conn.recv_timeout(CONNECT_WAIT) {
+                    Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => self.on_connected(&mut s),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => next_attempt = self.on_connect_failed(&mut s, &e),
+                    Err(RecvTimeoutError::Timeout) => next_attempt = self.on_connect_failed(&mut s, &ConnectionError::NetworkTimeout),
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                self.feed(&mut s);
+                match s.conn.recv_timeout(TICK) {
+                    Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
+                    Ok(Err(e)) => next_attempt = self.on_lost(&mut s, &e),
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                if s.up && s.last_status_sent.elapsed() >= self.status_interval {
+                    lock(&self.shared.outbox).mark_status_dirty();
+                }
+            }
+        }
+    }
+
+    fn on_connected(&self, s: &mut Session) {
+        s.up = true;
+        s.connected_at = Instant::now();
+        s.last_logged = None;
+        self.shared.set_link(Link::Connected);
+        info!(broker = %self.broker, topic = %self.topics.availability, "MQTT connected");
+        // A broker that restarted without persistence has lost every retained message, and
+        // Home Assistant may have restarted too: send what makes the box visible again.
+        s.resync.clear();
+        s.resync.push_back(Publish { topic: self.topics.availability.clone(), payload: "online".into(), qos: QoS::AtLeastOnce, retain: true });
+        for (topic, payload) in &self.discovery {
+            s.resync.push_back(Publish { topic: topic.clone(), payload: payload.clone(), qos: QoS::AtLeastOnce, retain: true });
+        }
+        lock(&self.shared.outbox).mark_status_dirty();
+    }
+
+    /// Logs a failed attempt when it differs from the previous one; returns the next attempt.
+    fn on_connect_failed(&self, s: &mut Session, e: &ConnectionError) -> Instant {
+        let reason = describe(e);
+        let delay = s.backoff.next_delay();
+        if s.last_logged.as_deref() != Some(reason.as_str()) {
+            if matches!(e, ConnectionError::ConnectionRefused(_)) {
+                error!(broker = %self.broker, "MQTT {reason}; retrying with back-off up to {} s", self.reconnect_max.as_secs());
+            } else {
+                warn!(broker = %self.broker, "MQTT cannot connect: {reason}; retrying with back-off up to {} s", self.reconnect_max.as_secs());
+            }
+            s.last_logged = Some(reason.clone());
+        } else {
+            debug!(broker = %self.broker, "MQTT cannot connect: {reason}; next attempt in {} s", delay.as_secs());
+        }
+        self.shared.set_link(Link::Down { reason });
+        Instant::now() + delay
+    }
+
+    fn on_lost(&self, s: &mut Session, e: &ConnectionError) -> Instant {
+        s.up = false;
+        s.resync.clear();
+        if s.connected_at.elapsed() >= STABLE {
+            s.backoff.reset();
+        }
+        let reason = format!("connection lost: {}", describe(e));
+        warn!(broker = %self.broker, "MQTT {reason}; reconnecting");
+        self.shared.set_link(Link::Down { reason });
+        s.last_logged = None;
+        Instant::now() + s.backoff.next_delay()
+    }
+
+    fn try_send(s: &Session, p: &Publish) -> Sent {
+        match s.client.try_publish(p.topic.as_str(), p.qos, p.retain, p.payload.as_bytes()) {
+            Ok(()) => Sent::Yes,
+            Err(ClientError::TryRequest(_)) => Sent::Full,
+            // Only an invalid topic gets here, which the topic checks exclude: drop it.
+            Err(e) => {
+                debug!(topic = %p.topic, "MQTT publish rejected: {e}");
+                Sent::Yes
+            }
+        }
+    }
+
+    /// Hands as much as the client takes: resync messages, then the status, then the queue.
+    fn feed(&self, s: &mut Session) {
+        while let Some(p) = s.resync.front() {
+            if let Sent::Full = Self::try_send(s, p) {
+                return;
+            }
+            s.resync.pop_front();
+        }
+        let mut ob = lock(&self.shared.outbox);
+        if ob.status_dirty() {
+            let status = ob.take_status();
+            let payload = status_json(&status, self.started.elapsed().as_secs(), &self.version, SystemTime::now());
+            if let Sent::Full = Self::try_send(s, &Publish { topic: self.topics.status.clone(), payload, qos: QoS::AtLeastOnce, retain: true }) {
+                ob.mark_status_dirty();
+                return;
+            }
+            s.last_status_sent = Instant::now();
+        }
+        while let Some(m) = ob.front() {
+            let p = Publish { topic: m.topic.clone(), payload: m.payload.clone(), qos: m.qos, retain: false };
+            if let Sent::Full = Self::try_send(s, &p) {
+                break;
+            }
+            ob.pop_front();
+        }
+        let dropped = ob.take_dropped();
+        drop(ob);
+        if dropped > 0 {
+            warn!(broker = %self.broker, "MQTT queue was full: dropped the {dropped} oldest event/stats messages");
+        }
+    }
+
+    fn idle(&self, s: &mut Session) -> bool {
+        s.resync.is_empty() && {
+            let ob = lock(&self.shared.outbox);
+            ob.len() == 0 && !ob.status_dirty()
+        }
+    }
+
+    /// Sends what is queued, then "offline", then DISCONNECT (so the broker drops the will),
+    /// each within its budget. Without a connection there is nothing to do: the broker already
+    /// published the will, or will when it notices.
+    fn finish(&self, s: &mut Session) {
+        if s.up {
+            let deadline = Instant::now() + FLUSH_BUDGET;
+            while !self.idle(s) && Instant::now() < deadline {
+                self.feed(s);
+                if let Ok(Err(_)) = s.conn.recv_timeout(Duration::from_millis(20)) {
+                    s.up = false;
+                    break;
+                }
+            }
+        }
+        if s.up {
+            let deadline = Instant::now() + DISCONNECT_BUDGET;
+            let offline = Publish { topic: self.topics.availability.clone(), payload: "offline".into(), qos: QoS::AtLeastOnce, retain: true };
+            let mut offline_sent = false;
+            let mut disconnect_sent = false;
+            while Instant::now() < deadline {
+                if !offline_sent {
+                    offline_sent = matches!(Self::try_send(s, &offline), Sent::Yes);
+                }
+                if offline_sent && !disconnect_sent {
+                    disconnect_sent = s.client.try_disconnect().is_ok();
+                }
+                match s.conn.recv_timeout(Duration::from_millis(50)) {
+                    Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) => {
+                        info!(broker = %self.broker, "MQTT disconnected (published offline)");
+                        return;
+                    }
+                    Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
+                    Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            warn!(broker = %self.broker, "MQTT shutdown: could not confirm \"offline\" was sent; the broker's last will covers it");
+        } else {
+            info!(broker = %self.broker, "MQTT status stopped while not connected");
+        }
+    }
+}
+
+/// One line for a human, naming what to fix for refusals.
+pub(crate) fn describe(e: &ConnectionError) -> String {
+    match e {
+        ConnectionError::ConnectionRefused(code) => {
+            let why = match code {
+                ConnectReturnCode::BadUserNamePassword => "bad user name or password (check mqtt.username / mqtt.password)",
+                ConnectReturnCode::NotAuthorized => "not authorised (check mqtt.username / mqtt.password)",
+                ConnectReturnCode::BadClientId => "client id rejected (check mqtt.client_id)",
+                ConnectReturnCode::ServiceUnavailable => "service unavailable",
+                ConnectReturnCode::RefusedProtocolVersion => "MQTT 3.1.1 not supported",
+                ConnectReturnCode::Success => "unexpected answer",
+            };
+            format!("broker refused the connection: {why}")
+        }
+        ConnectionError::NetworkTimeout => format!("no answer within {CONNECT_TIMEOUT_S} s"),
+        e => e.to_string(),
+    }
+}
+
+/// A queued event or stats message.
+pub(crate) fn message(topic: &str, payload: String, qos: QoS) -> Message {
+    Message { topic: topic.to_string(), payload, qos }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_name_the_keys_to_check() {
+        let s = describe(&ConnectionError::ConnectionRefused(ConnectReturnCode::NotAuthorized));
+        assert!(s.contains("refused") && s.contains("mqtt.password"), "{s}");
+        let s = describe(&ConnectionError::ConnectionRefused(ConnectReturnCode::BadClientId));
+        assert!(s.contains("mqtt.client_id"), "{s}");
+        assert!(describe(&ConnectionError::NetworkTimeout).contains("no answer"));
+    }
+}
