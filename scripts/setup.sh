@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what highlightd needs to build and run, if it is missing; with `--test` also what
-# the test suite needs (Chromium for the report screenshot test). Idempotent.
+# the test suite needs (Chromium for the report screenshot test, mosquitto for the MQTT
+# tests, systemd-analyze for the unit file). Idempotent.
 # Debian 12 / Ubuntu 22.04+; run as root or with sudo available.
 set -euo pipefail
 for_tests=false
@@ -22,6 +23,9 @@ done
 
 if $for_tests; then
   command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+  [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+  command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
+  command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then

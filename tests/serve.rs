@@ -1,0 +1,290 @@
+//! `highlightd serve` end to end: the real binary, a real mosquitto on a free loopback port,
+//! generated videos dropped into a temporary ingest folder.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cond()
+}
+
+/// A daemon with its own folders; SIGKILLed on drop if still running.
+struct Daemon {
+    root: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn config(root: &Path, extra: &str) -> PathBuf {
+        let cfg = root.join("highlightd.toml");
+        let text = format!(
+            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\nstable_s = 1.0\nscan_interval_s = 0.2\nstop_grace_s = 10.0\n{extra}",
+            r = root.display()
+        );
+        std::fs::write(&cfg, text).expect("write config");
+        cfg
+    }
+
+    fn start(root: &Path, extra: &str) -> Daemon {
+        let cfg = Self::config(root, extra);
+        let log = root.join(format!("daemon-{}.log", Instant::now().elapsed().as_nanos() ^ std::process::id() as u128));
+        let child = Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start highlightd serve");
+        let d = Daemon { root: root.into(), child: Some(child), log };
+        assert!(wait_for(Duration::from_secs(10), || d.log_text().contains("serving")), "daemon did not start:\n{}", d.log_text());
+        d
+    }
+
+    fn log_text(&self) -> String {
+        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
+    fn ingest(&self) -> PathBuf {
+        self.root.join("ingest")
+    }
+
+    /// SIGTERM and wait; returns how long the exit took.
+    fn terminate(&mut self) -> Duration {
+        let t = Instant::now();
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return t.elapsed();
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+            panic!("daemon did not exit within 30 s of SIGTERM");
+        }
+        t.elapsed()
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Copies `src` into the ingest folder the way a careful uploader does: under a hidden name,
+/// then renamed into place.
+fn drop_file(src: &Path, ingest: &Path, name: &str) -> PathBuf {
+    let tmp = ingest.join(format!(".{name}.part"));
+    std::fs::copy(src, &tmp).expect("copy into ingest");
+    let dest = ingest.join(name);
+    std::fs::rename(&tmp, &dest).expect("rename into place");
+    dest
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+// ------------------------------------------------------------------------------- broker
+
+struct Broker {
+    _dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        assert!(Path::new("/usr/sbin/mosquitto").exists(), "mosquitto is needed (Debian packages mosquitto, mosquitto-clients); run scripts/setup.sh --test");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let user = Command::new("id").arg("-un").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_else(|_| "root".into());
+        let conf = dir.path().join("m.conf");
+        std::fs::write(&conf, format!("user {user}\nlistener {port} 127.0.0.1\nallow_anonymous true\n")).expect("conf");
+        let child = Command::new("/usr/sbin/mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start mosquitto");
+        assert!(wait_for(Duration::from_secs(5), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "mosquitto did not listen");
+        Broker { _dir: dir, port, child }
+    }
+
+    /// `mosquitto_sub -v` on `topic` into a file, until killed.
+    fn subscribe(&self, topic: &str, out: &Path) -> Child {
+        let c = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-v", "-t", topic])
+            .stdout(std::fs::File::create(out).expect("sub file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub (Debian package mosquitto-clients)");
+        std::thread::sleep(Duration::from_millis(300));
+        c
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// -------------------------------------------------------------------------------- tests
+
+#[test]
+fn dropped_video_with_sidecar_gives_outputs_events_in_order_and_moves_to_done() {
+    let dir = tempdir();
+    let root = dir.path();
+    let src = moving(root, "clip.mp4", 2.0, (320, 180), 25);
+    let broker = Broker::start();
+    let sub_file = root.join("mqtt.txt");
+    let mut sub = broker.subscribe("hl/cam1/#", &sub_file);
+    let mut d = Daemon::start(root, &format!("[mqtt]\nenabled = true\nport = {}\ndevice_id = \"cam1\"\ntopic_prefix = \"hl\"\nhome_assistant_discovery = false\n", broker.port));
+
+    std::fs::write(d.ingest().join("clip.json"), r#"{"targetRatioWH": [16, 9]}"#).unwrap();
+    drop_file(&src, &d.ingest(), "clip.mp4");
+    let out = root.join("out/clip.predictions.jsonl");
+    assert!(wait_for(Duration::from_secs(30), || listing(&d.ingest().join("done")).contains(&"clip.mp4".to_string())), "not done:\n{}", d.log_text());
+    let took = d.terminate();
+    assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = sub.kill();
+    let _ = sub.wait();
+
+    let lines = read_jsonl(&out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["targetRatioWH"], serde_json::json!([16, 9]), "the sidecar's ratio");
+    assert_eq!(lines[0]["video_id"], "clip");
+    assert!(!lines[0]["predictions"].as_array().unwrap().is_empty());
+    assert!(root.join("out/clip.crop.json").is_file());
+    assert_eq!(listing(&d.ingest().join("done")), ["clip.json", "clip.mp4"]);
+    assert!(!d.ingest().join("clip.mp4").exists());
+
+    let msgs = std::fs::read_to_string(&sub_file).unwrap();
+    let events: Vec<String> = msgs
+        .lines()
+        .filter_map(|l| l.strip_prefix("hl/cam1/events "))
+        .filter_map(|j| serde_json::from_str::<Value>(j).ok())
+        .filter_map(|v| v["event"].as_str().map(str::to_string))
+        .filter(|e| e != "progress")
+        .collect();
+    assert_eq!(events, ["queued", "started", "done"], "events:\n{msgs}");
+    let avail: Vec<&str> = msgs.lines().filter_map(|l| l.strip_prefix("hl/cam1/availability ")).collect();
+    assert_eq!(avail.first(), Some(&"online"), "{msgs}");
+    assert_eq!(avail.last(), Some(&"offline"), "clean shutdown says offline:\n{msgs}");
+    assert!(msgs.lines().any(|l| l.starts_with("hl/cam1/status ") && l.contains("\"queue_depth\"")), "{msgs}");
+}
+
+#[test]
+fn a_file_still_being_written_is_picked_up_only_when_complete() {
+    let dir = tempdir();
+    let root = dir.path();
+    let src = moving(root, "slow.mp4", 2.0, (320, 180), 25);
+    let bytes = std::fs::read(&src).unwrap();
+    let d = Daemon::start(root, "");
+    // Written in place, in 12 pieces over ~3 s: pauses shorter than stable_s (1 s).
+    let dest = d.ingest().join("slow.mp4");
+    let mut f = std::fs::File::create(&dest).unwrap();
+    for chunk in bytes.chunks(bytes.len().div_ceil(12)) {
+        f.write_all(chunk).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(!d.log_text().contains("queued"), "picked up while still being written:\n{}", d.log_text());
+    }
+    drop(f);
+    assert!(wait_for(Duration::from_secs(30), || listing(&d.ingest().join("done")).contains(&"slow.mp4".to_string())), "{}", d.log_text());
+    let lines = read_jsonl(&root.join("out/slow.predictions.jsonl"));
+    assert_eq!(lines.len(), 1);
+    assert!(!lines[0]["predictions"].as_array().unwrap().is_empty());
+    assert!(listing(&d.ingest().join("failed")).is_empty());
+    assert_eq!(d.log_text().matches("queued").count(), 1);
+}
+
+#[test]
+fn kill_9_during_a_job_then_restart_completes_it_once() {
+    let dir = tempdir();
+    let root = dir.path();
+    // Long enough (30 s of 640×360) that the kill lands mid-job.
+    let src = moving(root, "long.mp4", 30.0, (640, 360), 25);
+    let mut d = Daemon::start(root, "");
+    drop_file(&src, &d.ingest(), "long.mp4");
+    assert!(wait_for(Duration::from_secs(20), || d.log_text().contains("started")), "{}", d.log_text());
+    d.kill9();
+    assert!(d.ingest().join("long.mp4").exists(), "the input must stay until the outputs are durable");
+    assert!(!root.join("out/long.predictions.jsonl").exists() || !listing(&d.ingest().join("done")).contains(&"long.mp4".to_string()));
+
+    let d2 = Daemon::start(root, "");
+    assert!(wait_for(Duration::from_secs(60), || listing(&d2.ingest().join("done")).contains(&"long.mp4".to_string())), "{}", d2.log_text());
+    assert!(d2.log_text().contains("interrupted by a previous stop"), "{}", d2.log_text());
+    let lines = read_jsonl(&root.join("out/long.predictions.jsonl"));
+    assert_eq!(lines.len(), 1, "one output line, not two");
+    assert!(!lines[0]["predictions"].as_array().unwrap().is_empty());
+    drop(d2);
+    let store = highlightd::jobs::JobStore::open(&root.join("state")).unwrap();
+    let jobs = store.list(None, 10).unwrap();
+    assert_eq!(jobs.len(), 1, "one job, run twice");
+    assert_eq!(jobs[0].attempts, 2);
+    assert_eq!(jobs[0].state, highlightd::jobs::JobState::Done);
+}
+
+#[test]
+fn bad_drops_go_to_failed_with_a_reason_and_the_daemon_keeps_serving() {
+    let dir = tempdir();
+    let root = dir.path();
+    let good = moving(root, "good.mp4", 2.0, (320, 180), 25);
+    let corrupt = random_bytes(root, "corrupt.mp4", 64 * 1024);
+    let d = Daemon::start(root, "");
+    let ing = d.ingest();
+    drop_file(&corrupt, &ing, "corrupt.mp4");
+    std::fs::write(ing.join("badside.json"), r#"{"targetRatioWH": [0, 9]}"#).unwrap();
+    drop_file(&good, &ing, "badside.mp4");
+    std::fs::create_dir_all(root.join("outside")).unwrap();
+    std::fs::copy(&good, root.join("outside/secret.mp4")).unwrap();
+    std::fs::write(root.join("escape.jsonl"), "{\"video_id\": \"x\", \"video\": \"../outside/secret.mp4\", \"targetRatioWH\": [9, 16]}\n").unwrap();
+    std::fs::rename(root.join("escape.jsonl"), ing.join("escape.jsonl")).unwrap();
+
+    let failed = ing.join("failed");
+    let want = ["badside.mp4", "corrupt.mp4", "escape.jsonl"];
+    assert!(
+        wait_for(Duration::from_secs(40), || want.iter().all(|w| listing(&failed).contains(&w.to_string()))),
+        "failed/ has {:?}\n{}",
+        listing(&failed),
+        d.log_text()
+    );
+    let reason = |n: &str| std::fs::read_to_string(failed.join(format!("{n}.error.txt"))).unwrap_or_default();
+    assert!(reason("badside.mp4").contains("targetRatioWH"), "{}", reason("badside.mp4"));
+    assert!(reason("corrupt.mp4").contains("corrupt.mp4"), "{}", reason("corrupt.mp4"));
+    assert!(reason("escape.jsonl").contains("..") && reason("escape.jsonl").contains("escape.jsonl:1"), "{}", reason("escape.jsonl"));
+    assert!(!root.join("out/escape.predictions.jsonl").exists());
+
+    // Still serving.
+    drop_file(&good, &ing, "after.mp4");
+    assert!(wait_for(Duration::from_secs(30), || listing(&ing.join("done")).contains(&"after.mp4".to_string())), "{}", d.log_text());
+}
