@@ -188,12 +188,19 @@ struct BenchArgs {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Under systemd (stderr connected to the journal) the daemon logs structured records to
+    // journald; everywhere else, plain lines on stderr.
+    let journald = (matches!(cli.command, Command::Serve { .. }) && std::env::var_os("JOURNAL_STREAM").is_some())
+        .then(|| tracing_journald::layer().ok())
+        .flatten();
+    let plain = journald.is_none().then(|| {
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false)
+    });
+    {
+        use tracing_subscriber::prelude::*;
+        tracing_subscriber::registry().with(filter).with(journald).with(plain).init();
+    }
     let res = match cli.command {
         Command::Predict(a) => predict(a),
         Command::Eval(a) => eval(a),

@@ -399,8 +399,8 @@ fn start_publishes_retained_online_status_and_discovery() {
 #[test]
 fn job_events_arrive_in_order() {
     let broker = Broker::start();
-    let h = start(broker.config("ev"));
-    let mut sub = broker.subscribe(&["hl/ev/availability", "hl/ev/events", "hl/ev/stats"], 15);
+    let h = start(MqttConfig { status_interval_s: 1, ..broker.config("ev") });
+    let mut sub = broker.subscribe(&["hl/ev/availability", "hl/ev/events", "hl/ev/stats", "hl/ev/status"], 15);
     // Seeing availability proves the subscription is live, so no event can slip past it.
     sub.expect("availability online", Duration::from_secs(5), |l| l.topic == "hl/ev/availability" && l.payload == "online");
     connected(&h, &broker);
@@ -443,6 +443,13 @@ fn job_events_arrive_in_order() {
     assert_eq!(stats["temperature_c"], 48.5);
     assert_eq!(stats["gpu_load"], Value::Null);
     assert!(is_timestamp(&stats["at"]));
+
+    // With no change the status is still republished every status_interval_s (1 s here).
+    let a = sub.expect("a status", Duration::from_secs(3), |l| l.topic == "hl/ev/status");
+    let b = sub.expect("a refreshed status", Duration::from_secs(3), |l| l.topic == "hl/ev/status");
+    let (ja, jb) = (a.json(), b.json());
+    assert!(jb["updated_at"].as_str() > ja["updated_at"].as_str(), "{ja} then {jb}");
+    assert!(b.at.duration_since(a.at) >= Duration::from_millis(700), "refresh too early");
     h.shutdown();
 }
 
@@ -541,9 +548,18 @@ fn broker_restart_republishes_latest_status() {
     assert_eq!(st["state"], "busy");
     assert_eq!(st["running"][0]["progress"], 1.0);
     await_retained(&broker, &topic("rs", "availability"), Duration::from_secs(3), |l| l.payload == "online");
-    let lost = log_lines_naming(&format!("127.0.0.1:{}", broker.port));
-    assert!(lost.iter().any(|l| l.contains("connection lost")), "loss not logged: {lost:#?}");
-    assert!(lost.iter().filter(|l| l.contains("MQTT connected")).count() == 2, "{lost:#?}");
+
+    // Again, with nothing new set while it is away: the reconnection alone must republish.
+    broker.kill();
+    assert!(wait_until(Duration::from_secs(5), || !h.is_connected()), "second loss not noticed");
+    broker.restart();
+    assert!(wait_until(Duration::from_secs(8), || h.is_connected()), "no second reconnection: {:?}", h.link());
+    await_retained(&broker, &topic("rs", "status"), Duration::from_secs(5), |l| l.json()["queue_depth"] == 40);
+    await_retained(&broker, &topic("rs", "availability"), Duration::from_secs(3), |l| l.payload == "online");
+
+    let lines = log_lines_naming(&format!("127.0.0.1:{}", broker.port));
+    let count = |what: &str| lines.iter().filter(|l| l.contains(what) && !l.contains(" DEBUG ")).count();
+    assert_eq!((count("connection lost"), count("MQTT connected")), (2, 3), "one line per change: {lines:#?}");
     h.shutdown();
 }
 
