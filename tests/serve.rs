@@ -120,6 +120,7 @@ fn listing(dir: &Path) -> Vec<String> {
 struct Broker {
     _dir: tempfile::TempDir,
     port: u16,
+    conf: PathBuf,
     child: Child,
 }
 
@@ -131,9 +132,35 @@ impl Broker {
         let user = Command::new("id").arg("-un").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_else(|_| "root".into());
         let conf = dir.path().join("m.conf");
         std::fs::write(&conf, format!("user {user}\nlistener {port} 127.0.0.1\nallow_anonymous true\n")).expect("conf");
-        let child = Command::new("/usr/sbin/mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start mosquitto");
+        let child = Self::launch(&conf, port);
+        Broker { _dir: dir, port, conf, child }
+    }
+
+    fn launch(conf: &Path, port: u16) -> Child {
+        let child = Command::new("/usr/sbin/mosquitto").arg("-c").arg(conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start mosquitto");
         assert!(wait_for(Duration::from_secs(5), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "mosquitto did not listen");
-        Broker { _dir: dir, port, child }
+        child
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        // The port may linger for a moment after the kill.
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            match std::panic::catch_unwind(|| Self::launch(&self.conf, self.port)) {
+                Ok(c) => {
+                    self.child = c;
+                    return;
+                }
+                Err(e) if Instant::now() > end => std::panic::resume_unwind(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(300)),
+            }
+        }
     }
 
     /// `mosquitto_sub -v` on `topic` into a file, until killed.
@@ -287,4 +314,68 @@ fn bad_drops_go_to_failed_with_a_reason_and_the_daemon_keeps_serving() {
     // Still serving.
     drop_file(&good, &ing, "after.mp4");
     assert!(wait_for(Duration::from_secs(30), || listing(&ing.join("done")).contains(&"after.mp4".to_string())), "{}", d.log_text());
+}
+
+#[test]
+fn broker_down_and_back_the_daemon_keeps_working_and_status_is_current_again() {
+    let dir = tempdir();
+    let root = dir.path();
+    let src = moving(root, "b.mp4", 2.0, (320, 180), 25);
+    let mut broker = Broker::start();
+    let mut d = Daemon::start(root, &format!("[mqtt]\nenabled = true\nport = {}\ndevice_id = \"cam2\"\ntopic_prefix = \"hl\"\nkeep_alive_s = 5\n", broker.port));
+    broker.stop();
+    // Work goes on while the broker is away.
+    drop_file(&src, &d.ingest(), "while-down.mp4");
+    assert!(wait_for(Duration::from_secs(30), || listing(&d.ingest().join("done")).contains(&"while-down.mp4".to_string())), "{}", d.log_text());
+    broker.restart();
+    // A fresh subscriber sees the retained availability and the latest status (republished
+    // on reconnection: the restarted broker has no retained messages of its own).
+    let sub_file = root.join("after.txt");
+    let mut sub = broker.subscribe("hl/cam2/#", &sub_file);
+    let ok = wait_for(Duration::from_secs(40), || {
+        let t = std::fs::read_to_string(&sub_file).unwrap_or_default();
+        t.contains("hl/cam2/availability online") && t.lines().any(|l| l.starts_with("hl/cam2/status ") && l.contains("\"queue_depth\":0"))
+    });
+    let _ = sub.kill();
+    let _ = sub.wait();
+    let text = std::fs::read_to_string(&sub_file).unwrap_or_default();
+    assert!(ok, "after the broker came back:\n{text}\n{}", d.log_text());
+    let status: Value = text.lines().filter_map(|l| l.strip_prefix("hl/cam2/status ")).last().and_then(|j| serde_json::from_str(j).ok()).expect("a status");
+    assert_eq!(status["state"], "idle");
+
+    // Killed outright: the broker publishes the last will within 1.5 × keep-alive (5 s).
+    let will_file = root.join("will.txt");
+    let mut sub = broker.subscribe("hl/cam2/availability", &will_file);
+    d.kill9();
+    let gone = wait_for(Duration::from_secs(15), || std::fs::read_to_string(&will_file).unwrap_or_default().lines().last() == Some("hl/cam2/availability offline"));
+    let _ = sub.kill();
+    let _ = sub.wait();
+    assert!(gone, "availability after kill -9: {}", std::fs::read_to_string(&will_file).unwrap_or_default());
+}
+
+#[test]
+fn fifty_videos_dropped_at_once_are_all_processed_with_bounded_memory() {
+    let dir = tempdir();
+    let root = dir.path();
+    let src = moving(root, "s.mp4", 1.0, (160, 96), 25);
+    let mut d = Daemon::start(root, "max_jobs = 2\n");
+    for i in 0..50 {
+        drop_file(&src, &d.ingest(), &format!("v{i:02}.mp4"));
+    }
+    let pid = d.child.as_ref().map(Child::id).expect("running");
+    let done = d.ingest().join("done");
+    assert!(wait_for(Duration::from_secs(120), || listing(&done).len() == 50), "{} of 50 done\n{}", listing(&done).len(), d.log_text());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak_kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(0);
+    eprintln!("peak resident memory over 50 jobs: {} MiB", peak_kb / 1024);
+    d.terminate();
+    for i in 0..50 {
+        let lines = read_jsonl(&root.join(format!("out/v{i:02}.predictions.jsonl")));
+        assert_eq!(lines.len(), 1, "v{i:02}");
+    }
+    assert!(listing(&d.ingest().join("failed")).is_empty());
+    assert!(peak_kb > 0 && peak_kb < 600 * 1024, "peak {peak_kb} KiB");
+    let store = highlightd::jobs::JobStore::open(&root.join("state")).unwrap();
+    let c = store.counts().unwrap();
+    assert_eq!((c.done, c.failed, c.queued, c.running), (50, 0, 0, 0));
 }
