@@ -481,6 +481,13 @@ fn config_check(file: &Path, show: bool) -> Result<std::process::ExitCode> {
 
 fn serve_cmd(config: Option<&Path>) -> Result<std::process::ExitCode> {
     let cfg = load_config(config)?;
+    let euid_root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|v| v.split_whitespace().nth(1)).map(|v| v == "0"))
+        .unwrap_or(false);
+    if euid_root {
+        warn!("running as root: the systemd unit runs highlightd as its own unprivileged user");
+    }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).context("cannot install the signal handlers")?;

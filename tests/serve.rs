@@ -379,3 +379,26 @@ fn fifty_videos_dropped_at_once_are_all_processed_with_bounded_memory() {
     let c = store.counts().unwrap();
     assert_eq!((c.done, c.failed, c.queued, c.running), (50, 0, 0, 0));
 }
+
+#[test]
+fn files_present_at_start_are_picked_up_and_shorts_rendered_when_configured() {
+    let dir = tempdir();
+    let root = dir.path();
+    let src = moving(root, "early.mp4", 2.0, (320, 180), 25);
+    // Dropped while the daemon was not running, into a ratio sub-folder.
+    std::fs::create_dir_all(root.join("ingest/16x9")).unwrap();
+    std::fs::copy(&src, root.join("ingest/16x9/early.mp4")).unwrap();
+    let mut d = Daemon::start(root, "render = true\n");
+    assert!(wait_for(Duration::from_secs(40), || listing(&d.ingest().join("done")).contains(&"early.mp4".to_string())), "{}", d.log_text());
+    d.terminate();
+    let line = &read_jsonl(&root.join("out/early.predictions.jsonl"))[0];
+    assert_eq!(line["targetRatioWH"], serde_json::json!([16, 9]), "ratio from the 16x9/ folder");
+    let n = line["predictions"].as_array().unwrap().len();
+    let short = root.join("out/early.mp4");
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(&short)
+        .output()
+        .expect("ffprobe");
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), n.to_string(), "the short has one frame per prediction");
+}
