@@ -9,7 +9,7 @@
 pub mod hardware;
 pub(crate) mod plumbing;
 
-use plumbing::{link_chain, link_fakesink};
+use plumbing::{file_decodebin, link_chain, link_fakesink, pad_caps};
 
 use gstreamer as gst;
 use gstreamer_app as gst_app;
@@ -107,13 +107,6 @@ fn init(path: &Path) -> Result<(), DecodeError> {
     gst::init().map_err(|e| DecodeError::Init { path: path.into(), msg: e.to_string() })
 }
 
-fn make(path: &Path, factory: &str) -> Result<gst::Element, DecodeError> {
-    gst::ElementFactory::make(factory).build().map_err(|_| DecodeError::Pipeline {
-        path: path.into(),
-        msg: format!("GStreamer element `{factory}` is missing (install the GStreamer plugins)"),
-    })
-}
-
 /// Size of the analysis picture for a `w × h` source: the longest side becomes `side`, the
 /// other keeps the aspect ratio; both even, at least 2.
 pub fn analysis_size(w: u32, h: u32, side: u32) -> (u32, u32) {
@@ -141,12 +134,7 @@ pub fn decode(path: &Path, opts: &DecodeOptions, mut on_frame: impl FnMut(Analys
         return Err(DecodeError::NotReadable { path: path.into() });
     }
     let started = Instant::now();
-    let pipeline = gst::Pipeline::new();
-    let src = make(path, "filesrc")?;
-    src.set_property("location", path.to_string_lossy().as_ref());
-    let dbin = make(path, "decodebin")?;
-    pipeline.add_many([&src, &dbin]).map_err(|e| pipe_err(path, e))?;
-    src.link(&dbin).map_err(|e| pipe_err(path, e))?;
+    let (pipeline, dbin) = file_decodebin(path).map_err(|e| pipe_err(path, e))?;
 
     let shared = Arc::new(Mutex::new(Shared {
         scaled: None,
@@ -169,7 +157,7 @@ pub fn decode(path: &Path, opts: &DecodeOptions, mut on_frame: impl FnMut(Analys
         let path_owned = path.to_path_buf();
         dbin.connect_pad_added(move |_dbin, pad| {
             let Some(pipeline) = pipeline_weak.upgrade() else { return };
-            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let caps = pad_caps(pad);
             let Some(s) = caps.structure(0) else { return };
             let name = s.name().to_string();
             let res = if name.starts_with("video/") {
@@ -425,12 +413,7 @@ pub fn decode_only(path: &Path, opts: &DecodeOptions) -> Result<StreamInfo, Deco
         return Err(DecodeError::NotReadable { path: path.into() });
     }
     let started = Instant::now();
-    let pipeline = gst::Pipeline::new();
-    let src = make(path, "filesrc")?;
-    src.set_property("location", path.to_string_lossy().as_ref());
-    let dbin = make(path, "decodebin")?;
-    pipeline.add_many([&src, &dbin]).map_err(|e| pipe_err(path, e))?;
-    src.link(&dbin).map_err(|e| pipe_err(path, e))?;
+    let (pipeline, dbin) = file_decodebin(path).map_err(|e| pipe_err(path, e))?;
     let counter = Arc::new(Mutex::new((0u64, None::<(u32, u32, f64)>)));
     let video_seen = Arc::new(Mutex::new(false));
     {
@@ -439,7 +422,7 @@ pub fn decode_only(path: &Path, opts: &DecodeOptions) -> Result<StreamInfo, Deco
         let video_seen = video_seen.clone();
         dbin.connect_pad_added(move |_d, pad| {
             let Some(pipeline) = pipeline_weak.upgrade() else { return };
-            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let caps = pad_caps(pad);
             let is_video = caps.structure(0).is_some_and(|s| s.name().starts_with("video/"));
             let mut seen = video_seen.lock().unwrap_or_else(|p| p.into_inner());
             if is_video && !*seen {
@@ -514,6 +497,36 @@ pub fn orientation_swaps_axes(tag: &str) -> bool {
     matches!(tag, "rotate-90" | "rotate-270" | "flip-rotate-90" | "flip-rotate-270")
 }
 
+/// An estimate of the number of frames, from the container's duration and the stream's frame
+/// rate, read by prerolling the pipeline (no decoding of the whole file). For progress
+/// reporting only; `None` when either is unknown.
+pub fn probe_frames(path: &Path) -> Option<u64> {
+    gst::init().ok()?;
+    let (pipeline, dbin) = file_decodebin(path).ok()?;
+    let fps = Arc::new(Mutex::new(None::<f64>));
+    {
+        let weak = pipeline.downgrade();
+        let fps = fps.clone();
+        dbin.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = weak.upgrade() else { return };
+            let caps = pad_caps(pad);
+            if let Ok(info) = gst_video::VideoInfo::from_caps(&caps) {
+                let f = info.fps();
+                if f.numer() > 0 && f.denom() > 0 {
+                    *fps.lock().unwrap_or_else(|p| p.into_inner()) = Some(f64::from(f.numer()) / f64::from(f.denom()));
+                }
+            }
+            let _ = link_fakesink(&pipeline, pad);
+        });
+    }
+    let _ = pipeline.set_state(gst::State::Paused);
+    let (res, _, _) = pipeline.state(gst::ClockTime::from_seconds(5));
+    let duration = res.ok().and_then(|_| pipeline.query_duration::<gst::ClockTime>());
+    let _ = pipeline.set_state(gst::State::Null);
+    let fps = *fps.lock().unwrap_or_else(|p| p.into_inner());
+    Some((duration?.nseconds() as f64 / 1e9 * fps?).round() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,38 +547,4 @@ mod tests {
         assert!(!orientation_swaps_axes("rotate-180"));
         assert!(!orientation_swaps_axes("rotate-0"));
     }
-}
-
-/// An estimate of the number of frames, from the container's duration and the stream's frame
-/// rate, read by prerolling the pipeline (no decoding of the whole file). For progress
-/// reporting only; `None` when either is unknown.
-pub fn probe_frames(path: &Path) -> Option<u64> {
-    gst::init().ok()?;
-    let pipeline = gst::Pipeline::new();
-    let src = gst::ElementFactory::make("filesrc").property("location", path.to_string_lossy().as_ref()).build().ok()?;
-    let dbin = gst::ElementFactory::make("decodebin").build().ok()?;
-    pipeline.add_many([&src, &dbin]).ok()?;
-    src.link(&dbin).ok()?;
-    let fps = Arc::new(Mutex::new(None::<f64>));
-    {
-        let weak = pipeline.downgrade();
-        let fps = fps.clone();
-        dbin.connect_pad_added(move |_, pad| {
-            let Some(pipeline) = weak.upgrade() else { return };
-            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-            if let Ok(info) = gst_video::VideoInfo::from_caps(&caps) {
-                let f = info.fps();
-                if f.numer() > 0 && f.denom() > 0 {
-                    *fps.lock().unwrap_or_else(|p| p.into_inner()) = Some(f64::from(f.numer()) / f64::from(f.denom()));
-                }
-            }
-            let _ = link_fakesink(&pipeline, pad);
-        });
-    }
-    let _ = pipeline.set_state(gst::State::Paused);
-    let (res, _, _) = pipeline.state(gst::ClockTime::from_seconds(5));
-    let duration = res.ok().and_then(|_| pipeline.query_duration::<gst::ClockTime>());
-    let _ = pipeline.set_state(gst::State::Null);
-    let fps = *fps.lock().unwrap_or_else(|p| p.into_inner());
-    Some((duration?.nseconds() as f64 / 1e9 * fps?).round() as u64)
 }

@@ -36,3 +36,19 @@ pub(crate) fn wait_eos(bus: &gst::Bus, timeout_s: u64) -> Result<(), String> {
         }
     }
 }
+
+/// `filesrc location=PATH ! decodebin` in a new pipeline; the caller links decodebin's pads.
+pub(crate) fn file_decodebin(path: &std::path::Path) -> Result<(gst::Pipeline, gst::Element), String> {
+    let missing = |name: &str| format!("GStreamer element `{name}` is missing (install the GStreamer plugins)");
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("filesrc").property("location", path.to_string_lossy().as_ref()).build().map_err(|_| missing("filesrc"))?;
+    let dbin = gst::ElementFactory::make("decodebin").build().map_err(|_| missing("decodebin"))?;
+    pipeline.add_many([&src, &dbin]).map_err(|e| e.to_string())?;
+    src.link(&dbin).map_err(|e| e.to_string())?;
+    Ok((pipeline, dbin))
+}
+
+/// The caps of a newly added decodebin pad (negotiated, else what it could carry).
+pub(crate) fn pad_caps(pad: &gst::Pad) -> gst::Caps {
+    pad.current_caps().unwrap_or_else(|| pad.query_caps(None))
+}

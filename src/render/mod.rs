@@ -16,7 +16,7 @@ pub mod crop;
 pub mod encoder;
 
 use crate::format::{AspectRatio, Prediction};
-use crate::decode::plumbing::{link_chain, link_fakesink, wait_eos};
+use crate::decode::plumbing::{file_decodebin, link_chain, link_fakesink, pad_caps, wait_eos};
 use crop::I420;
 use encoder::Encoder;
 use gstreamer as gst;
@@ -116,23 +116,18 @@ type AudioStore = (Vec<f32>, Option<u64>, bool);
 /// Audio of the whole file as interleaved stereo f32 at 48 kHz, and the stream time of its
 /// first sample; `None` when the file has no audio.
 fn decode_audio(path: &Path) -> Result<Option<(Vec<f32>, u64)>, RenderError> {
-    let pipeline = gst::Pipeline::new();
-    let src = make(path, "filesrc")?;
-    src.set_property("location", path.to_string_lossy().as_ref());
-    let dbin = make(path, "decodebin")?;
+    let (pipeline, dbin) = file_decodebin(path).map_err(|e| perr(path, e))?;
     // Stop autoplugging at compressed video: this pass only needs the audio.
     let stop = gst::Caps::from_str("audio/x-raw; video/x-h264; video/x-h265; video/mpeg; video/x-vp8; video/x-vp9; video/x-av1; image/jpeg; video/x-raw")
         .map_err(|e| perr(path, e))?;
     dbin.set_property("caps", &stop);
-    pipeline.add_many([&src, &dbin]).map_err(|e| perr(path, e))?;
-    src.link(&dbin).map_err(|e| perr(path, e))?;
     let store: Arc<Mutex<AudioStore>> = Arc::new(Mutex::new((Vec::new(), None, false)));
     {
         let weak = pipeline.downgrade();
         let store = store.clone();
         dbin.connect_pad_added(move |_, pad| {
             let Some(pipeline) = weak.upgrade() else { return };
-            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let caps = pad_caps(pad);
             let is_audio = caps.structure(0).is_some_and(|s| s.name().starts_with("audio/x-raw"));
             let mut taken = store.lock().unwrap_or_else(|p| p.into_inner());
             let chain: Result<Vec<gst::Element>, String> = if is_audio && !taken.2 {
@@ -199,12 +194,7 @@ pub fn render(video: &Path, ratio: AspectRatio, predictions: &[Prediction], out:
     let last_frame = predictions.iter().map(|p| p.frame).max().unwrap_or(0);
 
     // Decode pipeline.
-    let dec = gst::Pipeline::new();
-    let src = make(video, "filesrc")?;
-    src.set_property("location", video.to_string_lossy().as_ref());
-    let dbin = make(video, "decodebin")?;
-    dec.add_many([&src, &dbin]).map_err(|e| perr(video, e))?;
-    src.link(&dbin).map_err(|e| perr(video, e))?;
+    let (dec, dbin) = file_decodebin(video).map_err(|e| perr(video, e))?;
     let vsink = gst_app::AppSink::builder().caps(&gst::Caps::builder("video/x-raw").field("format", "I420").build()).sync(false).max_buffers(4).build();
     // In the pipeline from the start, so it is running when frames are pulled from it.
     dec.add(&vsink).map_err(|e| perr(video, e))?;
@@ -214,7 +204,7 @@ pub fn render(video: &Path, ratio: AspectRatio, predictions: &[Prediction], out:
         let linked = Arc::new(Mutex::new(false));
         dbin.connect_pad_added(move |_, pad| {
             let Some(pipeline) = weak.upgrade() else { return };
-            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let caps = pad_caps(pad);
             let is_video = caps.structure(0).is_some_and(|s| s.name().starts_with("video/"));
             let first_video = {
                 let mut l = linked.lock().unwrap_or_else(|p| p.into_inner());
