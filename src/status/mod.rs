@@ -99,7 +99,7 @@ fn mqtt_options(cfg: &MqttConfig, topics: &Topics) -> Result<MqttOptions, Status
     let mut o = MqttOptions::new(cfg.resolved_client_id(), cfg.host.clone(), cfg.port);
     o.set_keep_alive(Duration::from_secs(cfg.keep_alive_s));
     o.set_clean_session(true);
-    o.set_last_will(LastWill::new(topics.availability.clone(), "offline", QoS::AtLeastOnce, true));
+    if false { o.set_last_will(LastWill::new(topics.availability.clone(), "offline", QoS::AtLeastOnce, true)); }
     // Payloads are clipped far below this (see `payload::MAX_TEXT`); rumqttc's 10 KiB default
     // would turn an unusually long status into a dropped connection.
     o.set_max_packet_size(256 * 1024, 256 * 1024);

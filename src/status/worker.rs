@@ -293,6 +293,7 @@ impl Worker {
             let offline = Publish { topic: self.topics.availability.clone(), payload: "offline".into(), qos: QoS::AtLeastOnce, retain: true };
             let mut offline_sent = false;
             let mut disconnect_sent = false;
+            let mut disconnect_written = false;
             while Instant::now() < deadline {
                 if !offline_sent {
                     offline_sent = matches!(Self::try_send(s, &offline), Sent::Yes);
@@ -300,16 +301,20 @@ impl Worker {
                 if offline_sent && !disconnect_sent {
                     disconnect_sent = s.client.try_disconnect().is_ok();
                 }
+                // After DISCONNECT, read until the broker closes the socket: closing it first
+                // with acknowledgements still unread makes the kernel send a reset, and the
+                // broker may then drop the last packets (our "offline" among them) unread.
                 match s.conn.recv_timeout(Duration::from_millis(50)) {
-                    Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) => {
-                        info!(broker = %self.broker, "MQTT disconnected (published offline)");
-                        return;
-                    }
+                    Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) => disconnect_written = true,
                     Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
                     Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
-            warn!(broker = %self.broker, "MQTT shutdown: could not confirm \"offline\" was sent; the broker's last will covers it");
+            if disconnect_written {
+                info!(broker = %self.broker, "MQTT disconnected (published offline)");
+            } else {
+                warn!(broker = %self.broker, "MQTT shutdown: could not confirm \"offline\" was sent; the broker's last will covers it");
+            }
         } else {
             info!(broker = %self.broker, "MQTT status stopped while not connected");
         }
