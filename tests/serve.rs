@@ -33,7 +33,7 @@ impl Daemon {
     fn config(root: &Path, extra: &str) -> PathBuf {
         let cfg = root.join("highlightd.toml");
         let text = format!(
-            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\nstable_s = 1.0\nscan_interval_s = 0.2\nstop_grace_s = 10.0\n{extra}",
+            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\nstable_s = 1.0\nscan_interval_s = 0.2\n{extra}",
             r = root.display()
         );
         std::fs::write(&cfg, text).expect("write config");
@@ -401,4 +401,24 @@ fn files_present_at_start_are_picked_up_and_shorts_rendered_when_configured() {
         .output()
         .expect("ffprobe");
     assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), n.to_string(), "the short has one frame per prediction");
+}
+
+#[test]
+fn sigterm_during_a_job_exits_within_the_grace_and_the_job_completes_after_restart() {
+    let dir = tempdir();
+    let root = dir.path();
+    let src = moving(root, "long2.mp4", 40.0, (640, 360), 25);
+    let mut d = Daemon::start(root, "stop_grace_s = 1.0\n");
+    drop_file(&src, &d.ingest(), "long2.mp4");
+    assert!(wait_for(Duration::from_secs(20), || d.log_text().contains("started")), "{}", d.log_text());
+    let took = d.terminate();
+    assert!(took < Duration::from_secs(5), "exit took {took:?} with a 1 s grace");
+    assert!(d.log_text().contains("stopping"), "{}", d.log_text());
+    let finished_before_stop = listing(&d.ingest().join("done")).contains(&"long2.mp4".to_string());
+    let d2 = Daemon::start(root, "");
+    assert!(wait_for(Duration::from_secs(60), || listing(&d2.ingest().join("done")).contains(&"long2.mp4".to_string())), "{}", d2.log_text());
+    assert_eq!(read_jsonl(&root.join("out/long2.predictions.jsonl")).len(), 1);
+    if !finished_before_stop {
+        assert!(d2.log_text().contains("interrupted by a previous stop"), "{}", d2.log_text());
+    }
 }
