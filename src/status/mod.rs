@@ -99,7 +99,7 @@ fn mqtt_options(cfg: &MqttConfig, topics: &Topics) -> Result<MqttOptions, Status
     let mut o = MqttOptions::new(cfg.resolved_client_id(), cfg.host.clone(), cfg.port);
     o.set_keep_alive(Duration::from_secs(cfg.keep_alive_s));
     o.set_clean_session(true);
-    if false { o.set_last_will(LastWill::new(topics.availability.clone(), "offline", QoS::AtLeastOnce, true)); }
+    o.set_last_will(LastWill::new(topics.availability.clone(), "offline", QoS::AtLeastOnce, true));
     // Payloads are clipped far below this (see `payload::MAX_TEXT`); rumqttc's 10 KiB default
     // would turn an unusually long status into a dropped connection.
     o.set_max_packet_size(256 * 1024, 256 * 1024);
@@ -139,7 +139,7 @@ impl StatusHandle {
     }
 
     /// Replaces the status. Only the latest is kept and sent; call it on every change (state,
-    /// queue, job progress): messages are coalesced to at most one per 100 ms.
+    /// queue, job progress): rapid changes are coalesced to a few messages per second.
     pub fn set_status(&self, status: Status) {
         if let Some(i) = &self.inner {
             lock(&i.shared.outbox).set_status(status);
@@ -231,6 +231,12 @@ impl std::fmt::Debug for StatusHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handle_is_shareable_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<StatusHandle>();
+    }
 
     #[test]
     fn disabled_handle_does_nothing() {

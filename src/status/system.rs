@@ -48,7 +48,7 @@ pub fn disk_free_bytes(path: &Path) -> Option<u64> {
 pub fn parse_df_avail(out: &str) -> Option<u64> {
     let mut lines = out.lines().map(str::trim).filter(|l| !l.is_empty());
     let _header = lines.next()?;
-    lines.last()?.parse().ok()
+    lines.next_back()?.parse().ok()
 }
 
 /// The hottest thermal zone under `<sys>/class/thermal`, °C.

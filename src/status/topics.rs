@@ -121,6 +121,23 @@ mod tests {
         assert!(check_segment(&"x".repeat(129)).is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever the configuration says, an accepted topic is a valid MQTT topic name with
+        /// exactly the prefix's levels plus two, and a subscriber's `+`/`#` filters match it.
+        #[test]
+        fn accepted_topics_are_well_formed(prefix in "[a-z/+#$ ]{0,12}", device in "[a-z./+#]{0,8}") {
+            if let Ok(t) = Topics::new(&prefix, &device) {
+                for topic in [&t.availability, &t.status, &t.events, &t.stats] {
+                    proptest::prop_assert!(!topic.contains(['+', '#']));
+                    proptest::prop_assert!(topic.split('/').all(|l| !l.is_empty()));
+                    proptest::prop_assert_eq!(topic.split('/').count(), prefix.split('/').count() + 2);
+                }
+                let node = discovery_node_id(&device);
+                proptest::prop_assert!(node.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+            }
+        }
+    }
+
     #[test]
     fn discovery_topics_are_home_assistant_safe() {
         assert_eq!(discovery_node_id("jetson.lan"), "jetson_lan");

@@ -25,6 +25,10 @@ pub(crate) const CONNECT_TIMEOUT_S: u64 = 5;
 /// Our own bound on one connection attempt: rumqttc's plus a margin. An attempt is never cut
 /// short by a shorter poll, or a slow TLS handshake could never complete.
 const CONNECT_WAIT: Duration = Duration::from_secs(CONNECT_TIMEOUT_S + 2);
+/// Least time between two status messages: a caller may set the status on every frame, the
+/// broker and the dashboards need a few per second at most. Rapid changes are coalesced,
+/// the latest one always goes out.
+const STATUS_MIN_GAP: Duration = Duration::from_millis(250);
 /// A connection that lived this long resets the back-off to 1 s.
 const STABLE: Duration = Duration::from_secs(10);
 /// At shutdown: time to send what is still queued, then to send "offline" and disconnect.
@@ -117,7 +121,8 @@ struct Session {
     conn: Connection,
     up: bool,
     connected_at: Instant,
-    last_status_sent: Instant,
+    /// `None` right after a connect: the status goes out at once then.
+    last_status_sent: Option<Instant>,
     /// Availability and discovery waiting to go out after a connect.
     resync: VecDeque<Publish>,
     /// The last connection failure logged, so a retry that fails the same way is not logged.
@@ -137,12 +142,14 @@ impl Worker {
     }
 
     fn run_inner(self) {
-        let (client, mut conn) = Client::new(self.options.clone(), 64);
+        // A small request channel: what sits in it when the connection drops is lost (a new
+        // clean session discards it), while our own queue keeps messages across outages.
+        let (client, mut conn) = Client::new(self.options.clone(), 16);
         let mut net = conn.eventloop.network_options();
         net.set_connection_timeout(CONNECT_TIMEOUT_S);
         conn.eventloop.set_network_options(net);
         let now = Instant::now();
-        let mut s = Session { client, conn, up: false, connected_at: now, last_status_sent: now, resync: VecDeque::new(), last_logged: None, backoff: Backoff::new(self.reconnect_max) };
+        let mut s = Session { client, conn, up: false, connected_at: now, last_status_sent: None, resync: VecDeque::new(), last_logged: None, backoff: Backoff::new(self.reconnect_max) };
         let mut next_attempt = now;
         loop {
             if self.shared.stopping() {
@@ -169,7 +176,7 @@ impl Worker {
                     Ok(Err(e)) => next_attempt = self.on_lost(&mut s, &e),
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
-                if s.up && s.last_status_sent.elapsed() >= self.status_interval {
+                if s.up && s.last_status_sent.is_some_and(|t| t.elapsed() >= self.status_interval) {
                     lock(&self.shared.outbox).mark_status_dirty();
                 }
             }
@@ -180,6 +187,7 @@ impl Worker {
         s.up = true;
         s.connected_at = Instant::now();
         s.last_logged = None;
+        s.last_status_sent = None;
         self.shared.set_link(Link::Connected);
         info!(broker = %self.broker, topic = %self.topics.availability, "MQTT connected");
         // A broker that restarted without persistence has lost every retained message, and
@@ -244,14 +252,14 @@ impl Worker {
             s.resync.pop_front();
         }
         let mut ob = lock(&self.shared.outbox);
-        if ob.status_dirty() {
+        if ob.status_dirty() && s.last_status_sent.is_none_or(|t| t.elapsed() >= STATUS_MIN_GAP) {
             let status = ob.take_status();
             let payload = status_json(&status, self.started.elapsed().as_secs(), &self.version, SystemTime::now());
             if let Sent::Full = Self::try_send(s, &Publish { topic: self.topics.status.clone(), payload, qos: QoS::AtLeastOnce, retain: true }) {
                 ob.mark_status_dirty();
                 return;
             }
-            s.last_status_sent = Instant::now();
+            s.last_status_sent = Some(Instant::now());
         }
         while let Some(m) = ob.front() {
             let p = Publish { topic: m.topic.clone(), payload: m.payload.clone(), qos: m.qos, retain: false };
