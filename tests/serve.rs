@@ -340,7 +340,7 @@ fn broker_down_and_back_the_daemon_keeps_working_and_status_is_current_again() {
     let _ = sub.wait();
     let text = std::fs::read_to_string(&sub_file).unwrap_or_default();
     assert!(ok, "after the broker came back:\n{text}\n{}", d.log_text());
-    let status: Value = text.lines().filter_map(|l| l.strip_prefix("hl/cam2/status ")).last().and_then(|j| serde_json::from_str(j).ok()).expect("a status");
+    let status: Value = text.lines().rev().find_map(|l| l.strip_prefix("hl/cam2/status ")).and_then(|j| serde_json::from_str(j).ok()).expect("a status");
     assert_eq!(status["state"], "idle");
 
     // Killed outright: the broker publishes the last will within 1.5 × keep-alive (5 s).
