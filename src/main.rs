@@ -308,7 +308,7 @@ fn run_entry(entry: &ingest::Entry, cfg: &Config, dump: Option<&Path>, metadata:
             }
             if let Some(d) = metadata {
                 let doc = write::metadata::crop_metadata(&id, &task.path.display().to_string(), task.ratio, &r);
-                if let Err(e) = write::metadata::write_json_atomic(&d.join(format!("{}.crop.json", file_safe(&id))), &doc) {
+                if let Err(e) = write::metadata::write_json_atomic(&d.join(format!("{}.crop.json", write::metadata::file_name_for(&id))), &doc) {
                     warn!("cannot write crop metadata: {e}");
                 }
             }
@@ -321,14 +321,8 @@ fn run_entry(entry: &ingest::Entry, cfg: &Config, dump: Option<&Path>, metadata:
     }
 }
 
-/// A video id as a file name: anything but letters, digits, `-` and `_` becomes `_`, so an
-/// id from an index can never name a path outside the folder.
-fn file_safe(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
-}
-
 fn dump_features(dir: &Path, id: &str, r: &engine::VideoResult) -> Result<()> {
-    let safe = file_safe(id);
+    let safe = write::metadata::file_name_for(id);
     let mut text = String::new();
     let selected: std::collections::HashSet<usize> = r.selection.frames().collect();
     for (i, f) in r.features.iter().enumerate() {

@@ -153,8 +153,7 @@ fn batch_job(sh: &Shared, job: &Job) -> Result<Produced, String> {
                     highlight_s += r.predictions.len() as f64 / r.info.fps.max(1e-9);
                     shots += r.shots.len();
                     let doc = metadata::crop_metadata(&t.video_id, &t.path.display().to_string(), t.ratio, &r);
-                    let safe: String = t.video_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-                    metadata::write_json_atomic(&meta_dir.join(format!("{safe}.crop.json")), &doc).map_err(|e| e.to_string())?;
+                    metadata::write_json_atomic(&meta_dir.join(format!("{}.crop.json", metadata::file_name_for(&t.video_id))), &doc).map_err(|e| e.to_string())?;
                     r.predictions
                 }
                 Err(err) => {

@@ -66,9 +66,24 @@ pub fn crop_metadata(video_id: &str, source_path: &str, ratio: AspectRatio, r: &
     })
 }
 
+/// A video id as a file name: anything but letters, digits, `-` and `_` becomes `_`, so an
+/// id from an index can never name a path outside the folder it is written to.
+pub fn file_name_for(video_id: &str) -> String {
+    video_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
 /// Writes `value` as pretty JSON to `path` through a temporary file and a rename.
 pub fn write_json_atomic(path: &std::path::Path, value: &serde_json::Value) -> Result<(), super::WriteError> {
     let mut w = super::AtomicLines::create(path)?;
     w.line(&serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".into()))?;
     w.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_cannot_name_other_folders() {
+        assert_eq!(super::file_name_for("../a/b c"), "___a_b_c");
+        assert_eq!(super::file_name_for("v-01_x"), "v-01_x");
+    }
 }
