@@ -10,7 +10,7 @@
 //! ```
 //!
 //! [`engine`] wires the stages for one video; [`render`] makes the short and [`report`] the
-//! HTML page from its results; [`metric`], [`validate`] and [`bench`] measure them. The
+//! HTML page from its results; [`metric`], [`validate`] and [`bench`](mod@bench) measure them. The
 //! appliance ([`serve`]) adds what a daemon needs around the engine: [`ingest::watch`] (what a
 //! drop is, when it is complete), [`jobs`] (the durable SQLite job store) and [`status`] (MQTT
 //! fleet status).
