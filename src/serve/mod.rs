@@ -118,12 +118,18 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
     let mut last_status = Instant::now();
     let watchdog = watchdog_interval();
     let mut last_watchdog = Instant::now();
-    let scan_every = Duration::from_secs_f64(s.scan_interval_s);
+    // Sleep until the next scan (woken early by file-system events), never longer than the
+    // watchdog interval or a second, so the watchdog, a SIGTERM and the status timers are
+    // served in time.
+    let wait = Duration::from_secs_f64(s.scan_interval_s).min(watchdog.unwrap_or(Duration::MAX)).min(Duration::from_secs(1));
+    let mut last_scan: Option<Instant> = None;
     while !stop.load(Ordering::SeqCst) {
-        scan(&shared, &mut stability);
-        // Sleep until the next scan, woken early by file-system events.
-        let _ = rx.recv_timeout(scan_every.min(Duration::from_millis(500)));
+        let woken = rx.recv_timeout(wait).is_ok();
         while rx.try_recv().is_ok() {}
+        if woken || last_scan.is_none_or(|t| t.elapsed().as_secs_f64() >= s.scan_interval_s) {
+            scan(&shared, &mut stability);
+            last_scan = Some(Instant::now());
+        }
         if let Some(w) = watchdog {
             if last_watchdog.elapsed() >= w {
                 let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
