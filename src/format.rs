@@ -32,6 +32,13 @@ impl AspectRatio {
         f64::from(self.w) / f64::from(self.h)
     }
 
+    /// Parses a ratio written as text: `9:16`, `9x16`, `9X16`, `9/16` or `9-16` (a command-line
+    /// argument or a folder name), both sides positive integers.
+    pub fn parse_text(text: &str) -> Option<Self> {
+        let (w, h) = text.split_once([':', 'x', 'X', '/', '-'])?;
+        Self::new(w.trim().parse().ok()?, h.trim().parse().ok()?)
+    }
+
     /// Parses the JSON value of `targetRatioWH`: exactly two positive integers.
     pub fn from_json(v: &serde_json::Value) -> Result<Self, String> {
         let arr = v
@@ -162,6 +169,16 @@ mod tests {
         assert!(AspectRatio::from_json(&json!([9.5, 16])).is_err());
         assert!(AspectRatio::from_json(&json!([9, 16, 1])).is_err());
         assert!(AspectRatio::from_json(&json!("9:16")).is_err());
+    }
+
+    #[test]
+    fn ratio_from_text() {
+        for t in ["9:16", "9x16", "9X16", "9/16", "9-16", " 9 : 16 "] {
+            assert_eq!(AspectRatio::parse_text(t), AspectRatio::new(9, 16), "{t}");
+        }
+        for t in ["0x9", "9", "ax16", "9x", "-9x16", "videos"] {
+            assert_eq!(AspectRatio::parse_text(t), None, "{t}");
+        }
     }
 
     #[test]

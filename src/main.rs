@@ -384,9 +384,7 @@ fn validate_cmd(a: ValidateArgs) -> Result<std::process::ExitCode> {
 }
 
 fn parse_ratio(s: &str) -> Result<AspectRatio> {
-    let (w, h) = s.split_once([':', 'x', '/']).with_context(|| format!("ratio `{s}`: expected W:H such as 9:16"))?;
-    let (w, h): (u32, u32) = (w.trim().parse().with_context(|| format!("ratio `{s}`"))?, h.trim().parse().with_context(|| format!("ratio `{s}`"))?);
-    AspectRatio::new(w, h).with_context(|| format!("ratio `{s}`: both sides must be positive"))
+    AspectRatio::parse_text(s).with_context(|| format!("ratio `{s}`: expected W:H with two positive integers, such as 9:16"))
 }
 
 fn bench_cmd(a: BenchArgs) -> Result<std::process::ExitCode> {

@@ -33,8 +33,7 @@ pub enum DropError {
 
 /// A ratio named by a folder: `9x16`, `16x9`, `9:16`, `9-16`.
 pub fn ratio_from_folder_name(name: &str) -> Option<AspectRatio> {
-    let (w, h) = name.split_once(['x', 'X', ':', '-'])?;
-    AspectRatio::new(w.parse().ok()?, h.parse().ok()?)
+    AspectRatio::parse_text(name)
 }
 
 fn is_video(path: &Path) -> bool {
