@@ -7,6 +7,7 @@
 
 use crate::analyse::shots::ShotParams;
 use crate::frame::path::PathParams;
+use crate::infer::{EngineOptions, Precision, Provider, Task};
 use crate::render::RenderOptions;
 use crate::select::SelectParams;
 use serde::{Deserialize, Serialize};
@@ -93,10 +94,79 @@ impl Default for DecodeConfig {
     }
 }
 
+/// The neural networks: where they are, what runs them, how often.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnginesConfig {
+    /// Use the networks at all; off, the classical pipeline decides alone.
+    pub enabled: bool,
+    /// Fail a video when the networks cannot be loaded, instead of falling back to the
+    /// classical pipeline with a warning.
+    pub required: bool,
+    /// Which networks to use.
+    pub models: Vec<Task>,
+    /// Engines folder (manifest.json, models/); empty: ./engines, the checkout, then
+    /// /usr/share/highlightd/engines.
+    pub dir: PathBuf,
+    /// The ONNX Runtime library; empty: $ORT_DYLIB_PATH, <engines>/lib/<arch>/, then
+    /// /usr/lib/highlightd/libonnxruntime.so, then the loader's search path.
+    pub onnxruntime: PathBuf,
+    /// Execution providers in order of preference; the CPU is always tried last.
+    pub providers: Vec<Provider>,
+    /// Where TensorRT caches the engines it builds (once per device and model).
+    pub tensorrt_cache: PathBuf,
+    /// Threads per network; 0: ONNX Runtime's choice (one per core).
+    pub threads: usize,
+    /// `auto` (int8 on TensorRT, the manifest's measured choice on the CPU), `fp32` or `int8`.
+    pub precision: String,
+    /// Frames analysed by the networks per second of video; results are interpolated
+    /// between them (AutoFlip samples at a similar rate).
+    pub sample_fps: f64,
+    /// Long side of the picture handed to the networks, pixels.
+    pub detail_side: u32,
+}
+
+impl Default for EnginesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            required: false,
+            models: Task::ALL.to_vec(),
+            dir: PathBuf::new(),
+            onnxruntime: PathBuf::new(),
+            providers: vec![Provider::TensorRt, Provider::Cuda, Provider::Cpu],
+            tensorrt_cache: PathBuf::from("/var/cache/highlightd/tensorrt"),
+            threads: 0,
+            precision: "auto".into(),
+            sample_fps: 5.0,
+            detail_side: 640,
+        }
+    }
+}
+
+impl EnginesConfig {
+    /// What [`crate::infer::Runtime::open`] needs.
+    pub fn options(&self) -> EngineOptions {
+        EngineOptions {
+            dir: self.dir.clone(),
+            onnxruntime: self.onnxruntime.clone(),
+            providers: self.providers.clone(),
+            tensorrt_cache: self.tensorrt_cache.clone(),
+            threads: self.threads,
+            precision: match self.precision.as_str() {
+                "fp32" => Some(Precision::Fp32),
+                "int8" => Some(Precision::Int8),
+                _ => None,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub decode: DecodeConfig,
+    pub engines: EnginesConfig,
     pub shots: ShotParams,
     pub select: SelectParams,
     pub framing: PathParams,
@@ -151,6 +221,19 @@ impl Config {
         }
         if self.decode.stall_timeout_s == 0 {
             return bad("decode.stall_timeout_s", "must be at least 1");
+        }
+        let e = &self.engines;
+        if !["auto", "fp32", "int8"].contains(&e.precision.as_str()) {
+            return bad("engines.precision", "must be auto, fp32 or int8");
+        }
+        if !(e.sample_fps > 0.0 && e.sample_fps <= 120.0) {
+            return bad("engines.sample_fps", "must be above 0 and at most 120");
+        }
+        if !(64..=4096).contains(&e.detail_side) {
+            return bad("engines.detail_side", "must be between 64 and 4096");
+        }
+        if e.threads > 256 {
+            return bad("engines.threads", "must be at most 256");
         }
         if !(0.0..=1.0).contains(&self.shots.cut_distance) {
             return bad("shots.cut_distance", "must be between 0 and 1");

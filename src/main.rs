@@ -50,6 +50,26 @@ enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// What this machine will use, checked for real: GStreamer and its hardware decoders and
+    /// encoder, ONNX Runtime and its providers, each model's file, checksum and the provider
+    /// it runs on. Exit 0 when nothing failed, 1 otherwise.
+    Doctor {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// The neural networks.
+    #[command(subcommand)]
+    Engines(EnginesCommand),
+}
+
+#[derive(Subcommand)]
+enum EnginesCommand {
+    /// Build the TensorRT engine of every model into [engines] tensorrt_cache, so the first
+    /// video is not slow. Without TensorRT it says so and exits 1.
+    Build {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,7 +207,12 @@ struct BenchArgs {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
+    let mut filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
+    // ONNX Runtime reports every graph rewrite at info level through `ort`: keep those for
+    // when they are asked for by name.
+    if !filter.contains("ort") {
+        filter.push_str(",ort=warn");
+    }
     let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Under systemd (stderr connected to the journal) the daemon logs structured records to
     // journald; everywhere else, plain lines on stderr.
@@ -210,6 +235,8 @@ fn main() -> std::process::ExitCode {
         Command::Report(a) => report_cmd(a),
         Command::Config(ConfigCommand::Check { file, show }) => config_check(&file, show),
         Command::Serve { config } => serve_cmd(config.as_deref()),
+        Command::Doctor { config } => doctor_cmd(config.as_deref()),
+        Command::Engines(EnginesCommand::Build { config }) => engines_build(config.as_deref()),
     };
     match res {
         Ok(code) => code,
@@ -469,6 +496,25 @@ fn config_check(file: &Path, show: bool) -> Result<std::process::ExitCode> {
     }
     println!("{}: ok", file.display());
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn doctor_cmd(config: Option<&Path>) -> Result<std::process::ExitCode> {
+    let cfg = Config::load_with_env(config, std::env::vars())?;
+    let (text, ok) = highlightd::doctor::render(&highlightd::doctor::run(&cfg));
+    print!("{text}");
+    Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
+}
+
+fn engines_build(config: Option<&Path>) -> Result<std::process::ExitCode> {
+    let cfg = Config::load_with_env(config, std::env::vars())?;
+    let rt = highlightd::infer::Runtime::open(&cfg.engines.options())?;
+    let cache = &cfg.engines.tensorrt_cache;
+    if rt.plan.try_order.contains(&highlightd::infer::Provider::TensorRt) {
+        std::fs::create_dir_all(cache).with_context(|| format!("{}: cannot create the TensorRT cache", cache.display()))?;
+    }
+    let outcome = highlightd::infer::prebuild::prebuild(&rt, &cfg.engines.models);
+    print!("{}", outcome.render());
+    Ok(if outcome.succeeded() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
 }
 
 fn serve_cmd(config: Option<&Path>) -> Result<std::process::ExitCode> {
