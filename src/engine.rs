@@ -27,6 +27,7 @@ pub fn decode_options(cfg: &Config) -> DecodeOptions {
         analysis_side: cfg.decode.analysis_side,
         audio: cfg.decode.audio,
         stall_timeout: Duration::from_secs(cfg.decode.stall_timeout_s),
+        detail: None,
     }
 }
 

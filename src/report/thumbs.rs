@@ -48,7 +48,7 @@ pub fn grab(path: &Path, frames: &[usize], side: u32, stall: Duration) -> Result
     let wanted: BTreeSet<u64> = frames.iter().map(|&f| f as u64).collect();
     let last = wanted.iter().next_back().copied();
     let mut kept: Vec<AnalysisFrame> = Vec::with_capacity(wanted.len());
-    let opts = DecodeOptions { analysis_side: side, audio: false, stall_timeout: stall };
+    let opts = DecodeOptions { analysis_side: side, audio: false, stall_timeout: stall, detail: None };
     decode::decode(path, &opts, |f| {
         // The whole stream is still read (decode has no early stop); only the kept frames
         // are held, so memory stays at a handful of small pictures.
@@ -149,7 +149,7 @@ mod tests {
     fn odd_width_frame_encodes_to_jpeg() {
         let (w, h) = (33u32, 10u32);
         let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
-        let f = AnalysisFrame { index: 0, pts_ns: None, width: w, height: h, rgb };
+        let f = AnalysisFrame { index: 0, pts_ns: None, width: w, height: h, rgb, detail: None };
         let jpeg = encode_jpeg(&f, 80).unwrap();
         assert_eq!(&jpeg[..3], &[0xff, 0xd8, 0xff], "JPEG SOI marker");
     }
