@@ -6,4 +6,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/setup.sh" --test
 cd "$here"
 cargo build --release --quiet
+# --- cross (issue #7): aarch64 cross-build, arm64 + amd64 packages, then tests/cross_aarch64.rs
+# runs the aarch64 binary under qemu. Installs its own tools; HIGHLIGHTD_SKIP_CROSS=1 skips it.
+if [ "${HIGHLIGHTD_SKIP_CROSS:-0}" != 1 ]; then
+  cross_models=--without-models
+  [ -f engines/manifest.json ] && [ -d engines/models ] && cross_models=""
+  bash cross/build-aarch64.sh --amd64 $cross_models
+  export HIGHLIGHTD_REQUIRE_CROSS=1
+fi
+# --- end cross
 cargo test --release --no-fail-fast "$@"
