@@ -53,6 +53,8 @@ Builds target/cross/$TARGET/release/highlightd and target/cross/debian/highlight
   --without-models   package without engines/manifest.json and engines/models/ (the ONNX
                      Runtime library is still shipped); without this flag they must exist
                      (python3 engines/build.py), else the script stops
+  --fast             lighter .deb compression (about half the packaging time, ~20% larger):
+                     what the test suite uses
   --no-install       do not apt-get install missing host tools: fail naming them instead
   --refresh          re-read the package indexes now (otherwise at most once a day)
   -h, --help         this text
@@ -63,12 +65,13 @@ Writes target/cross/cross-env (paths for tests/cross_aarch64.rs).
 EOF
 }
 
-want_amd64=false want_deb=true without_models=false may_install=true refresh=false
+want_amd64=false want_deb=true without_models=false may_install=true refresh=false deb_fast=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --amd64) want_amd64=true ;;
     --no-deb) want_deb=false ;;
     --without-models) without_models=true ;;
+    --fast) deb_fast=(--fast) ;;
     --no-install) may_install=false ;;
     --refresh) refresh=true ;;
     -h|--help) usage; exit 0 ;;
@@ -263,7 +266,9 @@ export PKG_CONFIG_ALLOW_CROSS=1 PKG_CONFIG_SYSROOT_DIR=$SYSROOT
 export PKG_CONFIG_LIBDIR=$SYSROOT/usr/lib/aarch64-linux-gnu/pkgconfig:$SYSROOT/usr/share/pkgconfig
 unset PKG_CONFIG_PATH
 build_start=$(date +%s)
-$CARGO_WEB build --release --locked --target $TARGET --target-dir "$OUT" --bin highlightd \
+# The package strips the binary anyway: no debug info saves compile and link time.
+CARGO_PROFILE_RELEASE_DEBUG=${CARGO_PROFILE_RELEASE_DEBUG:-0} \
+  $CARGO_WEB build --release --locked --target $TARGET --target-dir "$OUT" --bin highlightd \
   || die "cross build failed (see above)"
 BIN=$OUT/$TARGET/release/highlightd
 file_out=$(od -An -tx1 -j18 -N2 "$BIN" | tr -d ' ')
@@ -348,7 +353,7 @@ EOF
   # rustup cargo only for `cargo metadata` (--no-build).
   step "package arm64"
   stage_engines aarch64 "$ORT_AARCH64"
-  DEB_ARM64=$("$CARGO_DEB" --no-build --strip --target $TARGET -o "$OUT/debian" 2>"$OUT/debian/cargo-deb.log" | tail -1) || true
+  DEB_ARM64=$("$CARGO_DEB" --no-build --strip "${deb_fast[@]}" --target $TARGET -o "$OUT/debian" 2>"$OUT/debian/cargo-deb.log" | tail -1) || true
   [ -n "$DEB_ARM64" ] && [ -f "$DEB_ARM64" ] || { cat "$OUT/debian/cargo-deb.log" >&2; die "cargo-deb (arm64) failed"; }
   if $want_amd64; then
     step "package amd64 (host build)"
@@ -356,7 +361,7 @@ EOF
       cargo build --release --locked --quiet --bin highlightd || die "host build failed"
     ORT_X86_64=$(ort_lib x86_64)
     stage_engines x86_64 "$ORT_X86_64"
-    DEB_AMD64=$(env -u CARGO_TARGET_DIR -u RUSTC -u RUSTDOC "$CARGO_DEB" --no-build --strip -o "$OUT/debian" 2>"$OUT/debian/cargo-deb.log" | tail -1) || true
+    DEB_AMD64=$(env -u CARGO_TARGET_DIR -u RUSTC -u RUSTDOC "$CARGO_DEB" --no-build --strip "${deb_fast[@]}" -o "$OUT/debian" 2>"$OUT/debian/cargo-deb.log" | tail -1) || true
     [ -n "$DEB_AMD64" ] && [ -f "$DEB_AMD64" ] || { cat "$OUT/debian/cargo-deb.log" >&2; die "cargo-deb (amd64) failed"; }
   fi
   step "lintian"

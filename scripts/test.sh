@@ -11,7 +11,7 @@ cargo build --release --quiet
 if [ "${HIGHLIGHTD_SKIP_CROSS:-0}" != 1 ]; then
   cross_models=--without-models
   [ -f engines/manifest.json ] && [ -d engines/models ] && cross_models=""
-  bash cross/build-aarch64.sh --amd64 $cross_models
+  bash cross/build-aarch64.sh --amd64 --fast $cross_models
   export HIGHLIGHTD_REQUIRE_CROSS=1
 fi
 # --- end cross
