@@ -112,9 +112,9 @@ Environment=LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/lib/aarch64-linux-gnu/teg
 [ -n "$groups" ] && conf+="# /dev/nvhost-*, /dev/nvmap and /dev/dri belong to these groups on L4T.
 SupplementaryGroups=${groups# }
 "
-conf+="# TensorRT engines are built once per device and cached here ([engines] tensorrt_cache).
+conf+="# TensorRT engines are built once per device and cached in /var/cache/highlightd/tensorrt
+# ([engines] tensorrt_cache); CacheDirectory= also makes it writable under ProtectSystem=strict.
 CacheDirectory=highlightd
-ReadWritePaths=/var/cache/highlightd
 "
 say "service drop-in $dropin_dir/jetson.conf:"
 printf '%s' "$conf" | sed 's/^/    /' >&2
@@ -132,15 +132,19 @@ as_service() {
     highlightd "$@"
 }
 has_command() { $dry || highlightd help "$1" >/dev/null 2>&1; }
-if has_command engines; then
-  say "highlightd engines build (converts/optimises the models for this device; TensorRT engines take minutes the first time)"
-  as_service engines build --config /etc/highlightd/highlightd.toml
+if $cpu; then
+  say "--cpu: no TensorRT engines to build"
+elif has_command engines; then
+  say "highlightd engines build (TensorRT engines of every model into [engines] tensorrt_cache; minutes the first time)"
+  as_service engines build --config /etc/highlightd/highlightd.toml \
+    || die "'highlightd engines build' failed (no TensorRT provider in this ONNX Runtime?): see above; --cpu skips it"
 else
   say "this highlightd has no 'engines build' command: skipped"
 fi
 if has_command doctor; then
   say "highlightd doctor"
-  as_service doctor --config /etc/highlightd/highlightd.toml
+  as_service doctor --config /etc/highlightd/highlightd.toml \
+    || die "'highlightd doctor' reports FAIL lines (above): fix them, then run this script again (it is idempotent)"
 else
   say "this highlightd has no 'doctor' command: skipped"
 fi
