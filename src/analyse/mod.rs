@@ -3,6 +3,7 @@
 //! Everything here works on the small analysis picture and keeps only a few numbers per
 //! frame, so memory stays flat however long the video is.
 
+pub mod audio;
 pub mod image;
 pub mod saliency;
 pub mod shots;
