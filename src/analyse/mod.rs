@@ -5,6 +5,7 @@
 
 pub mod audio;
 pub mod image;
+pub mod nets;
 pub mod saliency;
 pub mod shots;
 
