@@ -254,22 +254,25 @@ say "${qemu_says%%$'\n'*}"
 
 # ---- 5. the cross build -------------------------------------------------------------------
 step "cargo build --target $TARGET (target dir $OUT)"
-export RUSTC=$RUSTC_WEB RUSTDOC=/usr/bin/rustdoc
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-# Target-only flags: the arm64 std comes from the sysroot; host build scripts and proc macros
-# use rustc-web's own x86_64 std.
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="--sysroot=$SYSROOT/usr -C link-arg=--sysroot=$SYSROOT"
-export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
-export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
-export CFLAGS_aarch64_unknown_linux_gnu="--sysroot=$SYSROOT" CXXFLAGS_aarch64_unknown_linux_gnu="--sysroot=$SYSROOT"
-export PKG_CONFIG_ALLOW_CROSS=1 PKG_CONFIG_SYSROOT_DIR=$SYSROOT
-export PKG_CONFIG_LIBDIR=$SYSROOT/usr/lib/aarch64-linux-gnu/pkgconfig:$SYSROOT/usr/share/pkgconfig
-unset PKG_CONFIG_PATH
 build_start=$(date +%s)
-# The package strips the binary anyway: no debug info saves compile and link time.
-CARGO_PROFILE_RELEASE_DEBUG=${CARGO_PROFILE_RELEASE_DEBUG:-0} \
-  $CARGO_WEB build --release --locked --target $TARGET --target-dir "$OUT" --bin highlightd \
-  || die "cross build failed (see above)"
+(
+  # Only this subshell sees the cross settings (cargo-deb's install and the host build below
+  # must not).
+  export RUSTC=$RUSTC_WEB RUSTDOC=/usr/bin/rustdoc
+  export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+  # Target-only flags: the arm64 std comes from the sysroot; host build scripts and proc macros
+  # use rustc-web's own x86_64 std.
+  export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="--sysroot=$SYSROOT/usr -C link-arg=--sysroot=$SYSROOT"
+  export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
+  export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
+  export CFLAGS_aarch64_unknown_linux_gnu="--sysroot=$SYSROOT" CXXFLAGS_aarch64_unknown_linux_gnu="--sysroot=$SYSROOT"
+  export PKG_CONFIG_ALLOW_CROSS=1 PKG_CONFIG_SYSROOT_DIR=$SYSROOT
+  export PKG_CONFIG_LIBDIR=$SYSROOT/usr/lib/aarch64-linux-gnu/pkgconfig:$SYSROOT/usr/share/pkgconfig
+  unset PKG_CONFIG_PATH
+  # The package strips the binary anyway: no debug info saves compile and link time.
+  export CARGO_PROFILE_RELEASE_DEBUG=${CARGO_PROFILE_RELEASE_DEBUG:-0}
+  exec $CARGO_WEB build --release --locked --target $TARGET --target-dir "$OUT" --bin highlightd
+) || die "cross build failed (see above)"
 BIN=$OUT/$TARGET/release/highlightd
 file_out=$(od -An -tx1 -j18 -N2 "$BIN" | tr -d ' ')
 [ "$file_out" = "b700" ] || die "$BIN is not an aarch64 ELF (e_machine $file_out)"
@@ -323,7 +326,7 @@ if $want_deb; then
     command -v cargo >/dev/null || die "cargo (rustup) is needed to install cargo-deb"
     say "cargo install cargo-deb --locked --version $CARGO_DEB_VERSION (once; cached in $TOOLS)"
     # Built with the machine's normal toolchain, not rustc-web.
-    env -u RUSTC -u RUSTDOC cargo install cargo-deb --locked --version "$CARGO_DEB_VERSION" \
+    cargo install cargo-deb --locked --version "$CARGO_DEB_VERSION" \
       --root "$TOOLS/cargo-deb-$CARGO_DEB_VERSION" --quiet || die "cargo install cargo-deb failed"
   fi
 
@@ -357,11 +360,10 @@ EOF
   [ -n "$DEB_ARM64" ] && [ -f "$DEB_ARM64" ] || { cat "$OUT/debian/cargo-deb.log" >&2; die "cargo-deb (arm64) failed"; }
   if $want_amd64; then
     step "package amd64 (host build)"
-    env -u RUSTC -u RUSTDOC -u CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS -u PKG_CONFIG_SYSROOT_DIR -u PKG_CONFIG_LIBDIR -u PKG_CONFIG_ALLOW_CROSS -u CARGO_TARGET_DIR \
-      cargo build --release --locked --quiet --bin highlightd || die "host build failed"
+    env -u CARGO_TARGET_DIR cargo build --release --locked --quiet --bin highlightd || die "host build failed"
     ORT_X86_64=$(ort_lib x86_64)
     stage_engines x86_64 "$ORT_X86_64"
-    DEB_AMD64=$(env -u CARGO_TARGET_DIR -u RUSTC -u RUSTDOC "$CARGO_DEB" --no-build --strip "${deb_fast[@]}" -o "$OUT/debian" 2>"$OUT/debian/cargo-deb.log" | tail -1) || true
+    DEB_AMD64=$(env -u CARGO_TARGET_DIR "$CARGO_DEB" --no-build --strip "${deb_fast[@]}" -o "$OUT/debian" 2>"$OUT/debian/cargo-deb.log" | tail -1) || true
     [ -n "$DEB_AMD64" ] && [ -f "$DEB_AMD64" ] || { cat "$OUT/debian/cargo-deb.log" >&2; die "cargo-deb (amd64) failed"; }
   fi
   step "lintian"
