@@ -29,7 +29,7 @@ ORT_VERSION=${HIGHLIGHTD_ORT_VERSION:-1.22.1}   # onnxruntime wheel when engines
 DEBIAN_SUITE=bookworm
 TARGET=aarch64-unknown-linux-gnu
 CACHE=${HIGHLIGHTD_CROSS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/highlightd-cross}
-OUT=$here/target/cross                  # cargo target dir of the cross build, stage, packages
+OUT=${HIGHLIGHTD_CROSS_TARGET_DIR:-$here/target/cross}   # cross build's target dir, stage, packages
 SYSROOT=$CACHE/sysroot-arm64
 TOOLS=$CACHE/tools
 # arm64 packages unpacked into the sysroot: link-time (-dev) and run-time (plugins for the
@@ -60,7 +60,8 @@ Builds target/cross/$TARGET/release/highlightd and target/cross/debian/highlight
   -h, --help         this text
 
 Environment: HIGHLIGHTD_CROSS_CACHE (default ~/.cache/highlightd-cross: apt state, sysroot,
-tools), HIGHLIGHTD_ORT_VERSION (default $ORT_VERSION), CARGO_BUILD_JOBS.
+tools), HIGHLIGHTD_CROSS_TARGET_DIR (default target/cross), HIGHLIGHTD_ORT_VERSION (default
+$ORT_VERSION), CARGO_BUILD_JOBS.
 Writes target/cross/cross-env (paths for tests/cross_aarch64.rs).
 EOF
 }
@@ -193,7 +194,7 @@ wanted+=("libstd-rust-web-dev_${rustc_web_version//:/%3a}_arm64.deb")
 # (The first line is the layout of the unpacking below: changing it re-unpacks the sysroot.)
 manifest=$(echo "layout 2"; printf '%s\n' "${wanted[@]}" | sort -u)
 if [ -f "$SYSROOT/.debs" ] && [ "$(cat "$SYSROOT/.debs")" = "$manifest" ]; then
-  say "sysroot up to date ($(wc -l <<<"$manifest") packages)"
+  say "sysroot up to date ($(grep -c '\.deb$' <<<"$manifest") packages resolved)"
 else
   new=$SYSROOT.new
   rm -rf "$new"
@@ -377,7 +378,9 @@ EOF
 fi
 
 # ---- 8. what the smoke test needs ---------------------------------------------------------
-cat > "$OUT/cross-env.new" <<EOF
+envfile=$here/target/cross/cross-env   # where tests/cross_aarch64.rs looks, whatever OUT is
+mkdir -p "$(dirname "$envfile")"
+cat > "$envfile.new" <<EOF
 BIN=$BIN
 SYSROOT=$SYSROOT
 QEMU=$QEMU
@@ -387,5 +390,5 @@ DEB_ARM64=$DEB_ARM64
 DEB_AMD64=$DEB_AMD64
 RUSTC=$($RUSTC_WEB --version)
 EOF
-mv "$OUT/cross-env.new" "$OUT/cross-env"
+mv "$envfile.new" "$envfile"
 step "done: $BIN${DEB_ARM64:+, $DEB_ARM64}${DEB_AMD64:+, $DEB_AMD64}"
