@@ -6,12 +6,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 video=${1:-}
 if [ -z "$video" ]; then
-  video=${TMPDIR:-/tmp}/highlightd-bench-1080p.mp4
+  video=${TMPDIR:-/tmp}/highlightd-bench-1080p-av.mp4
   if [ ! -s "$video" ]; then
     echo "making $video from samples/bigbuckbunny.mp4" >&2
     ffmpeg -loglevel error -y -stream_loop 3 -i "$here/samples/bigbuckbunny.mp4" \
       -vf "scale=1920:1080:flags=bicubic,fps=25" -c:v libx264 -preset medium -bf 3 -g 50 \
-      -pix_fmt yuv420p -an "$video"
+      -pix_fmt yuv420p -c:a aac -b:a 128k "$video"
   fi
 else
   shift

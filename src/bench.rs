@@ -18,13 +18,18 @@ pub struct BenchResult {
     pub decoder: Option<String>,
     pub decode_only_fps: f64,
     pub predict_fps: f64,
+    /// Frames the networks analysed, and the audio patches tagged (0 when they are off).
+    pub network_frames: usize,
+    pub audio_patches: usize,
+    /// Peak resident memory of the process (VmHWM), MiB; `None` where /proc is not there.
+    pub peak_rss_mib: Option<f64>,
     /// `predict_fps / decode_only_fps`.
     pub ratio: f64,
     /// Times real time (`predict_fps / nominal fps`).
     pub realtime: f64,
 }
 
-pub fn run(path: &Path, ratio: AspectRatio, cfg: &Config, repeat: u32) -> Result<BenchResult, DecodeError> {
+pub fn run(path: &Path, ratio: AspectRatio, cfg: &Config, repeat: u32) -> Result<BenchResult, engine::EngineError> {
     let opts = engine::decode_options(cfg);
     let mut best_decode = f64::MAX;
     let mut best_predict = f64::MAX;
@@ -36,7 +41,7 @@ pub fn run(path: &Path, ratio: AspectRatio, cfg: &Config, repeat: u32) -> Result
         best_predict = best_predict.min(r.seconds);
         last = Some((d, r));
     }
-    let Some((d, r)) = last else { return Err(DecodeError::NoVideo { path: path.into() }) };
+    let Some((d, r)) = last else { return Err(DecodeError::NoVideo { path: path.into() }.into()) };
     let frames = r.info.frames;
     let decode_only_fps = d.frames as f64 / best_decode.max(1e-9);
     let predict_fps = frames as f64 / best_predict.max(1e-9);
@@ -49,7 +54,17 @@ pub fn run(path: &Path, ratio: AspectRatio, cfg: &Config, repeat: u32) -> Result
         decoder: r.info.decoder.clone(),
         decode_only_fps,
         predict_fps,
+        network_frames: r.subjects_sampled,
+        audio_patches: r.audio.patches.len(),
+        peak_rss_mib: peak_rss_mib(),
         ratio: predict_fps / decode_only_fps.max(1e-9),
         realtime: predict_fps / r.info.fps.max(1e-9),
     })
+}
+
+/// The process's peak resident set, from `/proc/self/status` (Linux).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
 }

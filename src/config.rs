@@ -124,6 +124,11 @@ pub struct EnginesConfig {
     pub sample_fps: f64,
     /// Long side of the picture handed to the networks, pixels.
     pub detail_side: u32,
+    /// The video-saliency network runs at most this often, per second of video (it costs
+    /// the most of the image networks).
+    pub saliency_fps: f64,
+    /// The text detector runs at most this often: text on screen changes slowly.
+    pub text_fps: f64,
 }
 
 impl Default for EnginesConfig {
@@ -140,6 +145,8 @@ impl Default for EnginesConfig {
             precision: "auto".into(),
             sample_fps: 5.0,
             detail_side: 640,
+            saliency_fps: 2.5,
+            text_fps: 1.0,
         }
     }
 }
@@ -167,6 +174,7 @@ impl EnginesConfig {
 pub struct Config {
     pub decode: DecodeConfig,
     pub engines: EnginesConfig,
+    pub subjects: crate::analyse::subjects::SubjectParams,
     pub shots: ShotParams,
     pub select: SelectParams,
     pub framing: PathParams,
@@ -229,6 +237,9 @@ impl Config {
         if !(e.sample_fps > 0.0 && e.sample_fps <= 120.0) {
             return bad("engines.sample_fps", "must be above 0 and at most 120");
         }
+        if !(e.saliency_fps > 0.0 && e.text_fps > 0.0) {
+            return bad("engines.saliency_fps / engines.text_fps", "must be above 0");
+        }
         if !(64..=4096).contains(&e.detail_side) {
             return bad("engines.detail_side", "must be between 64 and 4096");
         }
@@ -246,6 +257,10 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&s.whole_shot_share) || !(0.0..=1.0).contains(&s.action_weight) {
             return bad("select.whole_shot_share / select.action_weight", "must be between 0 and 1");
+        }
+        let cue_weights = s.action_weight + s.subject_weight + s.excitement_weight + s.speech_weight;
+        if [s.subject_weight, s.excitement_weight, s.speech_weight].iter().any(|w| !(0.0..=1.0).contains(w)) || cue_weights > 1.0 {
+            return bad("select.*_weight", "each must be between 0 and 1, and together at most 1");
         }
         let r = &self.render;
         if !(64..=8192).contains(&r.long_side) {

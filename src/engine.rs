@@ -1,13 +1,28 @@
-//! One video through every stage: decode → analyse → select → frame.
+//! One video through every stage: decode → analyse (classical + networks) → select → frame.
 
+use crate::analyse::audio::{AudioEvents, AudioTagger, ClassMap};
+use crate::analyse::nets::{Networks, Which};
+use crate::analyse::subjects::{self, Subject};
 use crate::analyse::{shots, Analyser, FrameFeatures};
-use crate::config::Config;
-use crate::decode::{self, DecodeError, DecodeOptions, StreamInfo};
+use crate::config::{Config, EnginesConfig};
+use crate::decode::{self, DecodeError, DecodeOptions, DetailOptions, StreamInfo};
 use crate::format::{AspectRatio, Prediction};
 use crate::frame::{self, Canvas, ShotPlan};
+use crate::infer::{InferError, OrtModel, Runtime, Task};
 use crate::select::{self, Selection};
+use std::cell::RefCell;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tracing::{info_span, warn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("{path}: neural networks: {source}")]
+    Networks { path: std::path::PathBuf, source: InferError },
+}
 
 /// Everything learnt about one video; the predictions are what the contest format needs,
 /// the rest feeds crop metadata, reports and debugging.
@@ -19,6 +34,11 @@ pub struct VideoResult {
     pub selection: Selection,
     pub plans: Vec<ShotPlan>,
     pub predictions: Vec<Prediction>,
+    /// The networks' subject per analysed frame (frame index, subject), when they ran.
+    pub subjects: Vec<(usize, Subject)>,
+    /// Frames the image networks analysed.
+    pub subjects_sampled: usize,
+    pub audio: AudioEvents,
     pub seconds: f64,
 }
 
@@ -31,21 +51,181 @@ pub fn decode_options(cfg: &Config) -> DecodeOptions {
     }
 }
 
+/// The networks of one worker thread, loaded once and reused for every video it processes.
+struct Models {
+    engines: EnginesConfig,
+    nets: Networks,
+    audio: Option<(OrtModel, ClassMap)>,
+}
+
+impl Models {
+    fn load(cfg: &EnginesConfig) -> Result<Models, InferError> {
+        let rt = Runtime::open(&cfg.options())?;
+        let nets = Networks::load(&rt, &cfg.models)?;
+        let audio = if cfg.models.contains(&Task::Audio) {
+            let model = rt.load(Task::Audio)?;
+            let map = ClassMap::in_engines(&rt.manifest.dir).map_err(|e| InferError::Session { model: "yamnet".into(), message: e.to_string() })?;
+            Some((model, map))
+        } else {
+            None
+        };
+        Ok(Models { engines: cfg.clone(), nets, audio })
+    }
+}
+
+thread_local! {
+    // Sessions are per thread: ONNX Runtime sessions run one inference at a time here, and a
+    // worker keeps its own so `--jobs N` never waits on another worker's network.
+    static MODELS: RefCell<Option<Models>> = const { RefCell::new(None) };
+}
+
+static FALLBACK_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` with this thread's networks (loading them on first use), or with `None` when the
+/// configuration turns them off or they cannot be loaded and are not required.
+fn with_models<R>(cfg: &Config, path: &Path, f: impl FnOnce(Option<&mut Models>) -> Result<R, EngineError>) -> Result<R, EngineError> {
+    if !cfg.engines.enabled || cfg.engines.models.is_empty() {
+        return f(None);
+    }
+    MODELS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|m| m.engines != cfg.engines) {
+            *slot = None;
+            match Models::load(&cfg.engines) {
+                Ok(m) => *slot = Some(m),
+                Err(e) if cfg.engines.required => return Err(EngineError::Networks { path: path.into(), source: e }),
+                Err(e) => {
+                    if !FALLBACK_WARNED.swap(true, Ordering::Relaxed) {
+                        warn!("neural networks unavailable ({e}); continuing with the classical pipeline only (set [engines] required = true to fail instead)");
+                    }
+                    return f(None);
+                }
+            }
+        }
+        f(slot.as_mut())
+    })
+}
+
+/// How often each network runs, as a step in analysed (detail) frames.
+fn schedule(engines: &EnginesConfig, k: u64) -> Which {
+    let step = |fps: f64| (engines.sample_fps / fps.max(1e-3)).round().max(1.0) as u64;
+    Which { face: true, person: true, saliency: k.is_multiple_of(step(engines.saliency_fps)), text: k.is_multiple_of(step(engines.text_fps)) }
+}
+
 /// Processes one video for one target ratio.
-pub fn process_video(path: &Path, ratio: AspectRatio, cfg: &Config, mut progress: impl FnMut(u64)) -> Result<VideoResult, DecodeError> {
+pub fn process_video(path: &Path, ratio: AspectRatio, cfg: &Config, progress: impl FnMut(u64)) -> Result<VideoResult, EngineError> {
+    with_models(cfg, path, |models| run(path, ratio, cfg, models, progress))
+}
+
+fn run(path: &Path, ratio: AspectRatio, cfg: &Config, mut models: Option<&mut Models>, mut progress: impl FnMut(u64)) -> Result<VideoResult, EngineError> {
+    let _span = info_span!("video", path = %path.display()).entered();
     let started = Instant::now();
+    let mut opts = decode_options(cfg);
+    if let Some(m) = models.as_deref() {
+        let fps = decode::probe_stream(path).and_then(|(fps, _)| fps).filter(|f| f.is_finite() && *f > 0.0).unwrap_or(25.0);
+        let every = (fps / m.engines.sample_fps).round().max(1.0) as u32;
+        opts.detail = Some(DetailOptions { side: m.engines.detail_side, every });
+    }
     let mut analyser = Analyser::new(cfg.shots.cut_distance);
     let mut features = Vec::new();
-    let info = decode::decode(path, &decode_options(cfg), |f| {
-        features.push(analyser.push(&f));
+    let mut subjects_seen: Vec<(usize, Subject)> = Vec::new();
+    let mut net_error: Option<InferError> = None;
+    let (nets, audio_model, engines) = match models.as_deref_mut() {
+        Some(m) => (Some(&mut m.nets), m.audio.as_mut(), Some(m.engines.clone())),
+        None => (None, None, None),
+    };
+    let mut nets = nets;
+    let mut prev: Option<(f32, f32)> = None;
+    let mut sample_k = 0u64;
+    let mut on_frame = |f: decode::AnalysisFrame| {
+        let mut feat = analyser.push(&f);
+        if feat.cut_distance > cfg.shots.cut_distance {
+            prev = None;
+        }
+        if let (Some(n), Some(d), Some(e)) = (nets.as_deref_mut(), f.detail.as_ref(), engines.as_ref()) {
+            if net_error.is_none() {
+                match n.analyse(&d.rgb, d.width, d.height, schedule(e, sample_k)) {
+                    Ok(dets) => {
+                        if let Some(s) = subjects::fuse(&dets, prev, &cfg.subjects) {
+                            prev = Some((s.x, s.y));
+                            subjects_seen.push((f.index as usize, s));
+                            feat.subject_size = subjects::presence(&s);
+                        }
+                    }
+                    Err(e) => net_error = Some(e),
+                }
+                sample_k += 1;
+            }
+        }
+        features.push(feat);
         progress(f.index + 1);
-    })?;
+    };
+    let (info, audio) = match audio_model {
+        Some((model, map)) if cfg.decode.audio => {
+            let mut tagger = AudioTagger::new(model, map.clone());
+            let mut audio_error = None;
+            let info = decode::decode_with_audio(path, &opts, &mut on_frame, |samples: &[f32]| {
+                if audio_error.is_none() {
+                    if let Err(e) = tagger.push(samples) {
+                        audio_error = Some(e);
+                    }
+                }
+            })?;
+            let events = match audio_error {
+                None => tagger.finish(),
+                Some(e) => Err(e),
+            };
+            let events = events.unwrap_or_else(|e| {
+                warn!("audio events unavailable: {e}");
+                AudioEvents::default()
+            });
+            (info, events)
+        }
+        _ => (decode::decode(path, &opts, &mut on_frame)?, AudioEvents::default()),
+    };
+    if let Some(e) = net_error {
+        if cfg.engines.required {
+            return Err(EngineError::Networks { path: path.into(), source: e });
+        }
+        warn!("networks failed on this video ({e}); the classical subject is used from that frame on");
+    }
     let distances: Vec<f32> = features.iter().map(|f| f.cut_distance).collect();
     let shots = shots::detect(&distances, info.fps, &cfg.shots);
+    apply_subjects(&mut features, &shots, &subjects_seen, opts.detail.map_or(1, |d| d.every as usize));
+    if !audio.is_empty() {
+        for (i, f) in features.iter_mut().enumerate() {
+            let t = i as f64 / info.fps.max(1e-3);
+            let s = audio.at(t);
+            f.excitement = s.excitement();
+            f.speech = s.speech();
+        }
+    }
     let canvas = Canvas { width: info.width, height: info.height, fps: info.fps, ratio };
     let crop_iou = frame::expected_iou(&features, &shots, &canvas);
     let selection = select::select(&features, &shots, &crop_iou, info.fps, &cfg.select);
     let chosen: Vec<usize> = selection.frames().collect();
     let (predictions, plans) = frame::frame_video(&features, &shots, &chosen, &canvas, &cfg.framing);
-    Ok(VideoResult { info, features, shots, selection, plans, predictions, seconds: started.elapsed().as_secs_f64() })
+    Ok(VideoResult { info, features, shots, selection, plans, predictions, subjects: subjects_seen, subjects_sampled: sample_k as usize, audio, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// Puts the networks' subjects into the per-frame features, shot by shot: between two
+/// analysed frames of a shot the subject is interpolated; frames of a shot the networks saw
+/// nothing in keep the classical subject.
+fn apply_subjects(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize>], seen: &[(usize, Subject)], every: usize) {
+    for shot in shots {
+        let local: Vec<(usize, Subject)> = seen.iter().filter(|(i, _)| shot.contains(i)).map(|&(i, s)| (i - shot.start, s)).collect();
+        if local.is_empty() {
+            continue;
+        }
+        let filled = subjects::interpolate(&local, shot.len(), every);
+        for (k, s) in filled.into_iter().enumerate() {
+            let Some(s) = s else { continue };
+            if let Some(f) = features.get_mut(shot.start + k) {
+                f.subject_x = s.x;
+                f.subject_y = s.y;
+                f.subject_evidence = s.evidence;
+                f.subject_size = subjects::presence(&s);
+            }
+        }
+    }
 }

@@ -427,6 +427,10 @@ fn bench_cmd(a: BenchArgs) -> Result<std::process::ExitCode> {
         println!("predict         {:.1} frames/s", r.predict_fps);
         println!("predict/decode  {:.2}x", r.ratio);
         println!("real time       {:.2}x", r.realtime);
+        println!("networks        {} frames analysed, {} audio patches", r.network_frames, r.audio_patches);
+        if let Some(m) = r.peak_rss_mib {
+            println!("peak memory     {m:.0} MiB");
+        }
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -224,6 +224,7 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 /// 10 after one warm-up. Printed, not asserted (machines differ); run alone for clean numbers:
 /// `cargo test --release --test nets timings -- --nocapture --test-threads 1`.
 #[test]
+#[ignore = "a measurement, not a check: run it alone with --ignored --nocapture"]
 fn timings_of_detect_on_640x360() {
     let rgb = astronaut_640x360();
     let mut face = FaceDetector::new(model(Task::Face));

@@ -8,6 +8,7 @@ pub mod image;
 pub mod nets;
 pub mod saliency;
 pub mod shots;
+pub mod subjects;
 
 use crate::decode::AnalysisFrame;
 use image::Plane;
@@ -39,6 +40,13 @@ pub struct FrameFeatures {
     pub subject_evidence: f32,
     /// Motion against the camera (grey levels on the saliency grid).
     pub action: f32,
+    /// The networks' subject here: detector confidence × size (1 for a confident subject
+    /// covering a tenth of the picture or more); 0 when none was seen or no network ran.
+    pub subject_size: f32,
+    /// Audio excitement (applause, cheering, crowd, laughter: YAMNet's probability), 0–1.
+    pub excitement: f32,
+    /// Speech probability, 0–1.
+    pub speech: f32,
 }
 
 /// Turns decoded frames into [`FrameFeatures`], one call per frame, in order.
@@ -85,6 +93,9 @@ impl Analyser {
             subject_y: subject.y,
             subject_evidence: subject.evidence,
             action: subject.action,
+            subject_size: 0.0,
+            excitement: 0.0,
+            speech: 0.0,
         }
     }
 }

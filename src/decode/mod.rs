@@ -871,6 +871,14 @@ pub fn orientation_swaps_axes(tag: &str) -> bool {
 /// rate, read by prerolling the pipeline (no decoding of the whole file). For progress
 /// reporting only; `None` when either is unknown.
 pub fn probe_frames(path: &Path) -> Option<u64> {
+    let (fps, duration_s) = probe_stream(path)?;
+    Some((duration_s? * fps?).round() as u64)
+}
+
+/// The nominal frame rate and the duration in seconds, from prerolling the file (no frame
+/// is decoded beyond the first): what the engine needs to pick the detail sampling step
+/// before decoding starts.
+pub fn probe_stream(path: &Path) -> Option<(Option<f64>, Option<f64>)> {
     gst::init().ok()?;
     let (pipeline, dbin) = file_decodebin(path).ok()?;
     let fps = Arc::new(Mutex::new(None::<f64>));
@@ -894,7 +902,7 @@ pub fn probe_frames(path: &Path) -> Option<u64> {
     let duration = res.ok().and_then(|_| pipeline.query_duration::<gst::ClockTime>());
     let _ = pipeline.set_state(gst::State::Null);
     let fps = *fps.lock().unwrap_or_else(|p| p.into_inner());
-    Some((duration?.nseconds() as f64 / 1e9 * fps?).round() as u64)
+    Some((fps, duration.map(|d| d.nseconds() as f64 / 1e9)))
 }
 
 #[cfg(test)]

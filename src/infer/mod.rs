@@ -96,3 +96,19 @@ pub trait Model: Send {
     /// Runs the network: inputs in the model's input order, outputs in its output order.
     fn run(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Output>, InferError>;
 }
+
+/// A borrowed network is a network: lets a caller lend a model it keeps across videos to a
+/// consumer (the audio tagger) that takes one by value.
+impl<M: Model + ?Sized> Model for &mut M {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn provider(&self) -> Provider {
+        (**self).provider()
+    }
+
+    fn run(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Output>, InferError> {
+        (**self).run(inputs)
+    }
+}

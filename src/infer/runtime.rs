@@ -163,7 +163,9 @@ impl Runtime {
 
     fn session(&self, path: &Path, provider: Provider) -> Result<Session, String> {
         let s = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
-        let mut builder = Session::builder().map_err(|e| e.to_string())?;
+        // No spinning: decoding runs beside the networks on the same cores, and worker
+        // threads that busy-wait between operators take the CPU the decoder needs.
+        let mut builder = Session::builder().map_err(|e| e.to_string())?.with_intra_op_spinning(false).map_err(s)?;
         if self.opts.threads > 0 {
             builder = builder.with_intra_threads(self.opts.threads).map_err(s)?;
         }

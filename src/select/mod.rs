@@ -29,13 +29,19 @@ pub struct SelectParams {
     pub max_gap_s: f64,
     /// A shot whose frames are kept to at least this share is kept whole.
     pub whole_shot_share: f64,
-    /// How much action raises interest: interest = 1 − w + w·action_rank.
+    /// How much action raises interest (see [`interest`]).
     pub action_weight: f64,
+    /// How much a detected face or person (confidence × size) raises interest.
+    pub subject_weight: f64,
+    /// How much an excited audience (applause, cheering, crowd, laughter) raises interest.
+    pub excitement_weight: f64,
+    /// How much speech raises interest.
+    pub speech_weight: f64,
 }
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2 }
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05 }
     }
 }
 
@@ -80,7 +86,7 @@ impl Selection {
 /// (1 when the window is the whole picture).
 pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams) -> Selection {
     let ev = evidence::evidence(features, fps, &p.evidence);
-    let interest = interest(features, p.action_weight);
+    let interest = interest(features, p);
     let prob: Vec<f64> = ev.iter().zip(&interest).map(|(e, i)| f64::from(e.keep) * i).collect();
     let keep_smooth = median_filter(&ev.iter().map(|e| f64::from(e.keep)).collect::<Vec<_>>(), half_window(p.smooth_s, fps));
     let mut mask: Vec<bool> = keep_smooth.iter().map(|&k| k >= 0.5).collect();
@@ -115,17 +121,38 @@ fn half_window(seconds: f64, fps: f64) -> usize {
     (seconds * fps / 2.0).round() as usize
 }
 
-/// Interest in `[1 − w, 1]`: frames with more action (relative to the video's own range)
-/// are more likely highlights.
-fn interest(features: &[FrameFeatures], w: f64) -> Vec<f64> {
+/// How interesting each frame is, in `[1 − W, 1]`; multiplies the keep probability.
+///
+/// No highlight labels exist to learn weights from, so the cues are combined as independent
+/// pieces of evidence, each able to lower a frame's interest by at most its weight `w_c`:
+/// `interest = 1 − Σ w_c · (1 − r_c)`, with every `r_c ∈ [0, 1]`:
+/// - action: the frame's rank of motion against the camera within the video (relative: what
+///   counts as action depends on the footage);
+/// - subject: the networks' face/person cue, confidence × size (absolute);
+/// - excitement and speech: YAMNet's probabilities (absolute: applause is applause).
+///
+/// A cue the video does not have (networks off, no audio track) is left out rather than
+/// counted as absent, so the interest of a silent video does not drop as a whole, which
+/// would shift the expected number of highlight frames.
+fn interest(features: &[FrameFeatures], p: &SelectParams) -> Vec<f64> {
     let mut a: Vec<f32> = features.iter().map(|f| f.action).collect();
     a.sort_by(|x, y| x.total_cmp(y));
     let n = a.len();
+    let has_subjects = features.iter().any(|f| f.subject_size > 0.0);
+    let has_audio = features.iter().any(|f| f.excitement > 0.0 || f.speech > 0.0);
     features
         .iter()
         .map(|f| {
             let rank = if n > 1 { a.partition_point(|&v| v < f.action) as f64 / (n - 1) as f64 } else { 1.0 };
-            1.0 - w + w * rank.clamp(0.0, 1.0)
+            let mut loss = p.action_weight * (1.0 - rank.clamp(0.0, 1.0));
+            if has_subjects {
+                loss += p.subject_weight * (1.0 - f64::from(f.subject_size).clamp(0.0, 1.0));
+            }
+            if has_audio {
+                loss += p.excitement_weight * (1.0 - f64::from(f.excitement).clamp(0.0, 1.0));
+                loss += p.speech_weight * (1.0 - f64::from(f.speech).clamp(0.0, 1.0));
+            }
+            (1.0 - loss).clamp(0.0, 1.0)
         })
         .collect()
 }

@@ -38,11 +38,39 @@ impl FaceDetector {
     }
 
     /// Faces in one packed RGB picture of `width`×`height`, best first.
+    ///
+    /// The picture is scaled to fit the 512×288 input with its aspect kept and padded with
+    /// black (a letterbox): a portrait strip stretched to 16:9 would squash faces into shapes
+    /// the network never saw. Boxes are mapped back to fractions of the picture.
     pub fn detect(&mut self, rgb: &[u8], width: u32, height: u32) -> Result<Vec<Detection>, InferError> {
-        let resized = resize_for(&mut self.resizer, self.model.as_ref(), rgb, width, height, (INPUT_W, INPUT_H))?;
-        let outputs = self.model.run(vec![preprocess(&resized)])?;
-        decode(&outputs, self.threshold, self.model.name())
+        let (fw, fh) = letterbox_size(width, height, INPUT_W, INPUT_H);
+        let resized = resize_for(&mut self.resizer, self.model.as_ref(), rgb, width, height, (fw, fh))?;
+        let canvas = pad_into(&resized, fw, fh, INPUT_W, INPUT_H);
+        let outputs = self.model.run(vec![preprocess(&canvas)])?;
+        let (sx, sy) = (INPUT_W as f32 / fw as f32, INPUT_H as f32 / fh as f32);
+        Ok(decode(&outputs, self.threshold, self.model.name())?
+            .into_iter()
+            .map(|d| Detection { x0: (d.x0 * sx).min(1.0), y0: (d.y0 * sy).min(1.0), x1: (d.x1 * sx).min(1.0), y1: (d.y1 * sy).min(1.0), score: d.score })
+            .filter(|d| d.x1 > d.x0 && d.y1 > d.y0)
+            .collect())
     }
+}
+
+/// The largest size of the picture's aspect that fits `dst_w × dst_h` (each side ≥ 1).
+pub fn letterbox_size(width: u32, height: u32, dst_w: usize, dst_h: usize) -> (usize, usize) {
+    let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
+    let scale = (dst_w as f64 / w).min(dst_h as f64 / h);
+    (((w * scale).round() as usize).clamp(1, dst_w), ((h * scale).round() as usize).clamp(1, dst_h))
+}
+
+/// `src` (packed RGB floats, `w × h`) at the top-left of a black `dst_w × dst_h` canvas.
+pub fn pad_into(src: &[f32], w: usize, h: usize, dst_w: usize, dst_h: usize) -> Vec<f32> {
+    let mut out = vec![0.0; dst_w * dst_h * 3];
+    for (y, row) in src.chunks_exact(w * 3).take(h.min(dst_h)).enumerate() {
+        let n = (w.min(dst_w)) * 3;
+        out[y * dst_w * 3..y * dst_w * 3 + n].copy_from_slice(&row[..n]);
+    }
+    out
 }
 
 /// The input tensor from the picture already resized to 512×288 (packed RGB floats 0..255):
@@ -92,6 +120,18 @@ pub fn decode(outputs: &[Output], threshold: f32, model: &str) -> Result<Vec<Det
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn letterbox_keeps_the_aspect_and_pads() {
+        assert_eq!(letterbox_size(1920, 1080, 512, 288), (512, 288));
+        assert_eq!(letterbox_size(134, 240, 512, 288), (161, 288));
+        assert_eq!(letterbox_size(1000, 100, 512, 288), (512, 51));
+        let src = vec![7.0; 2 * 2 * 3];
+        let out = pad_into(&src, 2, 2, 3, 3);
+        assert_eq!(out.iter().filter(|&&v| v == 7.0).count(), 12);
+        assert_eq!(&out[0..6], &[7.0; 6]);
+        assert_eq!(&out[6..9], &[0.0; 3]);
+    }
 
     /// Outputs for a `gh`×`gw` grid with the given hot cells `(i, j, heat, log_h, log_w, dy, dx)`.
     fn outputs(gh: usize, gw: usize, hot: &[(usize, usize, f32, f32, f32, f32, f32)]) -> Vec<Output> {

@@ -1,0 +1,307 @@
+//! One subject per frame from what the networks saw, fused as AutoFlip does: faces first,
+//! then people, then text, then the saliency map; the classical motion/spectral saliency of
+//! [`super::saliency`] remains for frames and shots the networks say nothing about.
+//!
+//! "Most important" is a product of plain factors, each with a reason:
+//! - the kind's weight (a face is what a viewer looks at first, a person next, text last);
+//! - the detector's confidence;
+//! - the square root of the box area (a larger subject is nearer and more central to the
+//!   shot; the root keeps one huge box from always beating a close, confident face);
+//! - how salient the box is on the saliency map, when there is one (of two people, the one
+//!   the video-saliency network looks at, usually the one that moves);
+//! - continuity with the previous choice (a camera that jumps between two people every
+//!   sample is worse than one that stays on either).
+//!
+//! When several subjects do not fit in the window, only the most important is framed: the
+//! box centre, never the middle between subjects.
+
+use super::nets::{Detection, FrameDetections, SaliencyMap};
+use serde::{Deserialize, Serialize};
+
+/// What the framed subject is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    Face,
+    Person,
+    Text,
+    /// The saliency map's centre of mass.
+    Saliency,
+}
+
+/// The subject of one frame, in picture fractions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Subject {
+    pub x: f32,
+    pub y: f32,
+    /// How sure, 0–1: the path planner's weight for this frame.
+    pub evidence: f32,
+    pub kind: SubjectKind,
+    /// Share of the picture the subject's box covers (0 for saliency).
+    pub area: f32,
+}
+
+/// Tuning of the fusion; see `configs/highlightd.toml` `[subjects]`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubjectParams {
+    pub face_weight: f32,
+    pub person_weight: f32,
+    pub text_weight: f32,
+    /// Continuity: distance (picture fractions) at which a candidate's bonus for being near
+    /// the previous subject has fallen to 1/e^½.
+    pub continuity: f32,
+    /// Saliency maps whose mass is spread more than this (0 = a point, 1 = uniform) give no
+    /// subject.
+    pub max_saliency_spread: f32,
+    /// The map is raised to this power before its centre of mass is taken: video-saliency
+    /// networks learn the viewers' centre bias, and a higher power lets the peak, not the
+    /// broad central glow, decide.
+    pub saliency_power: f32,
+}
+
+impl Default for SubjectParams {
+    fn default() -> Self {
+        Self { face_weight: 4.0, person_weight: 0.8, text_weight: 0.3, continuity: 0.2, max_saliency_spread: 0.8, saliency_power: 6.0 }
+    }
+}
+
+fn centre(d: &Detection) -> (f32, f32) {
+    ((d.x0 + d.x1) / 2.0, (d.y0 + d.y1) / 2.0)
+}
+
+fn area(d: &Detection) -> f32 {
+    ((d.x1 - d.x0).max(0.0) * (d.y1 - d.y0).max(0.0)).clamp(0.0, 1.0)
+}
+
+/// Mean of the map inside the box (the map is normalised to a maximum of 1).
+pub fn box_saliency(map: &SaliencyMap, d: &Detection) -> f32 {
+    if map.width == 0 || map.height == 0 {
+        return 0.0;
+    }
+    let (w, h) = (map.width as f32, map.height as f32);
+    let x0 = ((d.x0 * w).floor().max(0.0) as usize).min(map.width - 1);
+    let x1 = ((d.x1 * w).ceil() as usize).clamp(x0 + 1, map.width);
+    let y0 = ((d.y0 * h).floor().max(0.0) as usize).min(map.height - 1);
+    let y1 = ((d.y1 * h).ceil() as usize).clamp(y0 + 1, map.height);
+    let mut sum = 0.0;
+    for y in y0..y1 {
+        sum += map.data[y * map.width + x0..y * map.width + x1].iter().sum::<f32>();
+    }
+    sum / ((x1 - x0) * (y1 - y0)) as f32
+}
+
+/// The centre of mass of the map and how concentrated it is: `spread` is the standard
+/// deviation of the mass relative to that of a uniform map (0 = one point, 1 = uniform).
+pub fn saliency_centre(map: &SaliencyMap, power: f32) -> Option<(f32, f32, f32)> {
+    if map.width == 0 || map.height == 0 || map.data.len() != map.width * map.height {
+        return None;
+    }
+    // A power above 1 sharpens the map towards its peak, so a faint wide background does not
+    // drag the centre away from the object.
+    let (mut m, mut sx, mut sy, mut sxx, mut syy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (i, v) in map.data.iter().enumerate() {
+        let v = f64::from(v.max(0.0)).powf(f64::from(power));
+        let x = ((i % map.width) as f64 + 0.5) / map.width as f64;
+        let y = ((i / map.width) as f64 + 0.5) / map.height as f64;
+        m += v;
+        sx += v * x;
+        sy += v * y;
+        sxx += v * x * x;
+        syy += v * y * y;
+    }
+    if m <= 0.0 || !m.is_finite() {
+        return None;
+    }
+    let (cx, cy) = (sx / m, sy / m);
+    let var = (sxx / m - cx * cx).max(0.0) + (syy / m - cy * cy).max(0.0);
+    // A uniform map on the unit square has variance 1/12 per axis.
+    let spread = (var / (2.0 / 12.0)).sqrt().min(1.0);
+    Some((cx as f32, cy as f32, spread as f32))
+}
+
+/// The subject of one analysed frame, or `None` when the networks saw nothing usable.
+pub fn fuse(d: &FrameDetections, prev: Option<(f32, f32)>, p: &SubjectParams) -> Option<Subject> {
+    let mut best: Option<(f32, Subject)> = None;
+    let kinds = [(&d.faces, SubjectKind::Face, p.face_weight), (&d.people, SubjectKind::Person, p.person_weight), (&d.text, SubjectKind::Text, p.text_weight)];
+    for (dets, kind, weight) in kinds {
+        for det in dets.iter() {
+            let a = area(det);
+            if a <= 0.0 || !det.score.is_finite() {
+                continue;
+            }
+            let (x, y) = centre(det);
+            let mut importance = weight * det.score.clamp(0.0, 1.0) * a.sqrt();
+            if let Some(map) = &d.saliency {
+                importance *= 0.5 + box_saliency(map, det);
+            }
+            if let Some((px, py)) = prev {
+                let dist2 = (x - px).powi(2) + (y - py).powi(2);
+                importance *= 0.5 + (-dist2 / (2.0 * p.continuity.powi(2).max(1e-6))).exp();
+            }
+            let s = Subject { x, y, evidence: det.score.clamp(0.0, 1.0), kind, area: a };
+            if best.as_ref().is_none_or(|(b, _)| importance > *b) {
+                best = Some((importance, s));
+            }
+        }
+    }
+    if let Some((_, s)) = best {
+        return Some(s);
+    }
+    let (x, y, spread) = saliency_centre(d.saliency.as_ref()?, p.saliency_power)?;
+    (spread <= p.max_saliency_spread).then(|| Subject { x, y, evidence: (1.0 - spread / p.max_saliency_spread).clamp(0.0, 1.0), kind: SubjectKind::Saliency, area: 0.0 })
+}
+
+/// The subject cue for selection: confidence × size, saturating at a tenth of the picture
+/// (a subject that large is plainly "there"); 0 for a saliency-only subject, which says where
+/// to look but not that anything is there.
+pub fn presence(s: &Subject) -> f32 {
+    match s.kind {
+        SubjectKind::Saliency => 0.0,
+        _ => (s.evidence * (s.area / 0.1).sqrt().min(1.0)).clamp(0.0, 1.0),
+    }
+}
+
+/// Fills every frame of `0..n` from subjects known on some frames (`samples`: frame index,
+/// ascending), by linear interpolation between neighbours and holding the first and last.
+/// Frames before the first or after the last sample get `None` beyond `hold` frames, so a
+/// subject does not outlive its evidence by much.
+pub fn interpolate(samples: &[(usize, Subject)], n: usize, hold: usize) -> Vec<Option<Subject>> {
+    let mut out = vec![None; n];
+    let Some(&(first, first_s)) = samples.first() else { return out };
+    for (i, slot) in out.iter_mut().enumerate().take(first.min(n)) {
+        if first - i <= hold {
+            *slot = Some(first_s);
+        }
+    }
+    for pair in samples.windows(2) {
+        let ((a, sa), (b, sb)) = (pair[0], pair[1]);
+        for i in a..b.min(n) {
+            let t = (i - a) as f32 / (b - a).max(1) as f32;
+            // Different kinds are not blended: the switch happens half-way.
+            let v = if sa.kind == sb.kind {
+                Subject {
+                    x: sa.x + t * (sb.x - sa.x),
+                    y: sa.y + t * (sb.y - sa.y),
+                    evidence: sa.evidence + t * (sb.evidence - sa.evidence),
+                    kind: sa.kind,
+                    area: sa.area + t * (sb.area - sa.area),
+                }
+            } else if t < 0.5 {
+                sa
+            } else {
+                sb
+            };
+            out[i] = Some(v);
+        }
+    }
+    if let Some(&(last, last_s)) = samples.last() {
+        for (i, slot) in out.iter_mut().enumerate().skip(last) {
+            if i - last <= hold {
+                *slot = Some(last_s);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn det(x0: f32, y0: f32, x1: f32, y1: f32, score: f32) -> Detection {
+        Detection { x0, y0, x1, y1, score }
+    }
+
+    fn frame(faces: Vec<Detection>, people: Vec<Detection>) -> FrameDetections {
+        FrameDetections { faces, people, text: vec![], saliency: None }
+    }
+
+    #[test]
+    fn a_face_beats_a_person_of_similar_size() {
+        let d = frame(vec![det(0.1, 0.1, 0.3, 0.4, 0.9)], vec![det(0.6, 0.1, 0.8, 0.4, 0.9)]);
+        let s = fuse(&d, None, &SubjectParams::default()).unwrap();
+        assert_eq!(s.kind, SubjectKind::Face);
+        assert!((s.x - 0.2).abs() < 1e-6 && (s.y - 0.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_most_important_subject_is_framed_not_the_middle() {
+        // Two people far apart: the larger one wins, and the position is its centre.
+        let d = frame(vec![], vec![det(0.05, 0.2, 0.25, 0.9, 0.8), det(0.8, 0.5, 0.85, 0.7, 0.8)]);
+        let s = fuse(&d, None, &SubjectParams::default()).unwrap();
+        assert!((s.x - 0.15).abs() < 1e-6, "{s:?}");
+    }
+
+    #[test]
+    fn continuity_keeps_the_previous_subject_when_close_in_importance() {
+        let d = frame(vec![], vec![det(0.1, 0.2, 0.3, 0.8, 0.8), det(0.7, 0.2, 0.9, 0.8, 0.85)]);
+        let p = SubjectParams::default();
+        assert!((fuse(&d, None, &p).unwrap().x - 0.8).abs() < 1e-6);
+        assert!((fuse(&d, Some((0.2, 0.5)), &p).unwrap().x - 0.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn saliency_decides_between_two_people() {
+        let mut map = SaliencyMap { width: 10, height: 10, data: vec![0.0; 100] };
+        for y in 2..8 {
+            map.data[y * 10 + 8] = 1.0;
+        }
+        let mut d = frame(vec![], vec![det(0.1, 0.2, 0.3, 0.8, 0.8), det(0.7, 0.2, 0.9, 0.8, 0.8)]);
+        d.saliency = Some(map);
+        assert!((fuse(&d, None, &SubjectParams::default()).unwrap().x - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn saliency_alone_gives_its_centre_of_mass_when_concentrated() {
+        let mut map = SaliencyMap { width: 20, height: 10, data: vec![0.0; 200] };
+        map.data[3 * 20 + 15] = 1.0;
+        let d = FrameDetections { faces: vec![], people: vec![], text: vec![], saliency: Some(map) };
+        let s = fuse(&d, None, &SubjectParams::default()).unwrap();
+        assert_eq!(s.kind, SubjectKind::Saliency);
+        assert!((s.x - 0.775).abs() < 1e-4 && (s.y - 0.35).abs() < 1e-4 && s.evidence > 0.9, "{s:?}");
+        let flat = FrameDetections { faces: vec![], people: vec![], text: vec![], saliency: Some(SaliencyMap { width: 20, height: 10, data: vec![1.0; 200] }) };
+        assert!(fuse(&flat, None, &SubjectParams::default()).is_none());
+        assert!(fuse(&frame(vec![], vec![]), None, &SubjectParams::default()).is_none());
+    }
+
+    #[test]
+    fn interpolation_is_linear_within_a_kind_and_holds_at_the_ends() {
+        let s = |x: f32| Subject { x, y: 0.5, evidence: 1.0, kind: SubjectKind::Person, area: 0.1 };
+        let out = interpolate(&[(2, s(0.2)), (6, s(0.6))], 10, 2);
+        assert!(out[0].is_some() && out[1].is_some());
+        assert!((out[4].unwrap().x - 0.4).abs() < 1e-6);
+        assert!((out[8].unwrap().x - 0.6).abs() < 1e-6 && out[9].is_none());
+        let out = interpolate(&[(5, s(0.2))], 10, 1);
+        assert!(out[3].is_none() && out[4].is_some() && out[6].is_some() && out[7].is_none());
+        assert!(interpolate(&[], 4, 3).iter().all(Option::is_none));
+    }
+
+    proptest! {
+        #[test]
+        fn fused_subject_is_inside_the_picture(
+            boxes in proptest::collection::vec((0.0f32..1.0, 0.0f32..1.0, 0.0f32..1.0, 0.0f32..1.0, 0.0f32..1.0), 0..6),
+            prev in proptest::option::of((0.0f32..1.0, 0.0f32..1.0)),
+        ) {
+            let dets: Vec<Detection> = boxes.iter().map(|&(a, b, c, d, s)| det(a.min(c), b.min(d), a.max(c), b.max(d), s)).collect();
+            let d = frame(dets.clone(), dets);
+            if let Some(s) = fuse(&d, prev, &SubjectParams::default()) {
+                prop_assert!((0.0..=1.0).contains(&s.x) && (0.0..=1.0).contains(&s.y) && (0.0..=1.0).contains(&s.evidence));
+            }
+        }
+
+        #[test]
+        fn interpolation_covers_every_frame_between_samples(
+            idx in proptest::collection::btree_set(0usize..200, 1..10), n in 1usize..220,
+        ) {
+            let samples: Vec<(usize, Subject)> = idx.iter().map(|&i| (i, Subject { x: 0.5, y: 0.5, evidence: 0.5, kind: SubjectKind::Face, area: 0.0 })).collect();
+            let out = interpolate(&samples, n, 0);
+            prop_assert_eq!(out.len(), n);
+            let (first, last) = (*idx.iter().next().unwrap(), *idx.iter().last().unwrap());
+            for (i, o) in out.iter().enumerate() {
+                prop_assert_eq!(o.is_some(), i >= first && i <= last);
+            }
+        }
+    }
+}
