@@ -880,6 +880,50 @@ def heldout_feeds(name, frames, audio):
     return [pre(load_rgb(f)) for f in frames["heldout"]]
 
 
+SCORER = HERE / "scorer" / "scorer.onnx"
+
+
+def build_scorer(prev, remeasure):
+    """The learned highlight scorer: trained in this repository (engines/train_scorer.py), committed
+    as engines/scorer/scorer.onnx with its card scorer.json; copied into models/ and measured. fp32
+    only: it is a 61-32-16-1 network run once per video on a [frames, 61] batch (well under a
+    millisecond per thousand frames), so int8 would save nothing worth its loss of accuracy."""
+    if not SCORER.exists():
+        log("scorer: engines/scorer/scorer.onnx not found; no scorer in the manifest")
+        return None
+    import numpy as np
+    card = json.loads(SCORER.with_suffix(".json").read_text())
+    fp32 = MODELS / "scorer_fp32.onnx"
+    if not fp32.exists() or sha256_file(fp32) != sha256_file(SCORER):
+        shutil.copyfile(SCORER, fp32)
+    sha = sha256_file(fp32)
+    variants = {"fp32": {"file": f"models/{fp32.name}", "sha256": sha, "bytes": fp32.stat().st_size}}
+    if not remeasure and prev.get("variants", {}).get("fp32", {}).get("sha256") == sha and "latency_ms" in prev:
+        lat = prev["latency_ms"]
+    else:
+        log("scorer: measuring")
+        feed = {"x": np.random.default_rng(0).normal(size=(1000, len(card["inputs"]))).astype(np.float32)}
+        lat = {"conditions": "onnxruntime %s CPUExecutionProvider, %s, one batch of 1000 frames, median of 20 "
+                             "after 3 warm-up runs" % (ORT_VERSION, platform.machine()),
+               "fp32": latency_ms(session(fp32), feed)}
+    inputs, outputs = io_spec(fp32)
+    for i in inputs:
+        i["layout"] = "N,features"
+    return {
+        "name": "scorer", "task": "scorer",
+        "source": {"registry": "trained in this repository", "package": "engines/train_scorer.py",
+                   "version": card["data_sha256"][:16], "file": "engines/scorer/scorer.onnx"},
+        "licence": "MIT OR Apache-2.0 (this project's)",
+        "variants": variants, "default_cpu": "fp32", "inputs": inputs, "outputs": outputs,
+        "preprocessing": {"input": "one row per frame, columns as `inputs` in engines/scorer/scorer.json, built by "
+                                   "src/select/scorer.rs (the same code writes the training rows)",
+                          "standardisation": "inside the model (Sub mean, Mul 1/std)"},
+        "postprocessing": {"output": "p [N,1]: probability that each frame is a highlight"},
+        "training": {k: card[k] for k in ("training_sets", "videos", "frames", "positives", "seed", "hidden", "data_sha256")},
+        "latency_ms": lat,
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", default="host", choices=["host", "x86_64", "aarch64", "all"])
@@ -981,6 +1025,10 @@ def main():
                     idx[c] = names.index(c)
             entry["postprocessing"]["class_indices"] = idx
         out_models.append(entry)
+
+    scorer_entry = build_scorer(old_models.get("scorer", {}), args.remeasure)
+    if scorer_entry:
+        out_models.append(scorer_entry)
 
     if not args.skip_lib:
         fetch_ort_libs(args.arch)

@@ -3,12 +3,12 @@
 use crate::analyse::audio::{AudioEvents, AudioTagger, ClassMap};
 use crate::analyse::nets::{Networks, Which};
 use crate::analyse::subjects::{self, Subject};
-use crate::analyse::{shots, Analyser, FrameFeatures};
+use crate::analyse::{shots, Analyser, FrameFeatures, NetCues};
 use crate::config::{Config, EnginesConfig};
 use crate::decode::{self, DecodeError, DecodeOptions, DetailOptions, StreamInfo};
 use crate::format::{AspectRatio, Prediction};
 use crate::frame::{self, Canvas, ShotPlan};
-use crate::infer::{InferError, OrtModel, Runtime, Task};
+use crate::infer::{InferError, Model, OrtModel, Runtime, Task};
 use crate::select::{self, Selection};
 use std::cell::RefCell;
 use std::path::Path;
@@ -56,6 +56,8 @@ struct Models {
     engines: EnginesConfig,
     nets: Networks,
     audio: Option<(OrtModel, ClassMap)>,
+    /// The learned highlight scorer, when the manifest has one and it is asked for.
+    scorer: Option<OrtModel>,
 }
 
 impl Models {
@@ -69,7 +71,18 @@ impl Models {
         } else {
             None
         };
-        Ok(Models { engines: cfg.clone(), nets, audio })
+        // The scorer is optional even when asked for: without it the rules decide, as they
+        // did before it existed (an engines folder built by an older release has none).
+        let scorer = match cfg.models.contains(&Task::Scorer).then(|| rt.load(Task::Scorer)) {
+            Some(Ok(m)) => Some(m),
+            Some(Err(e)) if cfg.required => return Err(e),
+            Some(Err(e)) => {
+                warn!("highlight scorer unavailable ({e}); the rules decide");
+                None
+            }
+            None => None,
+        };
+        Ok(Models { engines: cfg.clone(), nets, audio, scorer })
     }
 }
 
@@ -137,6 +150,8 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, mut models: Option<&mut Mo
     let mut nets = nets;
     let mut prev: Option<(f32, f32)> = None;
     let mut sample_k = 0u64;
+    let mut cues_seen: Vec<(usize, NetCues)> = Vec::new();
+    let mut last_spread = 1.0f32;
     let mut on_frame = |f: decode::AnalysisFrame| {
         let mut feat = analyser.push(&f);
         if feat.cut_distance > cfg.shots.cut_distance {
@@ -146,6 +161,13 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, mut models: Option<&mut Mo
             if net_error.is_none() {
                 match n.analyse(&d.rgb, d.width, d.height, schedule(e, sample_k)) {
                     Ok(dets) => {
+                        let mut cues = NetCues::from_detections(&dets, cfg.subjects.saliency_power);
+                        // UNISAL runs on every other sample: hold its last spread between.
+                        if dets.saliency.is_none() {
+                            cues.spread = last_spread;
+                        }
+                        last_spread = cues.spread;
+                        cues_seen.push((f.index as usize, cues));
                         if let Some(s) = subjects::fuse(&dets, prev, &cfg.subjects) {
                             prev = Some((s.x, s.y));
                             subjects_seen.push((f.index as usize, s));
@@ -192,6 +214,7 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, mut models: Option<&mut Mo
     let distances: Vec<f32> = features.iter().map(|f| f.cut_distance).collect();
     let shots = shots::detect(&distances, info.fps, &cfg.shots);
     apply_subjects(&mut features, &shots, &subjects_seen, opts.detail.map_or(1, |d| d.every as usize));
+    apply_net_cues(&mut features, &shots, &cues_seen);
     if !audio.is_empty() {
         for (i, f) in features.iter_mut().enumerate() {
             let t = i as f64 / info.fps.max(1e-3);
@@ -201,11 +224,63 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, mut models: Option<&mut Mo
         }
     }
     let canvas = Canvas { width: info.width, height: info.height, fps: info.fps, ratio };
-    let crop_iou = frame::expected_iou(&features, &shots, &canvas);
-    let selection = select::select(&features, &shots, &crop_iou, info.fps, &cfg.select);
-    let chosen: Vec<usize> = selection.frames().collect();
-    let (predictions, plans) = frame::frame_video(&features, &shots, &chosen, &canvas, &cfg.framing);
+    let scorer = models.as_deref_mut().and_then(|m| m.scorer.as_mut());
+    let decision = decide(&features, &shots, &canvas, cfg, scorer.map(|s| s as &mut dyn Model));
+    let Decision { selection, predictions, plans } = decision;
     Ok(VideoResult { info, features, shots, selection, plans, predictions, subjects: subjects_seen, subjects_sampled: sample_k as usize, audio, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// What was decided for one video from its analysis: which frames, and their windows.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub selection: Selection,
+    pub predictions: Vec<Prediction>,
+    pub plans: Vec<ShotPlan>,
+}
+
+/// Selection and framing from the per-frame features: everything after the decoder. Pure
+/// but for the scorer network, so that `replay` reproduces `predict` from a feature dump.
+/// Without a scorer (networks off, no model, or a failed run) the rules decide alone.
+pub fn decide(features: &[FrameFeatures], shots: &[std::ops::Range<usize>], canvas: &Canvas, cfg: &Config, scorer: Option<&mut dyn Model>) -> Decision {
+    let learned = scorer.and_then(|m| match select::scorer::score_stages(m, features, shots, canvas.fps) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            warn!("highlight scorer failed ({e}); the rules decide alone");
+            None
+        }
+    });
+    let crop_iou = frame::expected_iou(features, shots, canvas);
+    let mut selection = select::select(features, shots, &crop_iou, canvas.fps, &cfg.select, learned.as_ref().map(|s| s.p.as_slice()));
+    if let Some(s) = learned {
+        selection.p1 = s.p1;
+    }
+    let chosen: Vec<usize> = selection.frames().collect();
+    let (predictions, plans) = frame::frame_video(features, shots, &chosen, canvas, &cfg.framing);
+    Decision { selection, predictions, plans }
+}
+
+/// Puts the networks' cues into every frame: each frame takes the nearest analysed frame of
+/// its own shot (a cut changes what is seen), or the nearest of any shot when its shot had
+/// none (a shot shorter than the sampling step).
+fn apply_net_cues(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize>], seen: &[(usize, NetCues)]) {
+    if seen.is_empty() {
+        return;
+    }
+    // `seen` is in frame order: binary searches keep this linear in the frames.
+    let idx: Vec<usize> = seen.iter().map(|&(k, _)| k).collect();
+    let nearest = |i: usize, lo: usize, hi: usize| -> Option<NetCues> {
+        let (a, b) = (idx.partition_point(|&k| k < lo), idx.partition_point(|&k| k < hi));
+        let p = a + idx[a..b].partition_point(|&k| k < i);
+        [p.checked_sub(1).filter(|&q| q >= a), (p < b).then_some(p)].into_iter().flatten().min_by_key(|&q| idx[q].abs_diff(i)).map(|q| seen[q].1)
+    };
+    for shot in shots {
+        for i in shot.clone() {
+            let cues = nearest(i, shot.start, shot.end).or_else(|| nearest(i, 0, usize::MAX));
+            if let (Some(c), Some(f)) = (cues, features.get_mut(i)) {
+                f.nets = c;
+            }
+        }
+    }
 }
 
 /// Puts the networks' subjects into the per-frame features, shot by shot: between two

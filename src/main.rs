@@ -60,6 +60,36 @@ enum Command {
     /// The neural networks.
     #[command(subcommand)]
     Engines(EnginesCommand),
+    /// Decide again from the feature dumps of an earlier `predict --dump-features`, without
+    /// decoding: selection and framing with this configuration (and scorer), same output as
+    /// `predict`. For cross-validation and for trying settings in seconds.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The index JSONL or contest folder the dumps were made from (ids and output fields).
+    input: PathBuf,
+    /// The folder `predict --dump-features` wrote.
+    #[arg(long, value_name = "DIR")]
+    features: PathBuf,
+    /// Where to write the predictions.
+    #[arg(short, long)]
+    output: PathBuf,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// An ONNX scorer file to use instead of the manifest's (a cross-validation fold's).
+    #[arg(long)]
+    scorer: Option<PathBuf>,
+    /// Use no scorer: the rules decide.
+    #[arg(long, conflicts_with = "scorer")]
+    no_scorer: bool,
+    /// Give a window for every frame, not only the selected ones: measures framing alone.
+    #[arg(long)]
+    all_frames: bool,
+    /// Also write each video's dump again, with the new decisions.
+    #[arg(long, value_name = "DIR")]
+    dump_features: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -228,6 +258,7 @@ fn main() -> std::process::ExitCode {
     }
     let res = match cli.command {
         Command::Predict(a) => predict(a),
+        Command::Replay(a) => replay(a),
         Command::Eval(a) => eval(a),
         Command::Validate(a) => validate_cmd(a),
         Command::Bench(a) => bench_cmd(a),
@@ -329,7 +360,7 @@ fn run_entry(entry: &ingest::Entry, cfg: &Config, dump: Option<&Path>, metadata:
                 "done"
             );
             if let Some(d) = dump {
-                if let Err(e) = dump_features(d, &id, &r) {
+                if let Err(e) = write::features::write_dump(d, &write::features::DumpInput::of(&id, task.ratio, &r)) {
                     warn!("cannot write features: {e}");
                 }
             }
@@ -348,17 +379,61 @@ fn run_entry(entry: &ingest::Entry, cfg: &Config, dump: Option<&Path>, metadata:
     }
 }
 
-fn dump_features(dir: &Path, id: &str, r: &engine::VideoResult) -> Result<()> {
-    let safe = write::metadata::file_name_for(id);
-    let mut text = String::new();
-    let selected: std::collections::HashSet<usize> = r.selection.frames().collect();
-    for (i, f) in r.features.iter().enumerate() {
-        let v = serde_json::json!({"frame": i, "f": f, "ev": r.selection.evidence.get(i), "p": r.selection.p.get(i), "sel": selected.contains(&i)});
-        text.push_str(&v.to_string());
-        text.push('\n');
+fn replay(a: ReplayArgs) -> Result<std::process::ExitCode> {
+    let cfg = Config::load_with_env(a.config.as_deref(), std::env::vars())?;
+    let entries = ingest::read_input(&a.input, None)?;
+    let mut scorer = if a.no_scorer || !cfg.engines.enabled || !cfg.engines.models.contains(&highlightd::infer::Task::Scorer) {
+        None
+    } else {
+        let rt = highlightd::infer::Runtime::open(&cfg.engines.options())?;
+        Some(match &a.scorer {
+            Some(file) => rt.load_file("scorer", file)?,
+            None => rt.load(highlightd::infer::Task::Scorer)?,
+        })
+    };
+    if let Some(d) = &a.dump_features {
+        std::fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
     }
-    std::fs::write(dir.join(format!("{safe}.jsonl")), text)?;
-    Ok(())
+    let mut out = write::AtomicLines::create(&a.output)?;
+    let (mut ok, mut failed) = (0usize, 0usize);
+    for entry in &entries {
+        let id = entry.video_id().unwrap_or("?").to_string();
+        let preds = match replay_one(&a, &cfg, &id, scorer.as_mut()) {
+            Ok(p) => {
+                ok += 1;
+                p
+            }
+            Err(e) => {
+                warn!("{id}: empty prediction list: {e:#}");
+                failed += 1;
+                Vec::new()
+            }
+        };
+        out.line(&write::output_line(&entry.fields, &preds))?;
+    }
+    out.commit()?;
+    info!(videos = entries.len(), ok, failed, output = %a.output.display(), "replayed predictions written");
+    println!("{}", a.output.display());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn replay_one(a: &ReplayArgs, cfg: &Config, id: &str, scorer: Option<&mut highlightd::infer::OrtModel>) -> Result<Vec<highlightd::format::Prediction>> {
+    let dump = write::features::read_dump(&write::features::dump_path(&a.features, id))?;
+    let h = &dump.header;
+    let ratio = AspectRatio::new(h.ratio[0], h.ratio[1]).with_context(|| format!("{id}: bad targetRatioWH in the dump"))?;
+    let canvas = highlightd::frame::Canvas { width: h.width, height: h.height, fps: h.fps, ratio };
+    let shots = dump.shots();
+    let scorer = scorer.map(|s| s as &mut dyn highlightd::infer::Model);
+    let mut d = engine::decide(&dump.features, &shots, &canvas, cfg, scorer);
+    if let Some(dir) = &a.dump_features {
+        let input = write::features::DumpInput { video_id: id, ratio, width: h.width, height: h.height, fps: h.fps, features: &dump.features, shots: &shots, selection: &d.selection };
+        write::features::write_dump(dir, &input)?;
+    }
+    if a.all_frames {
+        let all: Vec<usize> = (0..dump.features.len()).collect();
+        d.predictions = highlightd::frame::frame_video(&dump.features, &shots, &all, &canvas, &cfg.framing).0;
+    }
+    Ok(d.predictions)
 }
 
 fn eval(a: EvalArgs) -> Result<std::process::ExitCode> {

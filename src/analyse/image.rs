@@ -109,6 +109,33 @@ pub fn sharpness(p: &Plane) -> f32 {
     (s / ((p.width - 2) * (p.height - 2)) as f64) as f32
 }
 
+/// Share of pixels with no local detail (|Laplacian| under one grey level): near 1 for black
+/// frames, flat fills and drawn graphics; low for camera footage, whose sensor noise and
+/// texture leave few pixels perfectly flat even when it is soft.
+pub fn flat_share(p: &Plane) -> f32 {
+    if p.width < 3 || p.height < 3 {
+        return 1.0;
+    }
+    let mut flat = 0usize;
+    for y in 1..p.height - 1 {
+        for x in 1..p.width - 1 {
+            let l = 4.0 * p.at(x, y) - p.at(x - 1, y) - p.at(x + 1, y) - p.at(x, y - 1) - p.at(x, y + 1);
+            flat += usize::from(l.abs() < 1.0);
+        }
+    }
+    flat as f32 / ((p.width - 2) * (p.height - 2)) as f32
+}
+
+/// Mean colourfulness of packed RGB: `max − min` of each pixel's channels, 0–1.
+pub fn saturation(rgb: &[u8]) -> f32 {
+    let n = rgb.len() / 3;
+    if n == 0 {
+        return 0.0;
+    }
+    let s: u64 = rgb.chunks_exact(3).map(|p| u64::from(p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2]))).sum();
+    s as f32 / (n as f32 * 255.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +147,15 @@ mod tests {
         let checker = Plane { width: 8, height: 8, data: (0..64).map(|i| if (i % 8 + i / 8) % 2 == 0 { 0.0 } else { 255.0 }).collect() };
         assert!(sharpness(&checker) > 500.0);
         assert!(sharpness(&checker.box_blur(2)) < sharpness(&checker) / 4.0);
+    }
+
+    #[test]
+    fn flat_share_tells_fills_from_texture() {
+        let flat = Plane { width: 8, height: 8, data: vec![100.0; 64] };
+        assert_eq!(flat_share(&flat), 1.0);
+        let checker = Plane { width: 8, height: 8, data: (0..64).map(|i| if (i % 8 + i / 8) % 2 == 0 { 0.0 } else { 255.0 }).collect() };
+        assert_eq!(flat_share(&checker), 0.0);
+        assert_eq!(saturation(&[10, 10, 10, 255, 0, 0]), 0.5);
     }
 
     #[test]

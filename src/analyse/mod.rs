@@ -12,10 +12,10 @@ pub mod subjects;
 
 use crate::decode::AnalysisFrame;
 use image::Plane;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What one frame looks like, in numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, Serialize)]
 pub struct FrameFeatures {
     /// Mean luma, 0–255.
     pub luma_mean: f32,
@@ -47,6 +47,45 @@ pub struct FrameFeatures {
     pub excitement: f32,
     /// Speech probability, 0–1.
     pub speech: f32,
+    /// The camera's own motion per frame (dominant translation, picture fractions).
+    pub camera: f32,
+    /// Entropy of the 64-bin colour histogram, bits (0–6): low for fills and title cards,
+    /// high for natural scenes.
+    pub colour_entropy: f32,
+    /// Mean colourfulness, 0–1.
+    pub saturation: f32,
+    /// Share of pixels with no local detail (see [`image::flat_share`]).
+    pub flat_share: f32,
+    /// What the networks saw (see [`NetCues`]), held between the sampled frames of a shot.
+    pub nets: NetCues,
+}
+
+/// Per-frame cues from the image networks, for selection: how confident the best face and
+/// person are, how much of the picture is text, how concentrated the saliency map is.
+/// `present` is 0 on frames no network looked at (networks off), 1 otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, Serialize)]
+pub struct NetCues {
+    pub present: f32,
+    /// Best face: score × √area-based size factor, 0–1.
+    pub face: f32,
+    /// Best person: score × size factor, 0–1.
+    pub person: f32,
+    /// Picture share covered by text boxes, 0–1.
+    pub text: f32,
+    /// Saliency spread (0 = one point, 1 = uniform); 1 when no map.
+    pub spread: f32,
+}
+
+impl NetCues {
+    /// Summarises one frame's detections. `power` sharpens the saliency map as the subject
+    /// fusion does, so "concentrated" means the same thing in both places.
+    pub fn from_detections(d: &nets::FrameDetections, power: f32) -> NetCues {
+        // A subject covering a tenth of the picture or more counts fully (as `presence`).
+        let best = |v: &[nets::Detection]| v.iter().map(|b| b.score.clamp(0.0, 1.0) * (b.area() / 0.1).sqrt().min(1.0)).fold(0.0f32, f32::max);
+        let text = d.text.iter().map(|b| b.area()).sum::<f32>().min(1.0);
+        let spread = d.saliency.as_ref().and_then(|m| subjects::saliency_centre(m, power)).map_or(1.0, |(_, _, s)| s.clamp(0.0, 1.0));
+        NetCues { present: 1.0, face: best(&d.faces), person: best(&d.people), text, spread }
+    }
 }
 
 /// Turns decoded frames into [`FrameFeatures`], one call per frame, in order.
@@ -79,6 +118,8 @@ impl Analyser {
         }
         let subject = self.saliency.push(&luma);
         let sharpness = image::sharpness(&luma);
+        let flat_share = image::flat_share(&luma);
+        let colour_entropy = -hist.iter().filter(|&&p| p > 0.0).map(|&p| p * p.log2()).sum::<f32>();
         self.prev_luma = Some(luma);
         self.prev_hist = Some(hist);
         FrameFeatures {
@@ -96,6 +137,11 @@ impl Analyser {
             subject_size: 0.0,
             excitement: 0.0,
             speech: 0.0,
+            camera: subject.camera,
+            colour_entropy,
+            saturation: image::saturation(&f.rgb),
+            flat_share,
+            nets: NetCues::default(),
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct Subject {
     pub evidence: f32,
     /// Mean motion residual (grey levels): how much moves against the camera.
     pub action: f32,
+    /// The camera's own motion since the previous frame: the dominant translation, in
+    /// picture fractions (its length along the picture diagonal's axes).
+    pub camera: f32,
 }
 
 /// Stateful per-video saliency: keeps the previous grid and the FFT plans.
@@ -61,20 +64,21 @@ impl Saliency {
         let factor = (luma.width.max(luma.height) / GRID).max(1);
         let grid = luma.downscale(factor);
         let sr = self.spectral_residual(&grid);
-        let (motion, action) = match &self.prev {
+        let (motion, action, camera) = match &self.prev {
             Some(prev) if prev.width == grid.width && prev.height == grid.height => {
                 let (dx, dy) = global_shift(prev, &grid);
                 let r = residual(prev, &grid, dx, dy);
                 let a = r.data.iter().sum::<f32>() / r.data.len().max(1) as f32;
-                (Some(r.box_blur(1)), a)
+                let cam = ((dx as f32 / grid.width as f32).powi(2) + (dy as f32 / grid.height as f32).powi(2)).sqrt();
+                (Some(r.box_blur(1)), a, cam)
             }
-            _ => (None, 0.0),
+            _ => (None, 0.0, 0.0),
         };
         self.prev = Some(grid);
         let mut map = mix(&sr, motion.as_ref());
         centre_bias(&mut map);
         let (x, y, evidence) = centroid(&map);
-        Subject { x, y, evidence, action }
+        Subject { x, y, evidence, action, camera }
     }
 
     /// Spectral residual saliency of `p`, computed on a zero-padded GRID × GRID square and

@@ -19,10 +19,12 @@ pub enum Task {
     Person,
     Text,
     Audio,
+    /// The learned highlight scorer over per-frame features (`select::scorer`).
+    Scorer,
 }
 
 impl Task {
-    pub const ALL: [Task; 5] = [Task::Saliency, Task::Face, Task::Person, Task::Text, Task::Audio];
+    pub const ALL: [Task; 6] = [Task::Saliency, Task::Face, Task::Person, Task::Text, Task::Audio, Task::Scorer];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,6 +33,7 @@ impl Task {
             Task::Person => "person",
             Task::Text => "text",
             Task::Audio => "audio",
+            Task::Scorer => "scorer",
         }
     }
 }

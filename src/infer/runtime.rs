@@ -161,6 +161,22 @@ impl Runtime {
         Err(InferError::Session { model: entry.name.clone(), message: last })
     }
 
+    /// A model from a file outside the manifest (a cross-validation fold's scorer), on the
+    /// first provider of the plan that accepts it. No checksum: the caller names the file.
+    pub fn load_file(&self, name: &str, path: &Path) -> Result<OrtModel, InferError> {
+        if !path.is_file() {
+            return Err(InferError::Io { path: path.into(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such model file") });
+        }
+        let mut last = String::new();
+        for &provider in &self.plan.try_order {
+            match self.session(path, provider) {
+                Ok(session) => return Ok(OrtModel { name: name.into(), provider, variant: "file".into(), session }),
+                Err(e) => last = e,
+            }
+        }
+        Err(InferError::Session { model: format!("{name} ({})", path.display()), message: last })
+    }
+
     fn session(&self, path: &Path, provider: Provider) -> Result<Session, String> {
         let s = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
         // No spinning: decoding runs beside the networks on the same cores, and worker

@@ -205,6 +205,76 @@ pub struct EvalReport {
     /// Mean `crop_iou` over the videos with at least one matched frame (the 1.0 placeholder
     /// of the others would only inflate it); 1.0 when no video has one.
     pub mean_crop_iou: f64,
+    /// Crop quality per split (source picture shape → target ratio), next to the centred
+    /// window's on the same frames: whether framing beats the trivial answer, and where.
+    pub splits: Vec<SplitScore>,
+}
+
+/// The shape of a source picture, for the per-split table: within 10 % of square is square.
+pub fn shape_of(width: u32, height: u32) -> &'static str {
+    let (w, h) = (f64::from(width), f64::from(height));
+    if w > 1.1 * h {
+        "landscape"
+    } else if h > 1.1 * w {
+        "portrait"
+    } else {
+        "square"
+    }
+}
+
+/// Crop IoU of one split, over the matched frames of its videos (frame-weighted).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SplitScore {
+    /// `landscape→9:16` and the like.
+    pub split: String,
+    pub videos: usize,
+    /// Matched frames the means are taken over.
+    pub frames: usize,
+    /// Mean IoU of the submitted windows on those frames.
+    pub crop_iou: f64,
+    /// Mean IoU of the centred largest window of the same ratio on the same frames.
+    pub centred_iou: f64,
+    /// Whether the window can move at all (false when it is the whole picture).
+    pub moving: bool,
+}
+
+/// Per split, sums of the submitted and the centred window's IoU over matched frames.
+fn split_scores(truth: &[GtVideo], submitted: &[(AspectRatio, Vec<Value>)]) -> Vec<SplitScore> {
+    let mut acc: std::collections::BTreeMap<String, SplitScore> = std::collections::BTreeMap::new();
+    for (g, (ratio, entries)) in truth.iter().zip(submitted) {
+        let truth_of: HashMap<i64, Window> = g.windows.iter().map(|p| (p.frame, p.window)).collect();
+        let size = crate::frame::geometry::largest_window(g.meta.width, g.meta.height, *ratio);
+        let Some(size) = size else { continue };
+        let (w, h) = (f64::from(g.meta.width), f64::from(g.meta.height));
+        let centred = crate::frame::geometry::place(g.meta.width, g.meta.height, size, w / 2.0, h / 2.0);
+        let slack = crate::frame::geometry::slack(g.meta.width, g.meta.height, size);
+        let name = format!("{}→{}:{}", shape_of(g.meta.width, g.meta.height), ratio.w(), ratio.h());
+        let e = acc.entry(name.clone()).or_insert(SplitScore { split: name, videos: 0, frames: 0, crop_iou: 0.0, centred_iou: 0.0, moving: false });
+        e.moving |= slack.x_max > 0 || slack.y_max > 0;
+        let mut used = HashSet::new();
+        let mut any = false;
+        for raw in entries {
+            let Ok(p) = parse_prediction(raw) else { continue };
+            if is_valid(&p, *ratio, g.meta).is_err() || !used.insert(p.frame) {
+                continue;
+            }
+            if let Some(t) = truth_of.get(&p.frame) {
+                e.crop_iou += iou(p.window, *t, *ratio, g.ratio);
+                e.centred_iou += iou(centred, *t, *ratio, g.ratio);
+                e.frames += 1;
+                any = true;
+            }
+        }
+        e.videos += usize::from(any);
+    }
+    acc.into_values()
+        .filter(|s| s.frames > 0)
+        .map(|mut s| {
+            s.crop_iou /= s.frames as f64;
+            s.centred_iou /= s.frames as f64;
+            s
+        })
+        .collect()
 }
 
 /// Errors reading the metric's input files; each names the file and, for content, the
@@ -327,18 +397,22 @@ pub fn evaluate(
         submitted[slot] = Some(Submitted { ratio, entries });
     }
 
-    let videos: Vec<VideoScore> = truth
+    let submitted: Vec<(AspectRatio, Vec<Value>)> = truth
         .iter()
         .zip(submitted)
-        .map(|(g, sub)| {
-            let (ratio, entries) = match sub {
-                Some(s) => (s.ratio.unwrap_or(g.ratio), s.entries),
-                None => (g.ratio, Vec::new()),
-            };
-            score_video(&g.id, &entries, &g.windows, ratio, g.ratio, g.meta)
+        .map(|(g, sub)| match sub {
+            Some(s) => (s.ratio.unwrap_or(g.ratio), s.entries),
+            None => (g.ratio, Vec::new()),
         })
         .collect();
-    Ok(summarise(videos))
+    let videos: Vec<VideoScore> = truth
+        .iter()
+        .zip(&submitted)
+        .map(|(g, (ratio, entries))| score_video(&g.id, entries, &g.windows, *ratio, g.ratio, g.meta))
+        .collect();
+    let mut report = summarise(videos);
+    report.splits = split_scores(&truth, &submitted);
+    Ok(report)
 }
 
 /// Builds the report from per-video scores (`videos` is never empty when called by
@@ -362,6 +436,7 @@ fn summarise(videos: Vec<VideoScore>) -> EvalReport {
         score,
         mean_temporal_f,
         mean_crop_iou,
+        splits: Vec::new(),
     }
 }
 
@@ -389,6 +464,13 @@ pub fn render_plain(r: &EvalReport, per_video: bool) -> String {
                 "{:<idw$}  {:>6.4}  {:>7}  {:>7}  {:>10.3}  {:>7}  {:>9.4}  {:>7.4}",
                 v.video_id, v.f, v.n_pred, v.n_gt, v.s, v.matched, v.temporal_f, v.crop_iou
             );
+        }
+    }
+    if !r.splits.is_empty() {
+        let _ = writeln!(out, "{:<18}  {:>6}  {:>7}  {:>7}  {:>8}  {:>6}", "split", "videos", "frames", "cropIoU", "centred", "gain");
+        for s in &r.splits {
+            let gain = if s.moving { format!("{:+.4}", s.crop_iou - s.centred_iou) } else { "fixed".into() };
+            let _ = writeln!(out, "{:<18}  {:>6}  {:>7}  {:>7.4}  {:>8.4}  {:>6}", s.split, s.videos, s.frames, s.crop_iou, s.centred_iou, gain);
         }
     }
     let _ = writeln!(out, "videos {}", r.videos.len());

@@ -660,3 +660,35 @@ fn dev_set_reference_scores() {
     eprintln!("dev: empty predictions: {:.4}", r.score);
     assert!((r.score - 10.5).abs() < 0.05 + 1e-9, "{}", r.score);
 }
+
+#[test]
+fn split_table_sets_crops_against_the_centred_window_on_the_same_frames() {
+    let d = tempfile::tempdir().unwrap();
+    // A 160×90 landscape picture, 9:16 target: the window is 50 wide (90·9/16 = 50.6 → 50),
+    // the centred one at x = 55. The truth sits at the left edge on frames 0 and 1.
+    let gt = write(
+        d.path(),
+        "gt.jsonl",
+        r#"{"video_id": "a", "targetRatioWH": [9, 16], "predictions": [{"frame": 0, "bboxes": [0, 0, 50]}, {"frame": 1, "bboxes": [0, 0, 50]}]}
+"#,
+    );
+    // Frame 0 exact, frame 1 centred, frame 2 not a ground-truth frame (does not count).
+    let preds = write(
+        d.path(),
+        "p.jsonl",
+        r#"{"video_id": "a", "predictions": [{"frame": 0, "bboxes": [0, 0, 50]}, {"frame": 1, "bboxes": [55, 0, 50]}, {"frame": 2, "bboxes": [0, 0, 50]}]}
+"#,
+    );
+    let mut meta = HashMap::new();
+    meta.insert("a".to_owned(), VideoMeta { width: 160, height: 90, frames: 3 });
+    let r = evaluate(&preds, &gt, &meta).unwrap();
+    assert_eq!(r.splits.len(), 1);
+    let s = &r.splits[0];
+    assert_eq!((s.split.as_str(), s.videos, s.frames, s.moving), ("landscape→9:16", 1, 2, true));
+    // Ours: IoU 1 and 0 (no overlap: 55 > 50); centred: 0 on both.
+    assert!(close(s.crop_iou, 0.5));
+    assert_eq!(s.centred_iou, 0.0);
+    assert!(render_plain(&r, false).contains("landscape→9:16"));
+    assert_eq!(shape_of(100, 100), "square");
+    assert_eq!(shape_of(90, 160), "portrait");
+}

@@ -11,6 +11,7 @@
 //!    expected number of highlight frames.
 
 pub mod evidence;
+pub mod scorer;
 
 use crate::analyse::FrameFeatures;
 use evidence::{Evidence, EvidenceParams};
@@ -37,11 +38,27 @@ pub struct SelectParams {
     pub excitement_weight: f64,
     /// How much speech raises interest.
     pub speech_weight: f64,
+    /// Who judges a frame when the learned scorer ran (see [`Judge`]).
+    pub judge: Judge,
+}
+
+/// Who decides how likely a frame is to be a highlight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Judge {
+    /// The filler detectors times the interest cues (the path without networks).
+    Rules,
+    /// The learned scorer's probability alone.
+    Learned,
+    /// The learned probability, vetoed where a frame is black or frozen: the two filler
+    /// detectors with absolute, physical thresholds (no light; no change beyond compression
+    /// noise), which no other stretch of the video can move.
+    Both,
 }
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05 }
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Learned }
     }
 }
 
@@ -67,6 +84,9 @@ pub struct Selection {
     /// Per-frame probability of being a highlight.
     #[serde(skip)]
     pub p: Vec<f64>,
+    /// The learned scorer's first-stage probability per frame (empty when it did not run).
+    #[serde(skip)]
+    pub p1: Vec<f32>,
 }
 
 impl Selection {
@@ -83,12 +103,23 @@ impl Selection {
 }
 
 /// Selects the highlight frames. `crop_iou[i]` is the expected IoU of frame i's crop
-/// (1 when the window is the whole picture).
-pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams) -> Selection {
+/// (1 when the window is the whole picture). `learned` is the scorer's per-frame probability
+/// when it ran; [`SelectParams::judge`] says how it combines with the rules.
+pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams, learned: Option<&[f64]>) -> Selection {
     let ev = evidence::evidence(features, fps, &p.evidence);
-    let interest = interest(features, p);
-    let prob: Vec<f64> = ev.iter().zip(&interest).map(|(e, i)| f64::from(e.keep) * i).collect();
-    let keep_smooth = median_filter(&ev.iter().map(|e| f64::from(e.keep)).collect::<Vec<_>>(), half_window(p.smooth_s, fps));
+    let learned = learned.filter(|l| l.len() == features.len());
+    let (prob, keep): (Vec<f64>, Vec<f64>) = match (learned, p.judge) {
+        (Some(l), Judge::Learned) => (l.to_vec(), l.to_vec()),
+        (Some(l), Judge::Both) => {
+            let v: Vec<f64> = l.iter().zip(&ev).map(|(&q, e)| q * f64::from((1.0 - e.black) * (1.0 - e.frozen))).collect();
+            (v.clone(), v)
+        }
+        _ => {
+            let interest = interest(features, p);
+            (ev.iter().zip(&interest).map(|(e, i)| f64::from(e.keep) * i).collect(), ev.iter().map(|e| f64::from(e.keep)).collect())
+        }
+    };
+    let keep_smooth = median_filter(&keep, half_window(p.smooth_s, fps));
     let mut mask: Vec<bool> = keep_smooth.iter().map(|&k| k >= 0.5).collect();
     for shot in shots {
         let kept = mask[shot.clone()].iter().filter(|&&k| k).count();
@@ -114,7 +145,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
         .collect();
     let expected_gt: f64 = prob.iter().sum();
     let (segments, expected_f) = choose_by_expected_f(candidates, expected_gt);
-    Selection { segments, expected_f, evidence: ev, p: prob }
+    Selection { segments, expected_f, evidence: ev, p: prob, p1: Vec::new() }
 }
 
 fn half_window(seconds: f64, fps: f64) -> usize {

@@ -2,6 +2,7 @@
 //! file that replaces the destination only when complete, so an interrupted run never leaves
 //! a half-written or mixed file where a good one was.
 
+pub mod features;
 pub mod metadata;
 
 use crate::format::Prediction;

@@ -1,0 +1,221 @@
+"""The learned highlight scorer: data loading, training and ONNX export (numpy + onnx only).
+
+Used by train_scorer.py (the shipped model, fit on every listed set) and crossval.py (one
+model per held-out fold). The rows are read from `highlightd predict --dump-features` dumps,
+so the network sees exactly what `src/select/scorer.rs` feeds it at run time.
+
+Model: standardise -> 32 ReLU -> 16 ReLU -> sigmoid, trained full-batch with Adam on a
+video-balanced binary cross-entropy (each video weighs the same however long it is, so a
+long video cannot dominate) with L2 decay. Deterministic for a given seed and data.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+HIDDEN = (32, 16)
+
+
+def read_dump(path):
+    """(header, X [n, d] float32, R [n, r] or None) of one dump file; R is the relative row the
+    engine fed its scorer's second stage, when it had one (for the parity check)."""
+    with open(path) as f:
+        header = json.loads(f.readline())["header"]
+        lines = [json.loads(l) for l in f if l.strip()]
+    x = np.asarray([l["x"] for l in lines], dtype=np.float32).reshape(len(lines), len(header["inputs"]))
+    r = None
+    if lines and lines[0].get("r"):
+        r = np.asarray([l["r"] for l in lines], dtype=np.float32)
+    return header, x, r
+
+
+BASE_LEN = 21
+MOTION = [3, 4, 7, 8, 20]
+RELATIVE = ["logit_p1", "shot_logit_p1", "rel_ln_change", "rel_ln_peak_change", "rel_ln_action", "rel_camera_per_s",
+            "rel_ln_subject_speed", "ln_footage_shots", "footage_share"]
+
+
+def relative(x, p1, shots, fps):
+    """The second-stage row; the same computation as `relative` in src/select/scorer.rs (float32)."""
+    n = len(p1)
+    p1 = np.asarray(p1, dtype=np.float32)
+    pc = np.clip(p1, np.float32(1e-4), np.float32(1 - 1e-4))
+    logit = np.clip(np.log(pc / (np.float32(1) - pc)), -6, 6).astype(np.float32) / np.float32(6)
+    min_len = max(1, int(round(fps * 0.5)))
+    per = []
+    for a, b in shots:
+        if b > n or b <= a:
+            continue
+        mean = np.float32(sum(p1[a:b].tolist())) / np.float32(b - a)
+        lmean = np.float32(sum(logit[a:b].tolist())) / np.float32(b - a)
+        per.append((a, b, lmean, mean >= 0.5 and b - a >= min_len, x[a, 2 * BASE_LEN + np.array(MOTION)]))
+    foot = [s for s in per if s[3]]
+    foot_frames = sum(b - a for a, b, *_ in foot)
+    ref = np.max(np.stack([s[4] for s in foot]), 0) if foot else None
+    out = np.zeros((n, len(RELATIVE)), dtype=np.float32)
+    for a, b, lmean, is_foot, motion in per:
+        out[a:b, 0] = logit[a:b]
+        out[a:b, 1] = lmean
+        out[a:b, 2:7] = 0 if ref is None else motion - ref
+        out[a:b, 7] = np.log1p(np.float32(len(foot)))
+        out[a:b, 8] = (b - a) / foot_frames if is_foot and foot_frames else 0
+    return out
+
+
+def read_gt(path):
+    """video_id -> set of ground-truth frames."""
+    out = {}
+    for line in open(path):
+        if line.strip():
+            d = json.loads(line)
+            out[d["video_id"]] = {p["frame"] for p in d["predictions"]}
+    return out
+
+
+def load_set(dump_dir, gt_path, tag):
+    """Videos of one evaluation set: list of dicts with key, id, X, y."""
+    gt = read_gt(gt_path)
+    videos = []
+    for vid in sorted(gt):
+        p = Path(dump_dir) / f"{vid}.jsonl"
+        if not p.exists():
+            raise SystemExit(f"{p}: no dump for video {vid} (run predict --dump-features first)")
+        header, x, r = read_dump(p)
+        y = np.zeros(len(x), dtype=np.float32)
+        for fr in gt[vid]:
+            if fr < len(y):
+                y[fr] = 1.0
+        videos.append({"key": f"{tag}/{vid}", "set": tag, "id": vid, "X": x, "y": y, "R_engine": r,
+                       "names": header["inputs"], "shots": header["shots"], "fps": header["fps"]})
+    return videos
+
+
+def _init(rng, sizes):
+    ws = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        ws.append([rng.normal(0, np.sqrt(2.0 / a), (a, b)).astype(np.float32), np.zeros(b, dtype=np.float32)])
+    return ws
+
+
+STRIDE = 2  # consecutive frames are near copies: every other one trains as well, twice as fast
+
+
+def train_mlp(Xs, ys, seed=7, steps=1000, lr=3e-3, l2=1e-4):
+    """Fits one network on per-video row blocks `Xs` and labels `ys`; returns (mean, std, layers)."""
+    X = np.concatenate([x[::STRIDE] for x in Xs]).astype(np.float32)
+    y = np.concatenate([v[::STRIDE] for v in ys]).astype(np.float32)
+    w = np.concatenate([np.full(len(v[::STRIDE]), 1.0 / max(1, len(v[::STRIDE]))) for v in ys])
+    w = (w / w.sum()).astype(np.float32)
+    mean = X.mean(0)
+    std = X.std(0)
+    std[std < 1e-6] = 1.0
+    Z = (X - mean) / std
+    rng = np.random.default_rng(seed)
+    layers = _init(rng, [Z.shape[1], *HIDDEN, 1])
+    m = [[np.zeros_like(a) for a in l] for l in layers]
+    s = [[np.zeros_like(a) for a in l] for l in layers]
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    for t in range(1, steps + 1):
+        acts = [Z]
+        h = Z
+        for W, b in layers[:-1]:
+            h = np.maximum(h @ W + b, 0.0)
+            acts.append(h)
+        W, b = layers[-1]
+        logit = (h @ W + b)[:, 0]
+        p = 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
+        g = ((p - y) * w)[:, None]
+        grads = []
+        for li in range(len(layers) - 1, -1, -1):
+            W, b = layers[li]
+            a = acts[li]
+            gW = a.T @ g + l2 * W
+            gb = g.sum(0)
+            grads.append((gW, gb))
+            if li > 0:
+                g = (g @ W.T) * (acts[li] > 0)
+        grads.reverse()
+        for li, (gW, gb) in enumerate(grads):
+            for k, gk in enumerate((gW, gb)):
+                m[li][k] = b1 * m[li][k] + (1 - b1) * gk
+                s[li][k] = b2 * s[li][k] + (1 - b2) * gk * gk
+                mh = m[li][k] / (1 - b1 ** t)
+                sh = s[li][k] / (1 - b2 ** t)
+                layers[li][k] = layers[li][k] - lr * mh / (np.sqrt(sh) + eps)
+    return {"mean": mean, "std": std, "layers": layers}
+
+
+def train(videos, seed=7):
+    """The two-stage scorer: stage 1 on the absolute rows; stage 2 on those plus the relative
+    row built from stage 1's probabilities. Stage 2 learns from out-of-fold stage-1
+    probabilities (2 inner folds over the videos), so it sees them as they will be on new
+    footage, not as overconfident in-sample fits."""
+    Xs, ys = [v["X"] for v in videos], [v["y"] for v in videos]
+    stage1 = train_mlp(Xs, ys, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    inner = rng.permutation(len(videos)) % 2
+    p1 = [None] * len(videos)
+    for k in range(2):
+        fit = [i for i in range(len(videos)) if inner[i] != k]
+        m = train_mlp([Xs[i] for i in fit], [ys[i] for i in fit], seed=seed + 2 + k)
+        for i in range(len(videos)):
+            if inner[i] == k:
+                p1[i] = predict(m, Xs[i]).astype(np.float32)
+    Rs = [relative(v["X"], p1[i], v["shots"], v["fps"]) for i, v in enumerate(videos)]
+    stage2 = train_mlp([np.concatenate([x, r], 1) for x, r in zip(Xs, Rs)], ys, seed=seed + 9)
+    return {"stage1": stage1, "stage2": stage2}
+
+
+def predict_video(params, v):
+    """(p1, p) of one video, as the engine computes them."""
+    p1 = predict(params["stage1"], v["X"]).astype(np.float32)
+    r = relative(v["X"], p1, v["shots"], v["fps"])
+    return p1, predict(params["stage2"], np.concatenate([v["X"], r], 1))
+
+
+def predict(params, X):
+    h = (X.astype(np.float64) - params["mean"]) / params["std"]
+    for W, b in params["layers"][:-1]:
+        h = np.maximum(h @ W + b, 0.0)
+    W, b = params["layers"][-1]
+    return 1.0 / (1.0 + np.exp(-(h @ W + b)[:, 0]))
+
+
+def _mlp_nodes(params, inp, prefix, out):
+    from onnx import numpy_helper
+    inits = [numpy_helper.from_array(params["mean"].astype(np.float32), f"{prefix}mean"),
+             numpy_helper.from_array((1.0 / params["std"]).astype(np.float32), f"{prefix}inv_std")]
+    from onnx import helper
+    nodes = [helper.make_node("Sub", [inp, f"{prefix}mean"], [f"{prefix}c"]),
+             helper.make_node("Mul", [f"{prefix}c", f"{prefix}inv_std"], [f"{prefix}h0"])]
+    prev = f"{prefix}h0"
+    for i, (W, b) in enumerate(params["layers"]):
+        inits += [numpy_helper.from_array(W.astype(np.float32), f"{prefix}W{i}"),
+                  numpy_helper.from_array(b.astype(np.float32), f"{prefix}b{i}")]
+        nodes.append(helper.make_node("Gemm", [prev, f"{prefix}W{i}", f"{prefix}b{i}"], [f"{prefix}g{i}"]))
+        last = i == len(params["layers"]) - 1
+        nodes.append(helper.make_node("Sigmoid" if last else "Relu", [f"{prefix}g{i}"], [out if last else f"{prefix}h{i + 1}"]))
+        prev = f"{prefix}h{i + 1}"
+    return nodes, inits
+
+
+def export_onnx(params, path, names):
+    """Writes both stages as one ONNX graph (opset 17): inputs `x` [N, d] and `r` [N, 9]
+    float32; outputs `p1` [N, 1] (stage 1, from x alone) and `p` [N, 1] (stage 2)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    d = len(names)
+    n1, i1 = _mlp_nodes(params["stage1"], "x", "s1_", "p1")
+    cat = helper.make_node("Concat", ["x", "r"], ["xr"], axis=1)
+    n2, i2 = _mlp_nodes(params["stage2"], "xr", "s2_", "p")
+    graph = helper.make_graph(n1 + [cat] + n2, "highlight_scorer",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", d]),
+                               helper.make_tensor_value_info("r", TensorProto.FLOAT, ["N", len(RELATIVE)])],
+                              [helper.make_tensor_value_info("p1", TensorProto.FLOAT, ["N", 1]),
+                               helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 1])], i1 + i2)
+    graph.doc_string = "x columns: " + ",".join(names) + "; r columns: " + ",".join(RELATIVE)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="highlightd engines/scorer.py")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    Path(path).write_bytes(model.SerializeToString())

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Trains the shipped highlight scorer on every listed annotated set and writes it as ONNX.
+
+    engines/train_scorer.py --dumps out/dumps [--out engines/scorer/scorer.onnx]
+
+Training data (real annotated footage; see each set's README for sources and licences):
+- ../shared/evalsets/dev2 (67 videos: 25 tracking sequences of UAV123@10fps, OTB-100, VOT2015,
+  with nine kinds of filler and compilations of active and calm clips);
+- ../shared/evalsets/dev (19 videos: 7 of those sequences with four filler kinds).
+The held-out footage of ../shared/evalsets/HELD_OUT.md is not among them.
+
+The rows are the dumps of `highlightd predict --dump-features` (scripts/crossval.sh makes
+them); labels are the ground-truth frames. Fixed seed: the same dumps give the same file. The
+numbers that justify this model come from engines/crossval.py, never from this fit.
+"""
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scorer  # noqa: E402
+from crossval import SETS  # noqa: E402
+
+TRAINING_SETS = ["dev2", "dev"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dumps", default="out/dumps")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "scorer" / "scorer.onnx"))
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    videos = []
+    for s in TRAINING_SETS:
+        videos += scorer.load_set(Path(args.dumps) / s, SETS / s / "gt.jsonl", s)
+    params = scorer.train(videos, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scorer.export_onnx(params, out, videos[0]["names"])
+    h = hashlib.sha256()
+    for v in videos:
+        h.update(v["key"].encode())
+        h.update(v["X"].tobytes())
+        h.update(v["y"].tobytes())
+    card = {"training_sets": TRAINING_SETS, "videos": len(videos), "frames": int(sum(len(v["y"]) for v in videos)),
+            "positives": int(sum(v["y"].sum() for v in videos)), "seed": args.seed, "hidden": list(scorer.HIDDEN),
+            "inputs": videos[0]["names"], "data_sha256": h.hexdigest(),
+            "model_sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
+    out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    print(f"wrote {out} ({out.stat().st_size} bytes) from {card['videos']} videos, {card['frames']} frames")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+//! The learned highlight scorer: what it is fed, and running it.
+//!
+//! A small network (trained by `engines/train_scorer.py` on annotated real footage, shipped
+//! as `engines/models/scorer_fp32.onnx`) maps one row of numbers per frame to the probability
+//! that the frame is a highlight. The row is built here, and only here, so training (which
+//! reads the rows from `--dump-features`) and inference can never disagree on it.
+//!
+//! Every number in a row is absolute (grey levels, picture fractions per second, detector
+//! confidences) or summarised over the frame's own neighbourhood (±1 s) and its own shot: no
+//! statistic of the whole video enters, so one odd stretch elsewhere in a video cannot change
+//! the verdict on a frame (a relative "sharpest quarter of the video" reference did exactly
+//! that).
+
+use crate::analyse::FrameFeatures;
+use crate::infer::{InferError, Model, Tensor};
+use std::ops::Range;
+
+/// Names of the per-frame numbers, in row order (see [`base`]).
+pub const BASE: [&str; 21] = [
+    "luma_mean", "luma_std", "ln_sharpness", "ln_change", "ln_peak_change", "dominant_share", "subject_evidence",
+    "ln_action", "camera_per_s", "colour_entropy", "saturation", "flat_share", "net_present", "net_face",
+    "net_person", "net_text", "net_spread", "excitement", "speech", "subject_size", "ln_subject_speed",
+];
+
+/// Length of one row: the frame's numbers, their ±1 s mean, their shot median, and the
+/// shot's length.
+pub const INPUTS: usize = 3 * BASE.len() + 1;
+
+/// Columns of [`BASE`] whose shot medians are compared across shots in the relative row.
+const MOTION: [usize; 5] = [3, 4, 7, 8, 20];
+
+/// Names of the relative row (see [`relative`]).
+pub const RELATIVE: [&str; 9] = [
+    "logit_p1", "shot_logit_p1", "rel_ln_change", "rel_ln_peak_change", "rel_ln_action", "rel_camera_per_s",
+    "rel_ln_subject_speed", "ln_footage_shots", "footage_share",
+];
+
+/// The names of a row's columns, for the dump header and the training script.
+pub fn input_names() -> Vec<String> {
+    let mut v: Vec<String> = BASE.iter().map(|b| (*b).to_string()).collect();
+    v.extend(BASE.iter().map(|b| format!("win_{b}")));
+    v.extend(BASE.iter().map(|b| format!("shot_{b}")));
+    v.push("ln_shot_s".into());
+    v
+}
+
+/// One frame's own numbers, each scaled to roughly unit range. The last column, the
+/// subject's speed, needs the previous frame: [`inputs`] fills it.
+pub fn base(f: &FrameFeatures, fps: f64) -> [f32; BASE.len()] {
+    let ln = |v: f32| v.max(0.0).ln_1p();
+    let fps = fps.max(1e-3) as f32;
+    [
+        f.luma_mean / 255.0,
+        f.luma_std / 64.0,
+        ln(f.sharpness),
+        ln(f.change),
+        ln(f.peak_change),
+        f.dominant_share,
+        f.subject_evidence,
+        ln(f.action),
+        ln(f.camera * fps * 10.0),
+        f.colour_entropy / 6.0,
+        f.saturation,
+        f.flat_share,
+        f.nets.present,
+        f.nets.face,
+        f.nets.person,
+        f.nets.text,
+        f.nets.spread,
+        f.excitement,
+        f.speech,
+        f.subject_size,
+        0.0,
+    ]
+}
+
+/// How fast the framed subject moves in the picture, picture fractions per second, from the
+/// previous frame of the same shot (0 on a shot's first frame).
+fn subject_speed(prev: &FrameFeatures, f: &FrameFeatures, fps: f64) -> f32 {
+    let (dx, dy) = (f.subject_x - prev.subject_x, f.subject_y - prev.subject_y);
+    (dx * dx + dy * dy).sqrt() * fps as f32
+}
+
+/// The rows of every frame, `features.len() × INPUTS`, row-major. Non-finite numbers (which
+/// no analysis should produce) become 0 so one bad frame cannot poison the batch.
+pub fn inputs(features: &[FrameFeatures], shots: &[Range<usize>], fps: f64) -> Vec<f32> {
+    let n = features.len();
+    let b = BASE.len();
+    let mut rows: Vec<[f32; BASE.len()]> = features.iter().map(|f| base(f, fps)).collect();
+    let speed = BASE.len() - 1;
+    for shot in shots.iter().filter(|s| s.end <= n) {
+        for i in shot.start + 1..shot.end {
+            rows[i][speed] = (10.0 * subject_speed(&features[i - 1], &features[i], fps)).ln_1p();
+        }
+    }
+    // ±1 s running mean by prefix sums.
+    let half = (fps.max(1.0).round() as usize).max(1);
+    let mut prefix = vec![[0.0f64; BASE.len()]; n + 1];
+    for i in 0..n {
+        for k in 0..b {
+            prefix[i + 1][k] = prefix[i][k] + f64::from(rows[i][k]);
+        }
+    }
+    let mut shot_of = vec![0..n; n];
+    let mut shot_median = vec![[0.0f32; BASE.len()]; n];
+    for shot in shots.iter().filter(|s| s.end <= n && !s.is_empty()) {
+        let mut med = [0.0f32; BASE.len()];
+        for (k, m) in med.iter_mut().enumerate() {
+            let mut col: Vec<f32> = rows[shot.clone()].iter().map(|r| r[k]).collect();
+            col.sort_by(|x, y| x.total_cmp(y));
+            *m = col[col.len() / 2];
+        }
+        for i in shot.clone() {
+            shot_of[i] = shot.clone();
+            shot_median[i] = med;
+        }
+    }
+    let mut out = Vec::with_capacity(n * INPUTS);
+    for i in 0..n {
+        let (lo, hi) = (i.saturating_sub(half), (i + half + 1).min(n));
+        out.extend_from_slice(&rows[i]);
+        out.extend((0..b).map(|k| ((prefix[hi][k] - prefix[lo][k]) / (hi - lo) as f64) as f32));
+        out.extend_from_slice(&shot_median[i]);
+        out.push((shot_of[i].len() as f64 / fps.max(1e-3)).ln_1p() as f32);
+    }
+    for v in &mut out {
+        if !v.is_finite() {
+            *v = 0.0;
+        }
+    }
+    out
+}
+
+/// Shots whose mean first-stage probability is at least this are "footage" for the relative
+/// row: the stretches that are worth comparing with each other.
+const FOOTAGE_P: f32 = 0.5;
+
+/// The second-stage row of every frame, `n × RELATIVE.len()`, from the first stage's
+/// probabilities `p1` and the absolute rows `x` (as [`inputs`] makes them).
+///
+/// Which real moment is the highlight is a comparison: a calm clip next to an action clip is
+/// not one, the same calm clip alone is the whole video's content. So each shot's motion is
+/// set against the most active *footage* shot of the video (first-stage probability ≥ 0.5,
+/// at least half a second long). The reference is robust by construction: stretches the first
+/// stage takes for filler (credits, bars, screens) never set it, so one odd stretch cannot
+/// make the real footage look calm.
+pub fn relative(x: &[f32], p1: &[f32], shots: &[Range<usize>], fps: f64) -> Vec<f32> {
+    let n = p1.len();
+    let r = RELATIVE.len();
+    let logit = |p: f32| (p.clamp(1e-4, 1.0 - 1e-4) / (1.0 - p.clamp(1e-4, 1.0 - 1e-4))).ln().clamp(-6.0, 6.0) / 6.0;
+    let shot_col = |i: usize, k: usize| x.get(i * INPUTS + 2 * BASE.len() + k).copied().unwrap_or(0.0);
+    let min_len = ((fps * 0.5).round() as usize).max(1);
+    let mut per_shot = Vec::new();
+    for s in shots.iter().filter(|s| s.end <= n && !s.is_empty()) {
+        let mean = s.clone().map(|i| p1[i]).sum::<f32>() / s.len() as f32;
+        let lmean = s.clone().map(|i| logit(p1[i])).sum::<f32>() / s.len() as f32;
+        let footage = mean >= FOOTAGE_P && s.len() >= min_len;
+        per_shot.push((s.clone(), lmean, footage, MOTION.map(|k| shot_col(s.start, k))));
+    }
+    let footage: Vec<_> = per_shot.iter().filter(|s| s.2).collect();
+    let footage_frames: usize = footage.iter().map(|s| s.0.len()).sum();
+    let mut reference = [f32::NEG_INFINITY; MOTION.len()];
+    for s in &footage {
+        for (k, v) in s.3.iter().enumerate() {
+            reference[k] = reference[k].max(*v);
+        }
+    }
+    let mut out = vec![0.0f32; n * r];
+    for (range, lmean, is_footage, motion) in &per_shot {
+        for i in range.clone() {
+            let row = &mut out[i * r..(i + 1) * r];
+            row[0] = logit(p1[i]);
+            row[1] = *lmean;
+            for k in 0..MOTION.len() {
+                row[2 + k] = if footage.is_empty() { 0.0 } else { motion[k] - reference[k] };
+            }
+            row[7] = (footage.len() as f32).ln_1p();
+            row[8] = if *is_footage && footage_frames > 0 { range.len() as f32 / footage_frames as f32 } else { 0.0 };
+        }
+    }
+    for v in &mut out {
+        if !v.is_finite() {
+            *v = 0.0;
+        }
+    }
+    out
+}
+
+/// The scorer's two outputs for a whole video: the first stage's probability, then the
+/// final one.
+pub struct Scores {
+    pub p1: Vec<f32>,
+    pub p: Vec<f64>,
+}
+
+/// Runs the scorer over a whole video in two batches: the first stage judges each frame on
+/// its own, the second again with the relative row built from the first. An output of the
+/// wrong length or with non-finite values is an error, never a silently wrong selection.
+pub fn score_stages(model: &mut dyn Model, features: &[FrameFeatures], shots: &[Range<usize>], fps: f64) -> Result<Scores, InferError> {
+    let n = features.len();
+    if n == 0 {
+        return Ok(Scores { p1: Vec::new(), p: Vec::new() });
+    }
+    let x = inputs(features, shots, fps);
+    let name = model.name().to_string();
+    let bad = |message: String| InferError::Session { model: name.clone(), message };
+    let mut run = |r: Vec<f32>| -> Result<(Vec<f32>, Vec<f32>), InferError> {
+        let out = model.run(vec![Tensor::f32(vec![n, INPUTS], x.clone()), Tensor::f32(vec![n, RELATIVE.len()], r)])?;
+        let mut it = out.into_iter();
+        let (a, b) = (it.next().ok_or_else(|| bad("no output".into()))?, it.next().ok_or_else(|| bad("one output, two expected".into()))?);
+        for o in [&a, &b] {
+            if o.data.len() != n {
+                return Err(bad(format!("{} outputs for {n} frames", o.data.len())));
+            }
+            if o.data.iter().any(|v| !v.is_finite()) {
+                return Err(bad("non-finite probability".into()));
+            }
+        }
+        Ok((a.data, b.data))
+    };
+    let (p1, _) = run(vec![0.0; n * RELATIVE.len()])?;
+    let (_, p) = run(relative(&x, &p1, shots, fps))?;
+    Ok(Scores { p1, p: p.iter().map(|&v| f64::from(v).clamp(0.0, 1.0)).collect() })
+}
+
+/// The final probability that each frame is a highlight (see [`score_stages`]).
+pub fn score(model: &mut dyn Model, features: &[FrameFeatures], shots: &[Range<usize>], fps: f64) -> Result<Vec<f64>, InferError> {
+    score_stages(model, features, shots, fps).map(|s| s.p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infer::{Output, Provider};
+    use proptest::prelude::*;
+
+    fn frame(change: f32) -> FrameFeatures {
+        FrameFeatures { change, luma_mean: 100.0, luma_std: 40.0, ..FrameFeatures::default() }
+    }
+
+    #[test]
+    fn names_match_the_row_length() {
+        assert_eq!(input_names().len(), INPUTS);
+        let f: Vec<FrameFeatures> = (0..10).map(|i| frame(i as f32)).collect();
+        assert_eq!(inputs(&f, &[0..10], 25.0).len(), 10 * INPUTS);
+    }
+
+    #[test]
+    fn a_frame_row_ignores_other_shots_beyond_its_window() {
+        // Changing a far-away shot must not change this frame's row (no video-wide statistic).
+        let mut a: Vec<FrameFeatures> = (0..200).map(|_| frame(3.0)).collect();
+        let shots = vec![0..100, 100..200];
+        let before = inputs(&a, &shots, 25.0)[..INPUTS * 50].to_vec();
+        for f in &mut a[150..] {
+            f.change = 200.0;
+            f.sharpness = 500.0;
+        }
+        assert_eq!(inputs(&a, &shots, 25.0)[..INPUTS * 50], before[..]);
+    }
+
+    #[test]
+    fn relative_row_sets_each_shot_against_the_most_active_footage() {
+        // Three shots: calm footage, active footage, and an even more "active" stretch the
+        // first stage calls filler (scrolling credits): it must not become the reference.
+        let n = 90;
+        let shots = vec![0..30, 30..60, 60..90];
+        let mut x = vec![0.0f32; n * INPUTS];
+        let motion_of = |i: usize| if i < 30 { 0.5 } else if i < 60 { 2.0 } else { 5.0 };
+        for i in 0..n {
+            for &k in &MOTION {
+                x[i * INPUTS + 2 * BASE.len() + k] = motion_of(i);
+            }
+        }
+        let p1: Vec<f32> = (0..n).map(|i| if i < 60 { 0.9 } else { 0.05 }).collect();
+        let r = relative(&x, &p1, &shots, 25.0);
+        let row = |i: usize| &r[i * RELATIVE.len()..(i + 1) * RELATIVE.len()];
+        assert!((row(10)[2] - -1.5).abs() < 1e-6, "calm shot against the active one: {:?}", row(10));
+        assert_eq!(row(40)[2], 0.0);
+        assert!((row(70)[2] - 3.0).abs() < 1e-6);
+        assert!((row(10)[7] - 2f32.ln_1p()).abs() < 1e-6);
+        assert!((row(10)[8] - 0.5).abs() < 1e-6 && row(70)[8] == 0.0);
+        // With no footage at all, nothing is relative.
+        let r0 = relative(&x, &vec![0.1; n], &shots, 25.0);
+        assert!(r0.chunks(RELATIVE.len()).all(|c| c[2..7].iter().all(|&v| v == 0.0)));
+    }
+
+    /// A stand-in network that returns a fixed vector; the real scorer runs in tests/scorer.rs.
+    struct Fixed(Vec<f32>);
+    impl Model for Fixed {
+        fn name(&self) -> &str {
+            "fixed"
+        }
+        fn provider(&self) -> Provider {
+            Provider::Cpu
+        }
+        fn run(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Output>, InferError> {
+            assert_eq!(inputs[0].shape[1], INPUTS);
+            assert_eq!(inputs[1].shape[1], RELATIVE.len());
+            let o = Output { shape: vec![self.0.len(), 1], data: self.0.clone() };
+            Ok(vec![o.clone(), o])
+        }
+    }
+
+    #[test]
+    fn wrong_length_or_nan_is_an_error() {
+        let f: Vec<FrameFeatures> = (0..3).map(|_| frame(1.0)).collect();
+        assert!(score(&mut Fixed(vec![0.5; 2]), &f, &[0..3], 25.0).is_err());
+        assert!(score(&mut Fixed(vec![0.5, f32::NAN, 0.1]), &f, &[0..3], 25.0).is_err());
+        assert_eq!(score(&mut Fixed(vec![0.5, 1.5, -0.1]), &f, &[0..3], 25.0).unwrap(), vec![0.5, 1.0, 0.0]);
+    }
+
+    proptest! {
+        #[test]
+        fn rows_are_finite_for_any_features(v in proptest::collection::vec((0.0f32..1e6, -1.0f32..1e9), 1..60), fps in 1.0f64..120.0) {
+            let f: Vec<FrameFeatures> = v.iter().map(|&(a, b)| FrameFeatures { change: a, sharpness: b, camera: b, ..FrameFeatures::default() }).collect();
+            let n = f.len();
+            let x = inputs(&f, &[0..n / 2, n / 2..n], fps);
+            prop_assert_eq!(x.len(), n * INPUTS);
+            prop_assert!(x.iter().all(|v| v.is_finite()));
+        }
+    }
+}

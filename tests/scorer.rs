@@ -1,0 +1,92 @@
+//! The learned highlight scorer on real features, through the real inference layer, and the
+//! replay path that cross-validation relies on.
+//!
+//! A video of black, then a title card, then the bundled Big Buck Bunny clip (real footage) is
+//! analysed by `predict --dump-features`; the scorer from `engines/` must rate the footage
+//! above the filler, the selection must come from the footage, and `replay` must give the
+//! same predictions as `predict` from the dump. Needs the engines (`engines/build.sh`).
+
+mod common;
+
+use common::{highlightd, read_jsonl, H264};
+use highlightd::infer::{EngineOptions, Model, Runtime, Task, Tensor};
+use highlightd::select::scorer;
+use highlightd::write::features::read_dump;
+use std::path::Path;
+
+const BUNNY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/bigbuckbunny.mp4");
+
+/// 2 s black, 2 s navy title card, then the 5 s bunny clip, 640×360 at 25 fps.
+fn filler_then_footage(dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("v.mp4");
+    let mut args = vec![
+        "-f", "lavfi", "-i", "color=c=black:s=640x360:r=25:d=2",
+        "-f", "lavfi", "-i", "color=c=navy:s=640x360:r=25:d=2",
+        "-i", BUNNY,
+        "-filter_complex", "[2:v]scale=640:360,fps=25,setsar=1[b];[0:v][1:v][b]concat=n=3:v=1:a=0,format=yuv420p",
+    ];
+    args.extend_from_slice(H264);
+    args.push(out.to_str().unwrap());
+    common::ffmpeg(&args);
+    out
+}
+
+fn scorer_model() -> Box<dyn Model> {
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/engines/manifest.json");
+    assert!(Path::new(manifest).is_file(), "{manifest} is missing: run `engines/build.sh` first");
+    let rt = Runtime::open(&EngineOptions::default()).unwrap_or_else(|e| panic!("cannot open the engines ({e}): run `engines/build.sh`"));
+    Box::new(rt.load(Task::Scorer).unwrap_or_else(|e| panic!("no scorer in the engines ({e}): run `engines/build.sh`")))
+}
+
+#[test]
+fn scorer_prefers_real_footage_and_replay_reproduces_predict() {
+    let dir = common::tempdir();
+    let video = filler_then_footage(dir.path());
+    let index = dir.path().join("index.jsonl");
+    std::fs::write(&index, "{\"video_id\": \"v\", \"video\": \"v.mp4\", \"targetRatioWH\": [9, 16]}\n").unwrap();
+    let (pred, dumps) = (dir.path().join("p.jsonl"), dir.path().join("dumps"));
+    highlightd(["predict", index.to_str().unwrap(), "-o", pred.to_str().unwrap(), "--dump-features", dumps.to_str().unwrap()])
+        .expect_success("predict");
+    let dump = read_dump(&dumps.join("v.jsonl")).expect("a whole dump");
+    assert_eq!(dump.header.inputs, scorer::input_names());
+    let n = dump.features.len();
+    assert!((220..=230).contains(&n), "{n} frames for 9 s at 25 fps ({})", video.display());
+
+    // The real network on the real rows.
+    let rows = scorer::inputs(&dump.features, &dump.shots(), dump.header.fps);
+    let out = scorer_model().run(vec![Tensor::f32(vec![n, scorer::INPUTS], rows)]).expect("scorer runs");
+    let p = &out[0].data;
+    let mean = |r: std::ops::Range<usize>| r.clone().map(|i| f64::from(p[i])).sum::<f64>() / r.len() as f64;
+    let (black, card, footage) = (mean(5..45), mean(55..95), mean(110..n - 5));
+    assert!(footage > 0.5, "footage p {footage:.3}");
+    assert!(black < 0.2 && card < 0.2, "black p {black:.3}, title card p {card:.3}");
+
+    // The selection comes from the footage.
+    let line = &read_jsonl(&pred)[0];
+    let frames = common::frames(line);
+    assert!(frames.len() >= 60, "{} frames selected", frames.len());
+    assert!(frames.iter().all(|&f| f >= 95), "a filler frame was selected: {frames:?}");
+
+    // Replay from the dump gives the very same line.
+    let again = dir.path().join("r.jsonl");
+    highlightd(["replay", index.to_str().unwrap(), "--features", dumps.to_str().unwrap(), "-o", again.to_str().unwrap()]).expect_success("replay");
+    assert_eq!(std::fs::read_to_string(&pred).unwrap(), std::fs::read_to_string(&again).unwrap());
+
+    // Rules only is a different judge, still valid; a missing dump is an empty line, named.
+    let rules = dir.path().join("rules.jsonl");
+    highlightd(["replay", index.to_str().unwrap(), "--features", dumps.to_str().unwrap(), "-o", rules.to_str().unwrap(), "--no-scorer"]).expect_success("replay --no-scorer");
+    std::fs::remove_file(dumps.join("v.jsonl")).unwrap();
+    let r = highlightd(["replay", index.to_str().unwrap(), "--features", dumps.to_str().unwrap(), "-o", rules.to_str().unwrap()]);
+    r.expect_success("replay without the dump");
+    assert!(r.stderr.contains("v.jsonl"), "{}", r.stderr);
+    assert!(common::predictions(&read_jsonl(&rules)[0]).is_empty());
+}
+
+#[test]
+fn a_damaged_dump_is_refused_naming_file_and_line() {
+    let dir = common::tempdir();
+    let p = dir.path().join("x.jsonl");
+    std::fs::write(&p, "{\"header\": {\"video_id\": \"x\", \"width\": 64, \"height\": 36, \"fps\": 25.0, \"frames\": 2, \"targetRatioWH\": [9, 16], \"shots\": [[0, 2]], \"inputs\": []}}\n{\"frame\": 0, \"f\": {}}\n").unwrap();
+    let e = read_dump(&p).unwrap_err().to_string();
+    assert!(e.contains("x.jsonl") && e.contains("line 2"), "{e}");
+}
