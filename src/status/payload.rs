@@ -277,7 +277,7 @@ pub fn stats_json(stats: &Stats, at: SystemTime) -> String {
         "disk_free_bytes": stats.disk_free_bytes,
         "temperature_c": stats.temperature_c.and_then(|t| finite(t, 1)),
         "gpu_load": stats.gpu_load.and_then(|g| finite(g.clamp(0.0, 100.0), 1)),
-        "cpu_percent": stats.cpu_percent.and_then(|c| finite(c.max(0.0), 2)),
+        "cpu_percent": stats.cpu_percent.and_then(|c| finite(c, 2)).map(|c| c.max(0.0)),
         "at": rfc3339(at),
     })
     .to_string()
