@@ -30,10 +30,14 @@ struct Daemon {
 }
 
 impl Daemon {
+    /// `extra` goes at the end of `[serve]`; it may set `scan_interval_s` (else 0.2 s) and
+    /// `stable_s` (else 1 s) itself.
     fn config(root: &Path, extra: &str) -> PathBuf {
         let cfg = root.join("highlightd.toml");
+        let scan = if extra.contains("scan_interval_s") { "" } else { "scan_interval_s = 0.2\n" };
+        let stable = if extra.contains("stable_s") { "" } else { "stable_s = 1.0\n" };
         let text = format!(
-            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\nstable_s = 1.0\nscan_interval_s = 0.2\n{extra}",
+            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\n{stable}{scan}{extra}",
             r = root.display()
         );
         std::fs::write(&cfg, text).expect("write config");
@@ -41,10 +45,15 @@ impl Daemon {
     }
 
     fn start(root: &Path, extra: &str) -> Daemon {
+        Self::start_logging(root, extra, "info")
+    }
+
+    /// With a log filter of its own (`--log`), e.g. one that shows the per-scan debug lines.
+    fn start_logging(root: &Path, extra: &str, filter: &str) -> Daemon {
         let cfg = Self::config(root, extra);
         let log = root.join(format!("daemon-{}.log", Instant::now().elapsed().as_nanos() ^ std::process::id() as u128));
         let child = Command::new(bin())
-            .args(["serve", "--config"])
+            .args(["--log", filter, "serve", "--config"])
             .arg(&cfg)
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
@@ -421,4 +430,137 @@ fn sigterm_during_a_job_exits_within_the_grace_and_the_job_completes_after_resta
     if !finished_before_stop {
         assert!(d2.log_text().contains("interrupted by a previous stop"), "{}", d2.log_text());
     }
+}
+
+// ------------------------------------------------------------------------- idle cost
+
+/// User plus system CPU time of a process so far, in clock ticks (100 a second), from fields
+/// 14 and 15 of `/proc/PID/stat`, counted after the command name's closing parenthesis.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_else(|e| panic!("/proc/{pid}/stat: {e}"));
+    let after = &stat[stat.rfind(')').expect("comm in /proc/PID/stat") + 1..];
+    let f: Vec<u64> = after.split_whitespace().skip(11).take(2).map(|v| v.parse().expect("a tick count")).collect();
+    f[0] + f[1]
+}
+
+/// The per-scan debug lines of a daemon started with [`SCAN_LOG`]: (scan number, reason).
+fn scan_lines(log: &str) -> Vec<(u64, String)> {
+    log.lines()
+        .filter(|l| l.contains(" scan scans="))
+        .filter_map(|l| {
+            let n = l.split_whitespace().find_map(|w| w.strip_prefix("scans="))?.parse().ok()?;
+            let why = l.split_whitespace().find_map(|w| w.strip_prefix("why="))?.trim_matches('"').to_string();
+            Some((n, why))
+        })
+        .collect()
+}
+
+/// Shows the daemon's per-scan debug line besides the usual info lines.
+const SCAN_LOG: &str = "info,highlightd::serve=debug";
+/// How long the idle cost is measured, and the most CPU it may take: 1 % of one core.
+const IDLE_WINDOW: Duration = Duration::from_secs(20);
+const IDLE_MAX_SHARE: f64 = 0.01;
+
+/// Starts a daemon, lets it settle, and measures its CPU time over [`IDLE_WINDOW`]; returns
+/// (CPU share of one core, scans during the window by reason "event", all scans in it).
+fn idle_cost(d: &Daemon) -> (f64, usize, usize) {
+    let pid = d.child.as_ref().map(Child::id).expect("running");
+    std::thread::sleep(Duration::from_secs(3));
+    let before_scans = scan_lines(&d.log_text()).len();
+    let t0 = (Instant::now(), cpu_ticks(pid));
+    std::thread::sleep(IDLE_WINDOW);
+    let t1 = (Instant::now(), cpu_ticks(pid));
+    let share = (t1.1 - t0.1) as f64 / 100.0 / t1.0.duration_since(t0.0).as_secs_f64();
+    let lines = scan_lines(&d.log_text());
+    let window = &lines[before_scans.min(lines.len())..];
+    (share, window.iter().filter(|(_, why)| why == "event").count(), window.len())
+}
+
+/// Issue 14: an idle daemon burnt 85 % of a core rescanning on the events of its own scans.
+/// Three idle daemons measured at once (to keep the wall time at one window): an empty
+/// ingest folder, a `done/` holding a few hundred finished files, and MQTT on against a real
+/// broker with stats every 5 s, whose own `cpu_percent` must agree that the box is idle.
+#[test]
+fn an_idle_daemon_costs_under_one_percent_of_a_core() {
+    let dirs: Vec<_> = (0..3).map(|_| tempdir()).collect();
+    let busy_done = dirs[1].path().join("ingest/done");
+    std::fs::create_dir_all(&busy_done).unwrap();
+    for i in 0..300 {
+        std::fs::write(busy_done.join(format!("v{i:03}.mp4")), b"finished").unwrap();
+        std::fs::write(busy_done.join(format!("v{i:03}.json")), r#"{"targetRatioWH": [9, 16]}"#).unwrap();
+    }
+    let broker = Broker::start();
+    let sub_file = dirs[2].path().join("stats.txt");
+    let mut sub = broker.subscribe("hl/idle/stats", &sub_file);
+    let mqtt = format!("[mqtt]\nenabled = true\nport = {}\ndevice_id = \"idle\"\ntopic_prefix = \"hl\"\nstats_interval_s = 5\n", broker.port);
+    let cases = [("empty ingest", ""), ("300 files in done/", ""), ("MQTT on", mqtt.as_str())];
+    let results: Vec<(&str, (f64, usize, usize), String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cases
+            .iter()
+            .zip(&dirs)
+            .map(|((name, extra), dir)| {
+                scope.spawn(move || {
+                    let d = Daemon::start_logging(dir.path(), extra, SCAN_LOG);
+                    (*name, idle_cost(&d), d.log_text())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("measuring thread")).collect()
+    });
+    let _ = sub.kill();
+    let _ = sub.wait();
+    for (name, (share, event_scans, scans), log) in &results {
+        eprintln!("idle {name}: {:.3} % of a core over {} s, {scans} scans ({event_scans} woken by events)", share * 100.0, IDLE_WINDOW.as_secs());
+        assert!(*share < IDLE_MAX_SHARE, "{name}: {:.2} % of a core while idle\n{log}", share * 100.0);
+        assert_eq!(*event_scans, 0, "{name}: scans woken by events in an untouched folder\n{log}");
+        // The periodic rescan (0.2 s here) is the only scan left, and it still runs.
+        let periodic = (IDLE_WINDOW.as_secs_f64() / 0.2) as usize;
+        assert!(*scans >= periodic / 2 && *scans <= periodic + 2, "{name}: {scans} scans in {} s\n{log}", IDLE_WINDOW.as_secs());
+    }
+    assert_eq!(listing(&busy_done).len(), 600, "done/ untouched");
+    // The daemon's own view over MQTT: stats every 5 s with its CPU share.
+    let text = std::fs::read_to_string(&sub_file).unwrap_or_default();
+    let shares: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("hl/idle/stats "))
+        .filter_map(|j| serde_json::from_str::<Value>(j).ok())
+        .filter_map(|v| v["cpu_percent"].as_f64())
+        .collect();
+    assert!(shares.len() >= 3, "stats with cpu_percent every 5 s:\n{text}");
+    // The first interval includes start-up; the later ones are idle.
+    assert!(shares[1..].iter().all(|&c| c < IDLE_MAX_SHARE * 100.0), "cpu_percent while idle: {shares:?}");
+}
+
+/// Thousands of files created and deleted within about a second: the events are coalesced
+/// into at most four scans a second (plus the periodic one), not one scan per event.
+#[test]
+fn an_event_storm_costs_a_bounded_number_of_scans() {
+    let dir = tempdir();
+    let root = dir.path();
+    // stable_s far longer than the storm: no storm file may become a job however slow the box.
+    let d = Daemon::start_logging(root, "scan_interval_s = 2.0\nstable_s = 30.0\n", SCAN_LOG);
+    std::thread::sleep(Duration::from_millis(500));
+    let before = scan_lines(&d.log_text()).len();
+    let t0 = Instant::now();
+    let ing = d.ingest();
+    const FILES: usize = 3000;
+    for i in 0..FILES {
+        std::fs::write(ing.join(format!("storm{i:04}.mp4")), b"x").unwrap();
+    }
+    for i in 0..FILES {
+        std::fs::remove_file(ing.join(format!("storm{i:04}.mp4"))).unwrap();
+    }
+    let storm = t0.elapsed();
+    // Long enough for the last coalesced scan to run.
+    std::thread::sleep(Duration::from_secs(1));
+    let window = t0.elapsed();
+    let lines = scan_lines(&d.log_text());
+    let during = &lines[before..];
+    let events = during.iter().filter(|(_, w)| w == "event").count();
+    eprintln!("event storm: {FILES} files created and deleted in {storm:?}; {} scans in {window:?} ({events} woken by events)", during.len());
+    assert!(storm < Duration::from_secs(5), "the storm itself took {storm:?}");
+    assert!(events >= 1, "the storm woke no scan at all:\n{}", d.log_text());
+    let bound = (window.as_secs_f64() / 0.25).ceil() as usize + (window.as_secs_f64() / 2.0).ceil() as usize + 1;
+    assert!(during.len() <= bound, "{} scans for {} events in {window:?} (bound {bound})", during.len(), 2 * FILES);
+    assert!(!d.log_text().contains("queued"), "no storm file became a job:\n{}", d.log_text());
 }

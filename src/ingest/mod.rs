@@ -4,6 +4,7 @@
 //! its (empty) output line and the batch goes on.
 
 use crate::format::AspectRatio;
+pub mod wake;
 pub mod watch;
 
 use serde_json::{Map, Value};

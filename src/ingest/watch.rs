@@ -127,6 +127,21 @@ impl Stability {
     pub fn forget(&mut self, path: &Path) {
         self.seen.remove(path);
     }
+
+    /// Keeps only the paths `keep` accepts: the caller passes what its latest scan found, so
+    /// files that vanished before becoming stable do not pile up.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Path) -> bool) {
+        self.seen.retain(|p, _| keep(p));
+    }
+
+    /// How many paths are being watched for stability.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -207,5 +222,11 @@ mod tests {
         assert!(s.observe(p, 20, None, t0 + Duration::from_secs(5), q));
         s.forget(p);
         assert!(!s.observe(p, 20, None, t0 + Duration::from_secs(6), q));
+        let gone = Path::new("/in/gone.mp4");
+        assert!(!s.observe(gone, 1, None, t0, q));
+        assert_eq!(s.len(), 2);
+        s.retain(|x| x != gone);
+        assert_eq!(s.len(), 1);
+        assert!(s.observe(p, 20, None, t0 + Duration::from_secs(8), q), "kept paths keep their history");
     }
 }

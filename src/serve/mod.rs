@@ -15,15 +15,24 @@ mod job;
 
 use crate::config::Config;
 use crate::format::AspectRatio;
+use crate::ingest::wake::{self, ScanSchedule, EVENT_SCAN_GAP};
 use crate::ingest::watch::{self, Drop, Stability};
 use crate::jobs::{Enqueued, JobKind, JobStore};
 use crate::status::{JobEvent, RunningJob, State, StatsSampler, Status, StatusHandle, StatusPublisher};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-use tracing::{info, info_span, warn};
+use tracing::{debug, info, info_span, warn};
+
+/// How often the loop refreshes the status (queue depth, systemd STATUS line) besides the
+/// changes that publish it at once; an unchanged status is not sent again over MQTT.
+const STATUS_REFRESH: Duration = Duration::from_secs(5);
+/// Longest an idle worker sleeps without being woken: a safety net only, since every new job
+/// and the stop wake the workers.
+const WORKER_SAFETY_WAKE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -47,9 +56,30 @@ struct Shared {
     done: AtomicU64,
     failed: AtomicU64,
     stop: Arc<AtomicBool>,
+    /// Bumped on every new job and at stop; idle workers wait on `work_cv` for a change
+    /// instead of asking the store on a timer.
+    work: Mutex<u64>,
+    work_cv: Condvar,
 }
 
 impl Shared {
+    /// Wakes every idle worker: a job was queued, or the daemon stops.
+    fn wake_workers(&self) {
+        *self.work.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.work_cv.notify_all();
+    }
+
+    /// The current work generation, read before asking the store for a job.
+    fn work_generation(&self) -> u64 {
+        *self.work.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sleeps until the generation moves past `seen` (or the safety timeout passes).
+    fn wait_for_work(&self, seen: u64) {
+        let guard = self.work.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self.work_cv.wait_timeout_while(guard, WORKER_SAFETY_WAKE, |g| *g == seen && !self.stop.load(Ordering::SeqCst));
+    }
+
     fn publish_status(&self) {
         let queue_depth = self.store.counts().map(|c| c.queued as usize).unwrap_or(0);
         let running: Vec<RunningJob> = self.running.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
@@ -91,6 +121,8 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
         done: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         stop: stop.clone(),
+        work: Mutex::new(0),
+        work_cv: Condvar::new(),
     });
     // Jobs failed for good at recovery still have their input in the ingest folder.
     for id in &recovered.failed {
@@ -107,45 +139,64 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
         .map_err(|source| ServeError::Folder { path: s.state_dir.clone(), source })?;
 
     let (tx, rx) = std::sync::mpsc::channel();
-    let _watcher = start_watcher(&s.ingest_dir, tx);
+    let signals = wake_on_signals(stop.clone(), tx.clone()).map_err(|source| ServeError::Folder { path: s.state_dir.clone(), source })?;
+    let dirty = Arc::new(AtomicBool::new(false));
+    let _watcher = start_watcher(&s.ingest_dir, tx, dirty.clone());
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     info!(ingest = %s.ingest_dir.display(), output = %s.output_dir.display(), jobs = s.max_jobs, "serving");
     shared.publish_status();
 
     let mut stability = Stability::default();
     let mut sampler = StatsSampler::new(Some(s.output_dir.clone()));
-    let mut last_stats = Instant::now();
-    let mut last_status = Instant::now();
-    let watchdog = watchdog_interval();
-    let mut last_watchdog = Instant::now();
-    // Sleep until the next scan (woken early by file-system events), never longer than the
-    // watchdog interval or a second, so the watchdog, a SIGTERM and the status timers are
-    // served in time.
-    let wait = Duration::from_secs_f64(s.scan_interval_s).min(watchdog.unwrap_or(Duration::MAX)).min(Duration::from_secs(1));
-    let mut last_scan: Option<Instant> = None;
+    let mut schedule = ScanSchedule::new(Duration::from_secs_f64(s.scan_interval_s), EVENT_SCAN_GAP);
+    let mut scans = 0u64;
+    let now = Instant::now();
+    let mut timers = Timers {
+        watchdog: watchdog_interval().map(|w| (w, now + w)),
+        status: now + STATUS_REFRESH,
+        stats: now + shared.status.stats_interval(),
+    };
+    // The loop sleeps until the earliest of: the next scan (periodic, or asked for by a file
+    // event and coalesced by `schedule`), the watchdog ping, the status refresh, the stats
+    // message. A signal wakes it at once. Nothing else wakes it, so an idle daemon costs
+    // nothing between those deadlines.
     while !stop.load(Ordering::SeqCst) {
-        let woken = rx.recv_timeout(wait).is_ok();
-        while rx.try_recv().is_ok() {}
-        if woken || last_scan.is_none_or(|t| t.elapsed().as_secs_f64() >= s.scan_interval_s) {
-            scan(&shared, &mut stability);
-            last_scan = Some(Instant::now());
+        let now = Instant::now();
+        if schedule.due(now) {
+            let why = if schedule.pending() { "event" } else { "periodic" };
+            scans += 1;
+            schedule.scanned(now);
+            // Before the scan: an event from here on may be one the scan misses.
+            dirty.store(false, Ordering::Release);
+            let found = scan(&shared, &mut stability);
+            debug!(scans, why, found, "scan");
         }
-        if let Some(w) = watchdog {
-            if last_watchdog.elapsed() >= w {
+        if let Some((every, next)) = &mut timers.watchdog {
+            if now >= *next {
                 let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
-                last_watchdog = Instant::now();
+                *next = now + *every;
             }
         }
-        if last_status.elapsed() >= Duration::from_secs(5) {
+        if now >= timers.status {
             shared.publish_status();
-            last_status = Instant::now();
+            timers.status = now + STATUS_REFRESH;
         }
-        if last_stats.elapsed() >= shared.status.stats_interval() {
+        if now >= timers.stats {
             let st = sampler.sample(shared.frames.load(Ordering::Relaxed), shared.done.load(Ordering::Relaxed), shared.failed.load(Ordering::Relaxed));
             shared.status.stats(st);
-            last_stats = Instant::now();
+            timers.stats = now + shared.status.stats_interval();
+        }
+        let next = [schedule.next_due(), timers.watchdog.map(|w| w.1), Some(timers.status), Some(timers.stats)].into_iter().flatten().min().unwrap_or(now);
+        match rx.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Ok(Wake::Files) => schedule.event(),
+            Ok(Wake::Signal) | Err(RecvTimeoutError::Timeout) => {}
+            // Both senders gone (no watcher, no signal thread): never happens while `signals`
+            // lives, but must not turn into a busy loop if it did.
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(next.saturating_duration_since(Instant::now())),
         }
     }
+    signals.close();
+    shared.wake_workers();
     info!("stopping: letting running jobs finish");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     shared.publish_status();
@@ -168,12 +219,52 @@ fn watchdog_interval() -> Option<Duration> {
     sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
 }
 
+/// Deadlines of the loop's timers besides the scan.
+struct Timers {
+    /// systemd watchdog: (ping interval, next ping), when the unit asks for pings.
+    watchdog: Option<(Duration, Instant)>,
+    status: Instant,
+    stats: Instant,
+}
+
+/// Why the loop was woken before its next deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// A file-system event that can change the ingest folder's contents.
+    Files,
+    /// SIGTERM or SIGINT: `stop` is set.
+    Signal,
+}
+
+/// Sets `stop` and wakes the loop on SIGTERM/SIGINT, so the loop never has to look at the flag
+/// on a timer. (`main` also registers the flag itself, which covers the start-up before this.)
+fn wake_on_signals(stop: Arc<AtomicBool>, tx: Sender<Wake>) -> std::io::Result<signal_hook::iterator::Handle> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])?;
+    let handle = signals.handle();
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        for _ in signals.forever() {
+            stop.store(true, Ordering::SeqCst);
+            let _ = tx.send(Wake::Signal);
+        }
+    })?;
+    Ok(handle)
+}
+
 /// File-system events only wake the scan loop early; the periodic scan is what finds work,
-/// so a missed or coalesced event costs at most one scan interval.
-fn start_watcher(dir: &Path, tx: std::sync::mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+/// so a missed or filtered event costs at most one scan interval. Only events that can change
+/// the folder's contents count ([`wake::wants_scan`]): the scan's own opens and reads of the
+/// folder must not ask for the next scan. `dirty` makes a burst cost one message: it is set
+/// with the first wanted event and cleared by the loop when a scan starts, so events until
+/// then (which that scan will see) neither send nor wake the loop again.
+fn start_watcher(dir: &Path, tx: Sender<Wake>, dirty: Arc<AtomicBool>) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
-    let mut w = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-        let _ = tx.send(());
+    let ingest = dir.to_path_buf();
+    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        // An error (say, the kernel's event queue overflowed) may hide changes: scan.
+        let wanted = res.as_ref().map_or(true, |e| wake::wants_scan(e, &ingest));
+        if wanted && !dirty.swap(true, Ordering::AcqRel) {
+            let _ = tx.send(Wake::Files);
+        }
     })
     .map_err(|e| warn!("file-system events unavailable, scanning only: {e}"))
     .ok()?;
@@ -182,7 +273,8 @@ fn start_watcher(dir: &Path, tx: std::sync::mpsc::Sender<()>) -> Option<notify::
 }
 
 /// One pass over the ingest folder: stable new drops become jobs; bad drops go to `failed/`.
-fn scan(sh: &Shared, stability: &mut Stability) {
+/// Returns how many entries it looked at.
+fn scan(sh: &Shared, stability: &mut Stability) -> usize {
     let s = &sh.cfg.serve;
     // `Config::check` refuses a zero side, so the fallback is never taken.
     let default_ratio = AspectRatio::new(s.default_ratio[0], s.default_ratio[1]).unwrap_or(AspectRatio::PORTRAIT);
@@ -195,7 +287,13 @@ fn scan(sh: &Shared, stability: &mut Stability) {
         }
         Some(std::fs::read_to_string(p).map_err(|e| e.to_string()))
     };
-    for (path, is_dir) in candidates(&s.ingest_dir) {
+    let found = candidates(&s.ingest_dir);
+    // Paths gone since the last scan (picked up, deleted, renamed) are forgotten, so a storm
+    // of short-lived files leaves nothing behind.
+    let present: std::collections::HashSet<&Path> = found.iter().map(|(p, _)| p.as_path()).collect();
+    stability.retain(|p| present.contains(p));
+    for (path, is_dir) in &found {
+        let (path, is_dir) = (path.clone(), *is_dir);
         let Some(drop) = watch::classify(&path, is_dir, default_ratio, read_sidecar) else { continue };
         let Some((size, mtime)) = fingerprint(&path, is_dir) else { continue };
         if !stability.observe(&path, size, mtime, Instant::now(), quiet) {
@@ -222,6 +320,7 @@ fn scan(sh: &Shared, stability: &mut Stability) {
         match sh.store.enqueue(&key, &path, kind) {
             Ok(Enqueued::New(j)) => {
                 info!(job = j.id, input = %path.display(), "queued");
+                sh.wake_workers();
                 sh.status.event(JobEvent::queued(j.id.to_string(), path.display().to_string()));
                 sh.publish_status();
             }
@@ -229,6 +328,7 @@ fn scan(sh: &Shared, stability: &mut Stability) {
             Err(e) => warn!(input = %path.display(), "cannot queue: {e}"),
         }
     }
+    found.len()
 }
 
 /// Entries of the ingest folder and of its ratio sub-folders (`9x16/`…), without the
@@ -283,10 +383,11 @@ fn fingerprint(path: &Path, is_dir: bool) -> Option<(u64, Option<std::time::Syst
 
 fn worker(sh: &Shared) {
     while !sh.stop.load(Ordering::SeqCst) {
+        let seen = sh.work_generation();
         let job = match sh.store.claim_next(sh.cfg.serve.max_jobs) {
             Ok(Some(j)) => j,
             Ok(None) => {
-                std::thread::sleep(Duration::from_millis(200));
+                sh.wait_for_work(seen);
                 continue;
             }
             Err(e) => {

@@ -7,7 +7,7 @@
 //! | `availability` | yes      | 1   | `online`; `offline` at clean shutdown and as the last will     |
 //! | `status`       | yes      | 1   | JSON: state, queue depth, running jobs, uptime, version, time  |
 //! | `events`       | no       | 1   | JSON: one per job event (queued, started, progress, done, failed) |
-//! | `stats`        | no       | 0   | JSON: frames, fps, videos done/failed, disk free, temperature, GPU |
+//! | `stats`        | no       | 0   | JSON: frames, fps, videos done/failed, disk free, temperature, GPU, own CPU share |
 //!
 //! plus, when `home_assistant_discovery` is on, retained Home Assistant discovery configs under
 //! `<discovery_prefix>/sensor/<device_id>/<sensor>/config`. [`payload`] fixes every payload.
@@ -139,10 +139,13 @@ impl StatusHandle {
     }
 
     /// Replaces the status. Only the latest is kept and sent; call it on every change (state,
-    /// queue, job progress): rapid changes are coalesced to a few messages per second.
+    /// queue, job progress): rapid changes are coalesced to a few messages per second, and
+    /// setting the same status again sends nothing until the periodic refresh.
     pub fn set_status(&self, status: Status) {
         if let Some(i) = &self.inner {
-            lock(&i.shared.outbox).set_status(status);
+            if lock(&i.shared.outbox).set_status(status) {
+                i.shared.notify.notify_one();
+            }
         }
     }
 
@@ -161,6 +164,7 @@ impl StatusHandle {
         }
         let payload = payload::event_json(&event, SystemTime::now());
         lock(&i.shared.outbox).push(worker::message(&i.topics.events, payload, QoS::AtLeastOnce));
+        i.shared.notify.notify_one();
     }
 
     /// Publishes one stats message (QoS 0: the next one supersedes it anyway).
@@ -168,6 +172,7 @@ impl StatusHandle {
         let Some(i) = &self.inner else { return };
         let payload = payload::stats_json(&stats, SystemTime::now());
         lock(&i.shared.outbox).push(worker::message(&i.topics.stats, payload, QoS::AtMostOnce));
+        i.shared.notify.notify_one();
     }
 
     /// How often the daemon should call [`StatusHandle::stats`] (`mqtt.stats_interval_s`).
@@ -203,6 +208,7 @@ impl StatusHandle {
             let _guard = lock(&i.shared.outbox);
             i.shared.stop.store(true, Ordering::SeqCst);
             i.shared.wake.notify_all();
+            i.shared.notify.notify_one();
         }
         let deadline = Instant::now() + SHUTDOWN_WAIT;
         while !thread.is_finished() && Instant::now() < deadline {

@@ -60,9 +60,15 @@ impl Outbox {
         self.queue.len()
     }
 
-    pub fn set_status(&mut self, s: Status) {
+    /// Replaces the status; true when it changed. An unchanged status is not marked to be sent
+    /// (the periodic refresh sends it anyway), so a caller may set it on a timer for free.
+    pub fn set_status(&mut self, s: Status) -> bool {
+        if s == self.status {
+            return false;
+        }
         self.status = s;
         self.status_dirty = true;
+        true
     }
 
     /// Asks for the latest status to be sent again (reconnect, periodic refresh).
@@ -134,13 +140,27 @@ mod tests {
         assert_eq!(o.take_status(), Status::idle());
         assert!(!o.status_dirty());
         for q in 0..100 {
-            o.set_status(Status { state: State::Busy, queue_depth: q, running: vec![] });
+            let _ = o.set_status(Status { state: State::Busy, queue_depth: q, running: vec![] });
             o.push(msg(q));
         }
         assert!(o.status_dirty());
         assert_eq!(o.take_status().queue_depth, 99);
         o.mark_status_dirty();
         assert_eq!(o.take_status().queue_depth, 99, "a resend is the same latest status");
+    }
+
+    #[test]
+    fn setting_the_same_status_again_sends_nothing() {
+        let mut o = Outbox::new(1, Duration::ZERO);
+        let _ = o.take_status();
+        assert!(!o.set_status(Status::idle()), "a timer refreshing an unchanged status");
+        assert!(!o.status_dirty());
+        let busy = Status { state: State::Busy, queue_depth: 1, running: vec![] };
+        assert!(o.set_status(busy.clone()));
+        assert!(o.status_dirty());
+        let _ = o.take_status();
+        assert!(!o.set_status(busy));
+        assert!(!o.status_dirty());
     }
 
     #[test]

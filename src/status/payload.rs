@@ -156,6 +156,9 @@ pub struct Stats {
     pub temperature_c: Option<f64>,
     /// GPU load, percent (Jetson).
     pub gpu_load: Option<f64>,
+    /// The daemon's own CPU time over the last stats interval, percent of one core (100 is
+    /// one core busy): an idle box near 0, so one that spins stands out in a fleet.
+    pub cpu_percent: Option<f64>,
 }
 
 /// `text` cut to [`MAX_TEXT`] characters (an ellipsis marks a cut).
@@ -274,6 +277,7 @@ pub fn stats_json(stats: &Stats, at: SystemTime) -> String {
         "disk_free_bytes": stats.disk_free_bytes,
         "temperature_c": stats.temperature_c.and_then(|t| finite(t, 1)),
         "gpu_load": stats.gpu_load.and_then(|g| finite(g.clamp(0.0, 100.0), 1)),
+        "cpu_percent": stats.cpu_percent.and_then(|c| finite(c, 2)).map(|c| c.max(0.0)),
         "at": rfc3339(at),
     })
     .to_string()
@@ -404,12 +408,17 @@ mod tests {
 
     #[test]
     fn stats_payload_has_every_key() {
-        let v = parse(&stats_json(&Stats { frames_processed: 10, fps: 12.345, videos_done: 1, videos_failed: 0, disk_free_bytes: Some(5), temperature_c: Some(51.26), gpu_load: None }, at(0, 0)));
+        let v = parse(&stats_json(&Stats { frames_processed: 10, fps: 12.345, videos_done: 1, videos_failed: 0, disk_free_bytes: Some(5), temperature_c: Some(51.26), gpu_load: None, cpu_percent: Some(0.1234) }, at(0, 0)));
         assert_eq!(v["fps"], 12.35);
         assert_eq!(v["temperature_c"], 51.3);
         assert_eq!(v["gpu_load"], Value::Null);
+        assert_eq!(v["cpu_percent"], 0.12);
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["frames_processed", "fps", "videos_done", "videos_failed", "disk_free_bytes", "temperature_c", "gpu_load", "at"]);
+        assert_eq!(keys, ["frames_processed", "fps", "videos_done", "videos_failed", "disk_free_bytes", "temperature_c", "gpu_load", "cpu_percent", "at"]);
+        let spinning = parse(&stats_json(&Stats { cpu_percent: Some(185.0), ..Stats::default() }, at(0, 0)));
+        assert_eq!(spinning["cpu_percent"], 185.0, "more than one core is reported as it is");
+        let unknown = parse(&stats_json(&Stats { cpu_percent: Some(f64::NAN), ..Stats::default() }, at(0, 0)));
+        assert_eq!(unknown["cpu_percent"], Value::Null);
     }
 
     #[test]

@@ -79,6 +79,37 @@ pub fn gpu_load_percent(sys: &Path) -> Option<f64> {
     })
 }
 
+/// Clock ticks per second of the CPU times in `/proc/<pid>/stat` (`USER_HZ`): the kernel
+/// reports them in this fixed unit on every architecture Linux runs on, whatever its `HZ`.
+pub const USER_HZ: f64 = 100.0;
+
+/// User plus system CPU time of a process in clock ticks, from the text of `/proc/<pid>/stat`
+/// (fields 14 and 15). The command name (field 2) may hold spaces and parentheses, so fields
+/// are counted from its closing parenthesis, the last one in the line.
+pub fn parse_proc_stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    // After the name: state (field 3) is the first; utime is field 14, stime field 15.
+    let mut fields = after.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// This process's CPU time so far, in clock ticks ([`USER_HZ`]).
+pub fn own_cpu_ticks() -> Option<u64> {
+    parse_proc_stat_cpu_ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// CPU share in percent of one core between two (time, CPU ticks) samples: 100 is one core
+/// busy, 200 two. `None` when no time passed or the counter went backwards.
+pub fn cpu_percent(prev: (Instant, u64), now: (Instant, u64)) -> Option<f64> {
+    let dt = now.0.saturating_duration_since(prev.0).as_secs_f64();
+    if dt <= 0.0 || now.1 < prev.1 {
+        return None;
+    }
+    Some((now.1 - prev.1) as f64 / USER_HZ / dt * 100.0)
+}
+
 /// Frames per second between two (time, frame count) samples; 0 for no elapsed time or a
 /// counter that went backwards (a restart of the count).
 pub fn throughput(prev: (Instant, u64), now: (Instant, u64)) -> f64 {
@@ -96,13 +127,15 @@ pub struct StatsSampler {
     disk_path: Option<PathBuf>,
     sys: PathBuf,
     last: Option<(Instant, u64)>,
+    /// The daemon's CPU time at the previous sample (or at creation).
+    last_cpu: Option<(Instant, u64)>,
 }
 
 impl StatsSampler {
     /// `disk_path`: the folder whose file system's free space is reported (the ingest or
     /// output folder), or `None` for no disk figure.
     pub fn new(disk_path: Option<PathBuf>) -> Self {
-        Self { disk_path, sys: PathBuf::from("/sys"), last: None }
+        Self { disk_path, sys: PathBuf::from("/sys"), last: None, last_cpu: own_cpu_ticks().map(|t| (Instant::now(), t)) }
     }
 
     /// Reads sensors from another `/sys` tree (tests).
@@ -111,11 +144,15 @@ impl StatsSampler {
         self
     }
 
-    /// `fps` is the throughput since the previous call (0 on the first).
+    /// `fps` is the throughput since the previous call (0 on the first); `cpu_percent` the
+    /// process's own CPU share since the previous call (or since the sampler was made).
     pub fn sample(&mut self, frames_processed: u64, videos_done: u64, videos_failed: u64) -> Stats {
         let now = (Instant::now(), frames_processed);
         let fps = self.last.map_or(0.0, |prev| throughput(prev, now));
         self.last = Some(now);
+        let cpu_now = own_cpu_ticks().map(|t| (now.0, t));
+        let cpu_percent = self.last_cpu.zip(cpu_now).and_then(|(prev, cur)| cpu_percent(prev, cur));
+        self.last_cpu = cpu_now;
         Stats {
             frames_processed,
             fps,
@@ -124,6 +161,7 @@ impl StatsSampler {
             disk_free_bytes: self.disk_path.as_deref().and_then(disk_free_bytes),
             temperature_c: max_temperature_c(&self.sys),
             gpu_load: gpu_load_percent(&self.sys),
+            cpu_percent,
         }
     }
 }
@@ -192,5 +230,34 @@ mod tests {
         assert_eq!((a.fps, a.frames_processed, a.disk_free_bytes, a.temperature_c, a.gpu_load), (0.0, 10, None, None, None));
         std::thread::sleep(Duration::from_millis(20));
         assert!(s.sample(20, 1, 0).fps > 0.0);
+    }
+
+    #[test]
+    fn proc_stat_cpu_ticks_parse_whatever_the_command_name() {
+        // Fields 14 and 15 (utime 1234, stime 56) after a name with spaces and parentheses.
+        let line = "4242 (high (light) d) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 56 0 0 20 0 7 0 555 1000000 2000 18446744073709551615";
+        assert_eq!(parse_proc_stat_cpu_ticks(line), Some(1290));
+        assert_eq!(parse_proc_stat_cpu_ticks("4242 (x) S 1 2"), None);
+        assert_eq!(parse_proc_stat_cpu_ticks("no parenthesis"), None);
+        assert!(own_cpu_ticks().is_some(), "this test's own /proc/self/stat");
+    }
+
+    #[test]
+    fn cpu_share_of_a_spinning_process_is_seen() {
+        let t0 = Instant::now();
+        assert_eq!(cpu_percent((t0, 100), (t0 + Duration::from_secs(10), 150)), Some(5.0));
+        assert_eq!(cpu_percent((t0, 100), (t0 + Duration::from_secs(2), 500)), Some(200.0));
+        assert_eq!(cpu_percent((t0, 100), (t0, 150)), None);
+        assert_eq!(cpu_percent((t0, 100), (t0 + Duration::from_secs(1), 50)), None);
+        // The sampler over a real busy spell of this process: about one core.
+        let mut s = StatsSampler::new(None);
+        let spin_until = Instant::now() + Duration::from_millis(300);
+        let mut x = 0u64;
+        while Instant::now() < spin_until {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let share = s.sample(0, 0, 0).cpu_percent.expect("a CPU share");
+        assert!(share > 30.0 && share < 250.0, "{share} % while spinning");
     }
 }

@@ -2,23 +2,26 @@
 //! connected, reconnects with back-off, and republishes what a fresh broker needs (availability,
 //! discovery, the latest status) after every connection.
 //!
-//! One thread does everything, polling the client with a short timeout, so there is no second
-//! thread to coordinate at shutdown and the order of the first messages after a (re)connect
-//! is fixed: availability, discovery, status, then queued events.
+//! One thread does everything, so there is no second thread to coordinate at shutdown and the
+//! order of the first messages after a (re)connect is fixed: availability, discovery, status,
+//! then queued events. While connected it sleeps in the client's event loop until traffic
+//! arrives, a keep-alive ping is due, the status needs refreshing, or a caller queues a
+//! message (which notifies it): an idle box wakes only at those intervals, never on a timer
+//! of its own.
 
 use super::backoff::Backoff;
 use super::outbox::{Message, Outbox};
 use super::payload::status_json;
 use super::topics::Topics;
-use rumqttc::{Client, ClientError, ConnectReturnCode, Connection, ConnectionError, Event, MqttOptions, Outgoing, Packet, QoS, RecvTimeoutError};
+use rumqttc::{AsyncClient, ClientError, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 use tracing::{debug, error, info, warn};
 
-/// How long one poll of a live connection may wait for traffic; bounds how late a queued
-/// message leaves and how late a shutdown request is seen.
+/// How long a poll waits when the client's request channel was full: the event loop drains it
+/// and returns on its own, this only bounds the wait should it not.
 const TICK: Duration = Duration::from_millis(100);
 /// rumqttc gives up a TCP + TLS + CONNECT attempt after this many seconds.
 pub(crate) const CONNECT_TIMEOUT_S: u64 = 5;
@@ -55,6 +58,9 @@ pub(crate) struct Shared {
     pub outbox: Mutex<Outbox>,
     /// Wakes the thread out of a back-off wait at shutdown.
     pub wake: Condvar,
+    /// Wakes the thread out of a wait on a live connection: a message was queued, the status
+    /// changed, or shutdown. A notification while the thread is busy is kept for its next wait.
+    pub notify: tokio::sync::Notify,
     pub stop: AtomicBool,
     pub link: Mutex<Link>,
 }
@@ -67,7 +73,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     pub fn new(outbox: Outbox) -> Self {
-        Self { outbox: Mutex::new(outbox), wake: Condvar::new(), stop: AtomicBool::new(false), link: Mutex::new(Link::Connecting) }
+        Self { outbox: Mutex::new(outbox), wake: Condvar::new(), notify: tokio::sync::Notify::new(), stop: AtomicBool::new(false), link: Mutex::new(Link::Connecting) }
     }
 
     fn stopping(&self) -> bool {
@@ -116,9 +122,20 @@ pub(crate) struct Worker {
     pub broker: String,
 }
 
+/// What one wait on the event loop ended with.
+enum Polled {
+    Event(Result<Event, ConnectionError>),
+    /// The wait's time was up.
+    Timeout,
+    /// A caller notified the thread.
+    Woken,
+}
+
 struct Session {
-    client: Client,
-    conn: Connection,
+    client: AsyncClient,
+    eventloop: EventLoop,
+    /// Drives the event loop on this thread (one thread, no worker pool).
+    rt: tokio::runtime::Runtime,
     up: bool,
     connected_at: Instant,
     /// `None` right after a connect: the status goes out at once then.
@@ -144,12 +161,19 @@ impl Worker {
     fn run_inner(self) {
         // A small request channel: what sits in it when the connection drops is lost (a new
         // clean session discards it), while our own queue keeps messages across outages.
-        let (client, mut conn) = Client::new(self.options.clone(), 16);
-        let mut net = conn.eventloop.network_options();
+        let (client, mut eventloop) = AsyncClient::new(self.options.clone(), 16);
+        let mut net = eventloop.network_options();
         net.set_connection_timeout(CONNECT_TIMEOUT_S);
-        conn.eventloop.set_network_options(net);
+        eventloop.set_network_options(net);
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                error!(broker = %self.broker, "cannot start the MQTT event loop: {e}; status reporting is off until restart");
+                return;
+            }
+        };
         let now = Instant::now();
-        let mut s = Session { client, conn, up: false, connected_at: now, last_status_sent: None, resync: VecDeque::new(), last_logged: None, backoff: Backoff::new(self.reconnect_max) };
+        let mut s = Session { client, eventloop, rt, up: false, connected_at: now, last_status_sent: None, resync: VecDeque::new(), last_logged: None, backoff: Backoff::new(self.reconnect_max) };
         let mut next_attempt = now;
         loop {
             if self.shared.stopping() {
@@ -162,25 +186,51 @@ impl Worker {
                     self.shared.wait(next_attempt - now);
                     continue;
                 }
-                match s.conn.recv_timeout(CONNECT_WAIT) {
-                    Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => self.on_connected(&mut s),
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => next_attempt = self.on_connect_failed(&mut s, &e),
-                    Err(RecvTimeoutError::Timeout) => next_attempt = self.on_connect_failed(&mut s, &ConnectionError::NetworkTimeout),
-                    Err(RecvTimeoutError::Disconnected) => return,
+                // Not wakeable: a connection attempt is never cut short by a queued message.
+                match self.poll(&mut s, CONNECT_WAIT, false) {
+                    Polled::Event(Ok(Event::Incoming(Packet::ConnAck(_)))) => self.on_connected(&mut s),
+                    Polled::Event(Ok(_)) | Polled::Woken => {}
+                    Polled::Event(Err(ConnectionError::RequestsDone)) => return,
+                    Polled::Event(Err(e)) => next_attempt = self.on_connect_failed(&mut s, &e),
+                    Polled::Timeout => next_attempt = self.on_connect_failed(&mut s, &ConnectionError::NetworkTimeout),
                 }
             } else {
-                self.feed(&mut s);
-                match s.conn.recv_timeout(TICK) {
-                    Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
-                    Ok(Err(e)) => next_attempt = self.on_lost(&mut s, &e),
-                    Err(RecvTimeoutError::Disconnected) => return,
+                let full = self.feed(&mut s);
+                let wait = if full { TICK } else { self.idle_wait(&s) };
+                match self.poll(&mut s, wait, true) {
+                    Polled::Event(Ok(_)) | Polled::Timeout | Polled::Woken => {}
+                    Polled::Event(Err(ConnectionError::RequestsDone)) => return,
+                    Polled::Event(Err(e)) => next_attempt = self.on_lost(&mut s, &e),
                 }
                 if s.up && s.last_status_sent.is_some_and(|t| t.elapsed() >= self.status_interval) {
                     lock(&self.shared.outbox).mark_status_dirty();
                 }
             }
         }
+    }
+
+    /// Waits up to `d` for the event loop (network traffic, keep-alive) and, when `wakeable`,
+    /// for a caller's notification.
+    fn poll(&self, s: &mut Session, d: Duration, wakeable: bool) -> Polled {
+        let Session { rt, eventloop, .. } = s;
+        let notify = &self.shared.notify;
+        rt.block_on(async {
+            tokio::select! {
+                biased;
+                ev = eventloop.poll() => Polled::Event(ev),
+                _ = notify.notified(), if wakeable => Polled::Woken,
+                _ = tokio::time::sleep(d) => Polled::Timeout,
+            }
+        })
+    }
+
+    /// How long a live connection with nothing to send may sleep: until a coalesced status
+    /// change may go out, else until the periodic status refresh. Keep-alive pings are the
+    /// event loop's own timer; queued messages notify the thread.
+    fn idle_wait(&self, s: &Session) -> Duration {
+        let Some(sent) = s.last_status_sent else { return TICK };
+        let gap = if lock(&self.shared.outbox).status_dirty() { STATUS_MIN_GAP } else { self.status_interval };
+        (sent + gap).saturating_duration_since(Instant::now()).max(Duration::from_millis(1))
     }
 
     fn on_connected(&self, s: &mut Session) {
@@ -244,10 +294,11 @@ impl Worker {
     }
 
     /// Hands as much as the client takes: resync messages, then the status, then the queue.
-    fn feed(&self, s: &mut Session) {
+    /// True when the client's channel was full and something is still waiting.
+    fn feed(&self, s: &mut Session) -> bool {
         while let Some(p) = s.resync.front() {
             if let Sent::Full = Self::try_send(s, p) {
-                return;
+                return true;
             }
             s.resync.pop_front();
         }
@@ -257,13 +308,15 @@ impl Worker {
             let payload = status_json(&status, self.started.elapsed().as_secs(), &self.version, SystemTime::now());
             if let Sent::Full = Self::try_send(s, &Publish { topic: self.topics.status.clone(), payload, qos: QoS::AtLeastOnce, retain: true }) {
                 ob.mark_status_dirty();
-                return;
+                return true;
             }
             s.last_status_sent = Some(Instant::now());
         }
+        let mut full = false;
         while let Some(m) = ob.front() {
             let p = Publish { topic: m.topic.clone(), payload: m.payload.clone(), qos: m.qos, retain: false };
             if let Sent::Full = Self::try_send(s, &p) {
+                full = true;
                 break;
             }
             ob.pop_front();
@@ -273,6 +326,7 @@ impl Worker {
         if dropped > 0 {
             warn!(broker = %self.broker, "MQTT queue was full: dropped the {dropped} oldest event/stats messages");
         }
+        full
     }
 
     fn idle(&self, s: &mut Session) -> bool {
@@ -290,7 +344,7 @@ impl Worker {
             let deadline = Instant::now() + FLUSH_BUDGET;
             while !self.idle(s) && Instant::now() < deadline {
                 self.feed(s);
-                if let Ok(Err(_)) = s.conn.recv_timeout(Duration::from_millis(20)) {
+                if let Polled::Event(Err(_)) = self.poll(s, Duration::from_millis(20), false) {
                     s.up = false;
                     break;
                 }
@@ -312,10 +366,10 @@ impl Worker {
                 // After DISCONNECT, read until the broker closes the socket: closing it first
                 // with acknowledgements still unread makes the kernel send a reset, and the
                 // broker may then drop the last packets (our "offline" among them) unread.
-                match s.conn.recv_timeout(Duration::from_millis(50)) {
-                    Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) => disconnect_written = true,
-                    Ok(Ok(_)) | Err(RecvTimeoutError::Timeout) => {}
-                    Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => break,
+                match self.poll(s, Duration::from_millis(50), false) {
+                    Polled::Event(Ok(Event::Outgoing(Outgoing::Disconnect))) => disconnect_written = true,
+                    Polled::Event(Ok(_)) | Polled::Timeout | Polled::Woken => {}
+                    Polled::Event(Err(_)) => break,
                 }
             }
             if disconnect_written {
