@@ -902,7 +902,9 @@ def build_scorer(prev, remeasure):
         lat = prev["latency_ms"]
     else:
         log("scorer: measuring")
-        feed = {"x": np.random.default_rng(0).normal(size=(1000, len(card["inputs"]))).astype(np.float32)}
+        rng = np.random.default_rng(0)
+        feed = {"x": rng.normal(size=(1000, len(card["inputs"]))).astype(np.float32),
+                "r": rng.normal(size=(1000, len(card["relative"]))).astype(np.float32)}
         lat = {"conditions": "onnxruntime %s CPUExecutionProvider, %s, one batch of 1000 frames, median of 20 "
                              "after 3 warm-up runs" % (ORT_VERSION, platform.machine()),
                "fp32": latency_ms(session(fp32), feed)}

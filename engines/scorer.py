@@ -72,9 +72,24 @@ def read_gt(path):
     return out
 
 
+def footage_ranges(set_dir):
+    """video_id -> [start, end) frame ranges of real recorded footage (highlight or not), from a
+    set's sources.jsonl where it has one (dev2: every clip, active or calm). A set without it
+    (dev) has no calm clips: its footage is its ground truth."""
+    p = Path(set_dir) / "sources.jsonl"
+    if not p.exists():
+        return None
+    out = {}
+    for line in open(p):
+        d = json.loads(line)
+        out[d["video_id"]] = [c["frames"] for c in d.get("clips", [])]
+    return out
+
+
 def load_set(dump_dir, gt_path, tag):
-    """Videos of one evaluation set: list of dicts with key, id, X, y."""
+    """Videos of one evaluation set: list of dicts with key, id, X, y (highlight), footage."""
     gt = read_gt(gt_path)
+    ranges = footage_ranges(Path(gt_path).parent)
     videos = []
     for vid in sorted(gt):
         p = Path(dump_dir) / f"{vid}.jsonl"
@@ -85,7 +100,12 @@ def load_set(dump_dir, gt_path, tag):
         for fr in gt[vid]:
             if fr < len(y):
                 y[fr] = 1.0
-        videos.append({"key": f"{tag}/{vid}", "set": tag, "id": vid, "X": x, "y": y, "R_engine": r,
+        footage = y.copy()
+        if ranges is not None:
+            footage[:] = 0
+            for a, b in ranges.get(vid, []):
+                footage[a:b] = 1
+        videos.append({"key": f"{tag}/{vid}", "set": tag, "id": vid, "X": x, "y": y, "footage": footage, "R_engine": r,
                        "names": header["inputs"], "shots": header["shots"], "fps": header["fps"]})
     return videos
 
@@ -146,23 +166,31 @@ def train_mlp(Xs, ys, seed=7, steps=1000, lr=3e-3, l2=1e-4):
 
 
 def train(videos, seed=7):
-    """The two-stage scorer: stage 1 on the absolute rows; stage 2 on those plus the relative
-    row built from stage 1's probabilities. Stage 2 learns from out-of-fold stage-1
-    probabilities (2 inner folds over the videos), so it sees them as they will be on new
-    footage, not as overconfident in-sample fits."""
+    """The two-stage scorer. Stage 1 learns what is live camera footage at all (label: the frame
+    comes from a real recording, highlight or not: positive evidence, not a list of filler
+    symptoms); stage 2 learns which footage is the highlight, from the absolute rows plus the
+    relative row built from stage 1. Stage 2 learns from out-of-fold stage-1 probabilities
+    (2 inner folds over the videos), so it sees them as they will be on new footage, not as
+    overconfident in-sample fits."""
     Xs, ys = [v["X"] for v in videos], [v["y"] for v in videos]
-    stage1 = train_mlp(Xs, ys, seed=seed)
+    fs = [v["footage"] for v in videos]
+    stage1 = train_mlp(Xs, fs, seed=seed)
     rng = np.random.default_rng(seed + 1)
     inner = rng.permutation(len(videos)) % 2
     p1 = [None] * len(videos)
     for k in range(2):
         fit = [i for i in range(len(videos)) if inner[i] != k]
-        m = train_mlp([Xs[i] for i in fit], [ys[i] for i in fit], seed=seed + 2 + k)
+        m = train_mlp([Xs[i] for i in fit], [fs[i] for i in fit], seed=seed + 2 + k)
         for i in range(len(videos)):
             if inner[i] == k:
                 p1[i] = predict(m, Xs[i]).astype(np.float32)
     Rs = [relative(v["X"], p1[i], v["shots"], v["fps"]) for i, v in enumerate(videos)]
-    stage2 = train_mlp([np.concatenate([x, r], 1) for x, r in zip(Xs, Rs)], ys, seed=seed + 9)
+    # Stage 2 is P(highlight | footage): it learns on footage frames only, and the model's
+    # output is p1 × p2, so a stretch stage 1 rejects stays rejected whatever stage 2 makes
+    # of material it never saw (it called unseen colour bars highlights before this).
+    keep = [f > 0.5 for f in fs]
+    pairs = [(np.concatenate([x, r], 1)[k], y[k]) for x, r, y, k in zip(Xs, Rs, ys, keep) if k.any()]
+    stage2 = train_mlp([a for a, _ in pairs], [b for _, b in pairs], seed=seed + 9)
     return {"stage1": stage1, "stage2": stage2}
 
 
@@ -170,7 +198,7 @@ def predict_video(params, v):
     """(p1, p) of one video, as the engine computes them."""
     p1 = predict(params["stage1"], v["X"]).astype(np.float32)
     r = relative(v["X"], p1, v["shots"], v["fps"])
-    return p1, predict(params["stage2"], np.concatenate([v["X"], r], 1))
+    return p1, p1 * predict(params["stage2"], np.concatenate([v["X"], r], 1))
 
 
 def predict(params, X):
@@ -201,14 +229,16 @@ def _mlp_nodes(params, inp, prefix, out):
 
 def export_onnx(params, path, names):
     """Writes both stages as one ONNX graph (opset 17): inputs `x` [N, d] and `r` [N, 9]
-    float32; outputs `p1` [N, 1] (stage 1, from x alone) and `p` [N, 1] (stage 2)."""
+    float32; outputs `p1` [N, 1] (stage 1, from x alone: footage) and `p` [N, 1]
+    (p1 × stage 2: highlight)."""
     import onnx
     from onnx import TensorProto, helper
 
     d = len(names)
     n1, i1 = _mlp_nodes(params["stage1"], "x", "s1_", "p1")
     cat = helper.make_node("Concat", ["x", "r"], ["xr"], axis=1)
-    n2, i2 = _mlp_nodes(params["stage2"], "xr", "s2_", "p")
+    n2, i2 = _mlp_nodes(params["stage2"], "xr", "s2_", "p2")
+    n2.append(helper.make_node("Mul", ["p1", "p2"], ["p"]))
     graph = helper.make_graph(n1 + [cat] + n2, "highlight_scorer",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", d]),
                                helper.make_tensor_value_info("r", TensorProto.FLOAT, ["N", len(RELATIVE)])],

@@ -46,7 +46,7 @@ def main():
         h.update(v["y"].tobytes())
     card = {"training_sets": TRAINING_SETS, "videos": len(videos), "frames": int(sum(len(v["y"]) for v in videos)),
             "positives": int(sum(v["y"].sum() for v in videos)), "seed": args.seed, "hidden": list(scorer.HIDDEN),
-            "inputs": videos[0]["names"], "data_sha256": h.hexdigest(),
+            "inputs": videos[0]["names"], "relative": scorer.RELATIVE, "data_sha256": h.hexdigest(),
             "model_sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
     out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
     print(f"wrote {out} ({out.stat().st_size} bytes) from {card['videos']} videos, {card['frames']} frames")

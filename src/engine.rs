@@ -211,8 +211,7 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, mut models: Option<&mut Mo
         }
         warn!("networks failed on this video ({e}); the classical subject is used from that frame on");
     }
-    let distances: Vec<f32> = features.iter().map(|f| f.cut_distance).collect();
-    let shots = shots::detect(&distances, info.fps, &cfg.shots);
+    let shots = shots_of(&features, info.fps, cfg);
     apply_subjects(&mut features, &shots, &subjects_seen, opts.detail.map_or(1, |d| d.every as usize));
     apply_net_cues(&mut features, &shots, &cues_seen);
     if !audio.is_empty() {
@@ -228,6 +227,13 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, mut models: Option<&mut Mo
     let decision = decide(&features, &shots, &canvas, cfg, scorer.map(|s| s as &mut dyn Model));
     let Decision { selection, predictions, plans } = decision;
     Ok(VideoResult { info, features, shots, selection, plans, predictions, subjects: subjects_seen, subjects_sampled: sample_k as usize, audio, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// The shots of a video from its features.
+pub fn shots_of(features: &[FrameFeatures], fps: f64, cfg: &Config) -> Vec<std::ops::Range<usize>> {
+    let distances: Vec<f32> = features.iter().map(|f| f.cut_distance).collect();
+    let changes: Vec<f32> = features.iter().map(|f| f.change).collect();
+    shots::detect(&distances, &changes, fps, &cfg.shots)
 }
 
 /// What was decided for one video from its analysis: which frames, and their windows.
@@ -250,7 +256,7 @@ pub fn decide(features: &[FrameFeatures], shots: &[std::ops::Range<usize>], canv
         }
     });
     let crop_iou = frame::expected_iou(features, shots, canvas);
-    let mut selection = select::select(features, shots, &crop_iou, canvas.fps, &cfg.select, learned.as_ref().map(|s| s.p.as_slice()));
+    let mut selection = select::select(features, shots, &crop_iou, canvas.fps, &cfg.select, learned.as_ref());
     if let Some(s) = learned {
         selection.p1 = s.p1;
     }

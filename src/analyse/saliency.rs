@@ -69,7 +69,8 @@ impl Saliency {
                 let (dx, dy) = global_shift(prev, &grid);
                 let r = residual(prev, &grid, dx, dy);
                 let a = r.data.iter().sum::<f32>() / r.data.len().max(1) as f32;
-                let cam = ((dx as f32 / grid.width as f32).powi(2) + (dy as f32 / grid.height as f32).powi(2)).sqrt();
+                let (fx, fy) = global_shift_subcell(prev, &grid);
+                let cam = ((fx / grid.width as f32).powi(2) + (fy / grid.height as f32).powi(2)).sqrt();
                 (Some(r.box_blur(1)), a, cam)
             }
             _ => (None, 0.0, 0.0),
@@ -135,13 +136,37 @@ fn fft2(buf: &mut [Complex<f32>], n: usize, fft: &dyn rustfft::Fft<f32>) {
 /// The integer translation `(dx, dy)` that best maps `prev` onto `cur` (least mean absolute
 /// difference over the overlap): the camera's motion.
 pub fn global_shift(prev: &Plane, cur: &Plane) -> (isize, isize) {
+    let (_, dx, dy) = shift_search(prev, cur);
+    (dx, dy)
+}
+
+/// The camera's motion to a fraction of a grid cell: the integer best shift, refined on each
+/// axis by the vertex of the parabola through its cost and its two neighbours' (a cell is
+/// 1/64 of the picture, too coarse for the slow pans of a followed subject).
+pub fn global_shift_subcell(prev: &Plane, cur: &Plane) -> (f32, f32) {
+    let (costs, dx, dy) = shift_search(prev, cur);
+    let at = |x: isize, y: isize| costs.get(((y + MAX_SHIFT) * (2 * MAX_SHIFT + 1) + x + MAX_SHIFT) as usize).copied().flatten();
+    let vertex = |a: Option<f32>, b: Option<f32>, c: Option<f32>| match (a, b, c) {
+        (Some(a), Some(b), Some(c)) if a + c - 2.0 * b > 1e-6 => (0.5 * (a - c) / (a + c - 2.0 * b)).clamp(-0.5, 0.5),
+        _ => 0.0,
+    };
+    let ox = vertex(at(dx - 1, dy), at(dx, dy), at(dx + 1, dy));
+    let oy = vertex(at(dx, dy - 1), at(dx, dy), at(dx, dy + 1));
+    (dx as f32 + ox, dy as f32 + oy)
+}
+
+/// Every shift's cost (row-major over dy, dx in `-MAX_SHIFT..=MAX_SHIFT`; `None` where the
+/// overlap is too small) and the best shift.
+fn shift_search(prev: &Plane, cur: &Plane) -> (Vec<Option<f32>>, isize, isize) {
     let (w, h) = (cur.width as isize, cur.height as isize);
     let mut best = (f32::MAX, 0, 0);
+    let mut costs = Vec::with_capacity(((2 * MAX_SHIFT + 1) * (2 * MAX_SHIFT + 1)) as usize);
     for dy in -MAX_SHIFT..=MAX_SHIFT {
         for dx in -MAX_SHIFT..=MAX_SHIFT {
             let (x0, x1) = ((dx).max(0), (w + dx).min(w));
             let (y0, y1) = ((dy).max(0), (h + dy).min(h));
             if x1 - x0 < w / 2 || y1 - y0 < h / 2 {
+                costs.push(None);
                 continue;
             }
             let mut s = 0.0f32;
@@ -152,14 +177,16 @@ pub fn global_shift(prev: &Plane, cur: &Plane) -> (isize, isize) {
                     s += (cur.data[cr + x as usize] - prev.data[pr + (x - dx) as usize]).abs();
                 }
             }
+            let raw = s / ((x1 - x0) * (y1 - y0)) as f32;
+            costs.push(Some(raw));
             // Prefer no motion on ties: a still camera is the common case.
-            let cost = s / ((x1 - x0) * (y1 - y0)) as f32 + 0.01 * (dx.abs() + dy.abs()) as f32;
+            let cost = raw + 0.01 * (dx.abs() + dy.abs()) as f32;
             if cost < best.0 {
                 best = (cost, dx, dy);
             }
         }
     }
-    (best.1, best.2)
+    (costs, best.1, best.2)
 }
 
 /// `|cur - prev shifted by (dx, dy)|`, zero where the shifted frame has no data.
@@ -259,6 +286,17 @@ mod tests {
         let a = scene(64, 36, 10, 10, 0);
         let b = scene(64, 36, 10, 10, 2);
         assert_eq!(global_shift(&a, &b), (-2, 0));
+        let (fx, fy) = global_shift_subcell(&a, &b);
+        assert!((fx - -2.0).abs() <= 0.5 && fy.abs() <= 0.5, "({fx}, {fy})");
+    }
+
+    #[test]
+    fn subcell_shift_sees_a_half_cell_pan() {
+        // A smooth horizontal ramp moved by half a cell: the integer search says 0 or -1,
+        // the refinement lands in between.
+        let ramp = |off: f32| Plane { width: 64, height: 36, data: (0..64 * 36).map(|i| (((i % 64) as f32 + off) * 0.3).sin() * 80.0 + 128.0).collect() };
+        let (fx, _) = global_shift_subcell(&ramp(0.0), &ramp(0.5));
+        assert!(fx < -0.2 && fx > -0.8, "{fx}");
     }
 
     #[test]

@@ -39,17 +39,42 @@ pub struct ShotParams {
     pub cut_distance: f32,
     /// Shortest shot, in seconds.
     pub min_shot_s: f64,
+    /// A cut is also a jump of the mean luma change to at least this (grey levels)...
+    pub jump_change: f32,
+    /// ...and to at least this many times the local level of change (the median over the six
+    /// frames each side): two shots of one place in the same light have alike histograms but
+    /// share no pixels, while motion, however fast, changes smoothly from frame to frame.
+    pub jump_ratio: f32,
 }
 
 impl Default for ShotParams {
     fn default() -> Self {
-        Self { cut_distance: 0.35, min_shot_s: 0.4 }
+        Self { cut_distance: 0.35, min_shot_s: 0.4, jump_change: 20.0, jump_ratio: 3.0 }
     }
 }
 
+/// Frames of the local reference on each side of a candidate cut.
+const JUMP_WINDOW: usize = 6;
+
+/// Whether frame `i` is a jump cut by the change rule of [`ShotParams`].
+fn is_jump(changes: &[f32], i: usize, p: &ShotParams) -> bool {
+    let Some(&c) = changes.get(i) else { return false };
+    if c < p.jump_change {
+        return false;
+    }
+    let (lo, hi) = (i.saturating_sub(JUMP_WINDOW).max(1), (i + JUMP_WINDOW + 1).min(changes.len()));
+    let mut local: Vec<f32> = (lo..hi).filter(|&j| j != i).map(|j| changes[j]).collect();
+    if local.is_empty() {
+        return false;
+    }
+    local.sort_by(|a, b| a.total_cmp(b));
+    c >= p.jump_ratio * (local[local.len() / 2] + 1.0)
+}
+
 /// Splits `distances.len()` frames into shots; `distances[i]` is the histogram distance
-/// between frame `i` and frame `i - 1` (`distances[0]` is ignored).
-pub fn detect(distances: &[f32], fps: f64, p: &ShotParams) -> Vec<Range<usize>> {
+/// between frame `i` and frame `i - 1` (`distances[0]` is ignored), `changes[i]` the mean
+/// absolute luma change between them (may be empty: the histogram rule alone).
+pub fn detect(distances: &[f32], changes: &[f32], fps: f64, p: &ShotParams) -> Vec<Range<usize>> {
     let n = distances.len();
     if n == 0 {
         return Vec::new();
@@ -58,7 +83,7 @@ pub fn detect(distances: &[f32], fps: f64, p: &ShotParams) -> Vec<Range<usize>> 
     let mut cuts = vec![0usize];
     for (i, &d) in distances.iter().enumerate().skip(1) {
         let last = *cuts.last().unwrap_or(&0);
-        if d > p.cut_distance && i - last >= min_len {
+        if (d > p.cut_distance || is_jump(changes, i, p)) && i - last >= min_len {
             cuts.push(i);
         }
     }
@@ -85,14 +110,27 @@ mod tests {
         d[30] = 0.9;
         d[32] = 0.9; // too close to the previous cut at 25 fps, 0.4 s
         d[70] = 0.5;
-        let shots = detect(&d, 25.0, &ShotParams::default());
+        let shots = detect(&d, &[], 25.0, &ShotParams::default());
         assert_eq!(shots, vec![0..30, 30..70, 70..100]);
+    }
+
+    #[test]
+    fn a_jump_in_change_is_a_cut_even_when_histograms_agree() {
+        let d = vec![0.05f32; 100];
+        let mut c = vec![4.0f32; 100];
+        c[50] = 40.0; // a cut between two shots of the same colours
+        c[80] = 11.0; // a fast movement: more change, but under the floor
+        assert_eq!(detect(&d, &c, 25.0, &ShotParams::default()), vec![0..50, 50..100]);
+        // Fast motion throughout: a high frame is not a jump against a high local level.
+        let mut fast = vec![30.0f32; 100];
+        fast[50] = 60.0;
+        assert_eq!(detect(&d, &fast, 25.0, &ShotParams::default()), vec![0..100]);
     }
 
     proptest! {
         #[test]
         fn shots_partition_the_frames(d in proptest::collection::vec(0.0f32..1.0, 1..300), fps in 5.0f64..60.0) {
-            let shots = detect(&d, fps, &ShotParams::default());
+            let shots = detect(&d, &[], fps, &ShotParams::default());
             prop_assert_eq!(shots.first().map(|s| s.start), Some(0));
             prop_assert_eq!(shots.last().map(|s| s.end), Some(d.len()));
             for w in shots.windows(2) {

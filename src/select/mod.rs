@@ -58,7 +58,7 @@ pub enum Judge {
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Learned }
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both }
     }
 }
 
@@ -103,12 +103,18 @@ impl Selection {
 }
 
 /// Selects the highlight frames. `crop_iou[i]` is the expected IoU of frame i's crop
-/// (1 when the window is the whole picture). `learned` is the scorer's per-frame probability
-/// when it ran; [`SelectParams::judge`] says how it combines with the rules.
-pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams, learned: Option<&[f64]>) -> Selection {
+/// (1 when the window is the whole picture). `learned` is the scorer's output when it ran;
+/// [`SelectParams::judge`] says how it combines with the rules.
+///
+/// With the scorer, a video is called empty only when nothing in it looks like live camera
+/// footage (its first stage): a video of real footage in which no moment stands out still
+/// gets its best moment, because calling a video empty wrongly costs a whole point.
+pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams, learned: Option<&scorer::Scores>) -> Selection {
     let ev = evidence::evidence(features, fps, &p.evidence);
-    let learned = learned.filter(|l| l.len() == features.len());
-    let (prob, keep): (Vec<f64>, Vec<f64>) = match (learned, p.judge) {
+    let learned = learned.filter(|l| l.p.len() == features.len() && l.p1.len() == features.len());
+    let footage = learned.filter(|_| p.judge != Judge::Rules).map(|l| l.p1.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>());
+    let by_shot = learned.map(|l| footage_shot_means(&l.p, &l.p1, shots));
+    let (prob, keep): (Vec<f64>, Vec<f64>) = match (by_shot.as_deref(), p.judge) {
         (Some(l), Judge::Learned) => (l.to_vec(), l.to_vec()),
         (Some(l), Judge::Both) => {
             let v: Vec<f64> = l.iter().zip(&ev).map(|(&q, e)| q * f64::from((1.0 - e.black) * (1.0 - e.frozen))).collect();
@@ -130,22 +136,55 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
             }
         }
     }
-    let runs = runs_of(&mask);
-    let runs = close_gaps(&runs, (p.max_gap_s * fps).round() as usize);
     let min_len = ((p.min_segment_s * fps).round() as usize).max(1);
-    let candidates: Vec<Segment> = runs
-        .into_iter()
-        .filter(|r| r.len() >= min_len)
-        .map(|r| {
-            let len = r.len() as f64;
-            let sp: f64 = prob[r.clone()].iter().sum();
-            let sq: f64 = r.clone().map(|i| prob[i] * crop_iou.get(i).copied().unwrap_or(0.5)).sum();
-            Segment { start: r.start, end: r.end, p: sp / len, q: sq / len }
-        })
-        .collect();
+    let gap = (p.max_gap_s * fps).round() as usize;
+    let segments_of = |mask: &[bool]| -> Vec<Segment> {
+        close_gaps(&runs_of(mask), gap)
+            .into_iter()
+            .filter(|r| r.len() >= min_len)
+            .map(|r| {
+                let len = r.len() as f64;
+                let sp: f64 = prob[r.clone()].iter().sum();
+                let sq: f64 = r.clone().map(|i| prob[i] * crop_iou.get(i).copied().unwrap_or(0.5)).sum();
+                Segment { start: r.start, end: r.end, p: sp / len, q: sq / len }
+            })
+            .collect()
+    };
+    let candidates = segments_of(&mask);
     let expected_gt: f64 = prob.iter().sum();
-    let (segments, expected_f) = choose_by_expected_f(candidates, expected_gt);
+    let (mut segments, mut expected_f) = choose_by_expected_f(candidates, expected_gt);
+    if segments.is_empty() {
+        if let Some(f) = &footage {
+            // Nothing stands out, but there is footage: its best stretch, then whatever else
+            // pays by the expected-F rule.
+            let foot_mask: Vec<bool> = median_filter(f, half_window(p.smooth_s, fps)).iter().map(|&v| v >= 0.5).collect();
+            let mut foot = segments_of(&foot_mask);
+            foot.sort_by(|a, b| b.q.total_cmp(&a.q));
+            if !foot.is_empty() {
+                let best = foot.remove(0);
+                (segments, expected_f) = choose_after(best, foot, expected_gt);
+            }
+        }
+    }
     Selection { segments, expected_f, evidence: ev, p: prob, p1: Vec::new() }
+}
+
+/// The learned probability with every footage frame (first stage ≥ 0.5) given the mean over
+/// the footage frames of its shot: which recording is the highlight is decided per shot (a
+/// clip is kept or dropped whole), while frames the first stage calls filler keep their own.
+pub fn footage_shot_means(p: &[f64], p1: &[f32], shots: &[Range<usize>]) -> Vec<f64> {
+    let mut out = p.to_vec();
+    for shot in shots.iter().filter(|s| s.end <= p.len().min(p1.len())) {
+        let foot: Vec<usize> = shot.clone().filter(|&i| p1[i] >= 0.5).collect();
+        if foot.is_empty() {
+            continue;
+        }
+        let mean = foot.iter().map(|&i| p[i]).sum::<f64>() / foot.len() as f64;
+        for i in foot {
+            out[i] = mean;
+        }
+    }
+    out
 }
 
 fn half_window(seconds: f64, fps: f64) -> usize {
@@ -190,17 +229,26 @@ fn interest(features: &[FrameFeatures], p: &SelectParams) -> Vec<f64> {
 
 /// Adds segments in order of their expected contribution per frame while each raises the
 /// expected F `2·Σq / (k + N̂)`. Returns them in time order with the final expected F.
-pub fn choose_by_expected_f(mut candidates: Vec<Segment>, expected_gt: f64) -> (Vec<Segment>, f64) {
+pub fn choose_by_expected_f(candidates: Vec<Segment>, expected_gt: f64) -> (Vec<Segment>, f64) {
+    greedy(Vec::new(), candidates, expected_gt)
+}
+
+/// [`choose_by_expected_f`] that starts from `first`, chosen whatever it does to the F.
+pub fn choose_after(first: Segment, rest: Vec<Segment>, expected_gt: f64) -> (Vec<Segment>, f64) {
+    greedy(vec![first], rest, expected_gt)
+}
+
+fn greedy(mut chosen: Vec<Segment>, mut candidates: Vec<Segment>, expected_gt: f64) -> (Vec<Segment>, f64) {
     candidates.sort_by(|a, b| b.q.total_cmp(&a.q));
-    let (mut sum_q, mut k) = (0.0f64, 0.0f64);
-    let mut f = 0.0;
-    let mut chosen = Vec::new();
+    let len = |s: &Segment| (s.end - s.start) as f64;
+    let mut sum_q: f64 = chosen.iter().map(|s| s.q * len(s)).sum();
+    let mut k: f64 = chosen.iter().map(len).sum();
+    let mut f = if chosen.is_empty() { 0.0 } else { 2.0 * sum_q / (k + expected_gt).max(1e-9) };
     for s in candidates {
-        let len = (s.end - s.start) as f64;
-        let nf = 2.0 * (sum_q + s.q * len) / (k + len + expected_gt);
+        let nf = 2.0 * (sum_q + s.q * len(&s)) / (k + len(&s) + expected_gt);
         if nf > f {
-            sum_q += s.q * len;
-            k += len;
+            sum_q += s.q * len(&s);
+            k += len(&s);
             f = nf;
             chosen.push(s);
         }
