@@ -34,10 +34,11 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    /// The kind of `path` itself, not of what a symlink points to.
-    pub fn of(path: &Path) -> Option<EntryKind> {
-        let t = std::fs::symlink_metadata(path).ok()?.file_type();
-        Some(if t.is_file() {
+    /// The kind of `path` itself (not of what a symlink points to), from its type as `lstat`
+    /// or a directory entry gives it; only a symlink is followed, to tell whether it leads
+    /// to a folder.
+    pub fn from_type(t: std::fs::FileType, path: &Path) -> EntryKind {
+        if t.is_file() {
             EntryKind::File
         } else if t.is_dir() {
             EntryKind::Dir
@@ -45,7 +46,7 @@ impl EntryKind {
             EntryKind::Symlink { to_dir: path.is_dir() }
         } else {
             EntryKind::Special(super::open::kind_name(t))
-        })
+        }
     }
 }
 

@@ -302,10 +302,15 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
     for (path, kind) in &found {
         let (path, kind) = (path.clone(), *kind);
         let Some(drop) = watch::classify(&path, kind, default_ratio, read_sidecar) else { continue };
-        // A symlink or special file has no contents worth waiting for: refused at once.
+        // A symlink or special file has no contents worth waiting for: refused at once, and
+        // only once should it stay where it is (a move into `failed/` that fails).
         if !matches!(kind, EntryKind::File | EntryKind::Dir) {
             if let Err(e) = &drop {
-                refuse(&path, e);
+                let (size, mtime) = std::fs::symlink_metadata(&path).map_or((0, None), |m| (m.len(), m.modified().ok()));
+                if !stability.is_settled(&path, size, mtime) {
+                    refuse(&path, e);
+                    stability.settle(&path, size, mtime);
+                }
             }
             continue;
         }
@@ -321,6 +326,7 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
             Ok(d) => d,
             Err(e) => {
                 refuse(&path, &e);
+                stability.settle(&path, size, mtime);
                 continue;
             }
         };
@@ -357,7 +363,7 @@ fn candidates(ingest: &Path) -> Vec<(PathBuf, EntryKind)> {
     let mut out = Vec::new();
     let list = |dir: &Path| -> Vec<(PathBuf, EntryKind)> {
         let mut v: Vec<(PathBuf, EntryKind)> = std::fs::read_dir(dir)
-            .map(|rd| rd.filter_map(Result::ok).filter_map(|e| EntryKind::of(&e.path()).map(|k| (e.path(), k))).collect())
+            .map(|rd| rd.filter_map(Result::ok).filter_map(|e| e.file_type().ok().map(|t| (e.path(), EntryKind::from_type(t, &e.path())))).collect())
             .unwrap_or_default();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
