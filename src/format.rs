@@ -39,6 +39,21 @@ impl AspectRatio {
         Self::new(w.trim().parse().ok()?, h.trim().parse().ok()?)
     }
 
+    /// The most elongated target accepted from a drop, either way: 8:1 and 1:8. Beyond it a
+    /// crop window is a few pixels on one side (4294967295:1 gives a window ~0 px high), so
+    /// the result would be empty or meaningless; such a ratio is refused with a verdict.
+    pub const MAX_ELONGATION: u32 = 8;
+
+    /// `self` if it lies within 1:[`Self::MAX_ELONGATION`] … [`Self::MAX_ELONGATION`]:1,
+    /// otherwise why not (for a message naming the field).
+    pub fn within_range(self) -> Result<Self, String> {
+        let (w, h, k) = (u64::from(self.w), u64::from(self.h), u64::from(Self::MAX_ELONGATION));
+        if w > k * h || h > k * w {
+            return Err(format!("must lie between 1:{k} and {k}:1 (width:height), got {w}:{h}"));
+        }
+        Ok(self)
+    }
+
     /// Parses the JSON value of `targetRatioWH`: exactly two positive integers.
     pub fn from_json(v: &serde_json::Value) -> Result<Self, String> {
         let arr = v
@@ -169,6 +184,18 @@ mod tests {
         assert!(AspectRatio::from_json(&json!([9.5, 16])).is_err());
         assert!(AspectRatio::from_json(&json!([9, 16, 1])).is_err());
         assert!(AspectRatio::from_json(&json!("9:16")).is_err());
+    }
+
+    #[test]
+    fn elongated_ratios_are_out_of_range_at_both_ends() {
+        let r = |w, h| AspectRatio::new(w, h).unwrap().within_range();
+        for (w, h) in [(1, 8), (8, 1), (9, 16), (16, 9), (1, 1), (4_000_000_000, 4_000_000_000)] {
+            assert!(r(w, h).is_ok(), "{w}:{h}");
+        }
+        for (w, h) in [(1, 9), (9, 1), (u32::MAX, 1), (1, u32::MAX)] {
+            let e = r(w, h).unwrap_err();
+            assert!(e.contains("1:8") && e.contains(&format!("{w}:{h}")), "{e}");
+        }
     }
 
     #[test]

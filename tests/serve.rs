@@ -206,7 +206,7 @@ fn dropped_video_with_sidecar_gives_outputs_events_in_order_and_moves_to_done() 
 
     std::fs::write(d.ingest().join("clip.json"), r#"{"targetRatioWH": [16, 9]}"#).unwrap();
     drop_file(&src, &d.ingest(), "clip.mp4");
-    let out = root.join("out/clip.predictions.jsonl");
+    let out = root.join("out/clip.mp4.predictions.jsonl");
     assert!(wait_for(Duration::from_secs(30), || listing(&d.ingest().join("done")).contains(&"clip.mp4".to_string())), "not done:\n{}", d.log_text());
     let took = d.terminate();
     assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
@@ -219,7 +219,7 @@ fn dropped_video_with_sidecar_gives_outputs_events_in_order_and_moves_to_done() 
     assert_eq!(lines[0]["targetRatioWH"], serde_json::json!([16, 9]), "the sidecar's ratio");
     assert_eq!(lines[0]["video_id"], "clip");
     assert!(!lines[0]["predictions"].as_array().unwrap().is_empty());
-    assert!(root.join("out/clip.crop.json").is_file());
+    assert!(root.join("out/clip.mp4.crop.json").is_file());
     assert_eq!(listing(&d.ingest().join("done")), ["clip.json", "clip.mp4"]);
     assert!(!d.ingest().join("clip.mp4").exists());
 
@@ -256,7 +256,7 @@ fn a_file_still_being_written_is_picked_up_only_when_complete() {
     }
     drop(f);
     assert!(wait_for(Duration::from_secs(30), || listing(&d.ingest().join("done")).contains(&"slow.mp4".to_string())), "{}", d.log_text());
-    let lines = read_jsonl(&root.join("out/slow.predictions.jsonl"));
+    let lines = read_jsonl(&root.join("out/slow.mp4.predictions.jsonl"));
     assert_eq!(lines.len(), 1);
     assert!(!lines[0]["predictions"].as_array().unwrap().is_empty());
     assert!(listing(&d.ingest().join("failed")).is_empty());
@@ -274,12 +274,12 @@ fn kill_9_during_a_job_then_restart_completes_it_once() {
     assert!(wait_for(Duration::from_secs(20), || d.log_text().contains("started")), "{}", d.log_text());
     d.kill9();
     assert!(d.ingest().join("long.mp4").exists(), "the input must stay until the outputs are durable");
-    assert!(!root.join("out/long.predictions.jsonl").exists() || !listing(&d.ingest().join("done")).contains(&"long.mp4".to_string()));
+    assert!(!root.join("out/long.mp4.predictions.jsonl").exists() || !listing(&d.ingest().join("done")).contains(&"long.mp4".to_string()));
 
     let d2 = Daemon::start(root, "");
     assert!(wait_for(Duration::from_secs(60), || listing(&d2.ingest().join("done")).contains(&"long.mp4".to_string())), "{}", d2.log_text());
     assert!(d2.log_text().contains("interrupted by a previous stop"), "{}", d2.log_text());
-    let lines = read_jsonl(&root.join("out/long.predictions.jsonl"));
+    let lines = read_jsonl(&root.join("out/long.mp4.predictions.jsonl"));
     assert_eq!(lines.len(), 1, "one output line, not two");
     assert!(!lines[0]["predictions"].as_array().unwrap().is_empty());
     drop(d2);
@@ -318,7 +318,7 @@ fn bad_drops_go_to_failed_with_a_reason_and_the_daemon_keeps_serving() {
     assert!(reason("badside.mp4").contains("targetRatioWH"), "{}", reason("badside.mp4"));
     assert!(reason("corrupt.mp4").contains("corrupt.mp4"), "{}", reason("corrupt.mp4"));
     assert!(reason("escape.jsonl").contains("..") && reason("escape.jsonl").contains("escape.jsonl:1"), "{}", reason("escape.jsonl"));
-    assert!(!root.join("out/escape.predictions.jsonl").exists());
+    assert!(!root.join("out/escape.jsonl.predictions.jsonl").exists());
 
     // Still serving.
     drop_file(&good, &ing, "after.mp4");
@@ -379,7 +379,7 @@ fn fifty_videos_dropped_at_once_are_all_processed_with_bounded_memory() {
     eprintln!("peak resident memory over 50 jobs: {} MiB", peak_kb / 1024);
     d.terminate();
     for i in 0..50 {
-        let lines = read_jsonl(&root.join(format!("out/v{i:02}.predictions.jsonl")));
+        let lines = read_jsonl(&root.join(format!("out/v{i:02}.mp4.predictions.jsonl")));
         assert_eq!(lines.len(), 1, "v{i:02}");
     }
     assert!(listing(&d.ingest().join("failed")).is_empty());
@@ -400,10 +400,10 @@ fn files_present_at_start_are_picked_up_and_shorts_rendered_when_configured() {
     let mut d = Daemon::start(root, "render = true\n");
     assert!(wait_for(Duration::from_secs(40), || listing(&d.ingest().join("done")).contains(&"early.mp4".to_string())), "{}", d.log_text());
     d.terminate();
-    let line = &read_jsonl(&root.join("out/early.predictions.jsonl"))[0];
+    let line = &read_jsonl(&root.join("out/16x9/early.mp4.predictions.jsonl"))[0];
     assert_eq!(line["targetRatioWH"], serde_json::json!([16, 9]), "ratio from the 16x9/ folder");
     let n = line["predictions"].as_array().unwrap().len();
-    let short = root.join("out/early.mp4");
+    let short = root.join("out/16x9/early.mp4.short.mp4");
     let probe = Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
         .arg(&short)
@@ -426,7 +426,7 @@ fn sigterm_during_a_job_exits_within_the_grace_and_the_job_completes_after_resta
     let finished_before_stop = listing(&d.ingest().join("done")).contains(&"long2.mp4".to_string());
     let d2 = Daemon::start(root, "");
     assert!(wait_for(Duration::from_secs(60), || listing(&d2.ingest().join("done")).contains(&"long2.mp4".to_string())), "{}", d2.log_text());
-    assert_eq!(read_jsonl(&root.join("out/long2.predictions.jsonl")).len(), 1);
+    assert_eq!(read_jsonl(&root.join("out/long2.mp4.predictions.jsonl")).len(), 1);
     if !finished_before_stop {
         assert!(d2.log_text().contains("interrupted by a previous stop"), "{}", d2.log_text());
     }
@@ -563,4 +563,237 @@ fn an_event_storm_costs_a_bounded_number_of_scans() {
     let bound = (window.as_secs_f64() / 0.25).ceil() as usize + (window.as_secs_f64() / 2.0).ceil() as usize + 1;
     assert!(during.len() <= bound, "{} scans for {} events in {window:?} (bound {bound})", during.len(), 2 * FILES);
     assert!(!d.log_text().contains("queued"), "no storm file became a job:\n{}", d.log_text());
+}
+
+// ------------------------------------------------------------------ hostile drops (#12)
+
+fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo").arg(path).status().map(|s| s.success()).unwrap_or(false);
+    assert!(ok, "mkfifo {} (coreutils)", path.display());
+}
+
+fn peak_memory_kib(d: &Daemon) -> u64 {
+    let pid = d.child.as_ref().map(Child::id).expect("running");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn reason(ingest: &Path, name: &str) -> String {
+    std::fs::read_to_string(ingest.join("failed").join(format!("{name}.error.txt"))).unwrap_or_default()
+}
+
+/// Waits until `name` is in `failed/` with a non-empty reason, and returns the reason.
+fn wait_failed(d: &Daemon, name: &str, limit: Duration) -> String {
+    let ing = d.ingest();
+    assert!(
+        wait_for(limit, || listing(&ing.join("failed")).contains(&name.to_string()) && !reason(&ing, name).is_empty()),
+        "{name} not in failed/ with a reason: failed/ has {:?}, ingest has {:?}\n{}",
+        listing(&ing.join("failed")),
+        listing(&ing),
+        d.log_text()
+    );
+    reason(&ing, name)
+}
+
+fn wait_done(d: &Daemon, name: &str, limit: Duration) {
+    let done = d.ingest().join("done");
+    assert!(wait_for(limit, || listing(&done).contains(&name.to_string())), "{name} not done: done/ has {:?}\n{}", listing(&done), d.log_text());
+}
+
+#[test]
+fn a_fifo_named_like_a_sidecar_does_not_hang_the_scan_and_sigterm_still_stops() {
+    let dir = tempdir();
+    let root = dir.path();
+    let good = moving(root, "good.mp4", 1.0, (160, 96), 25);
+    let mut d = Daemon::start(root, "");
+    let ing = d.ingest();
+    // Opening this FIFO for reading blocks until a writer comes: none ever does.
+    mkfifo(&ing.join("x.json"));
+    drop_file(&good, &ing, "x.mp4");
+    drop_file(&good, &ing, "after.mp4");
+    let why = wait_failed(&d, "x.mp4", Duration::from_secs(30));
+    assert!(why.contains("x.json") && why.contains("FIFO"), "{why}");
+    wait_done(&d, "after.mp4", Duration::from_secs(30));
+    let took = d.terminate();
+    assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
+}
+
+#[test]
+fn a_fifo_named_like_a_video_does_not_block_the_only_worker() {
+    let dir = tempdir();
+    let root = dir.path();
+    let good = moving(root, "good.mp4", 1.0, (160, 96), 25);
+    let mut d = Daemon::start(root, "max_jobs = 1\n");
+    let ing = d.ingest();
+    mkfifo(&ing.join("pipe.mp4"));
+    std::thread::sleep(Duration::from_millis(300));
+    drop_file(&good, &ing, "next.mp4");
+    let why = wait_failed(&d, "pipe.mp4", Duration::from_secs(30));
+    assert!(why.contains("pipe.mp4") && why.contains("FIFO"), "{why}");
+    wait_done(&d, "next.mp4", Duration::from_secs(30));
+    let took = d.terminate();
+    assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
+    assert!(!root.join("out/pipe.mp4.predictions.jsonl").exists());
+}
+
+#[test]
+fn a_sidecar_symlinked_to_dev_zero_is_refused_without_reading_it() {
+    let dir = tempdir();
+    let root = dir.path();
+    let good = moving(root, "good.mp4", 1.0, (160, 96), 25);
+    let d = Daemon::start(root, "");
+    let ing = d.ingest();
+    std::os::unix::fs::symlink("/dev/zero", ing.join("z.json")).unwrap();
+    drop_file(&good, &ing, "z.mp4");
+    // A sidecar that is a regular file but over `max_json_bytes` (1 MiB by default).
+    std::fs::write(ing.join("big.json"), vec![b' '; (1 << 20) + 1]).unwrap();
+    drop_file(&good, &ing, "big.mp4");
+    drop_file(&good, &ing, "after.mp4");
+    let why = wait_failed(&d, "z.mp4", Duration::from_secs(30));
+    assert!(why.contains("z.json") && why.contains("symbolic link"), "{why}");
+    let why = wait_failed(&d, "big.mp4", Duration::from_secs(30));
+    assert!(why.contains("big.json") && why.contains("larger than 1048576 bytes"), "{why}");
+    wait_done(&d, "after.mp4", Duration::from_secs(30));
+    let peak = peak_memory_kib(&d);
+    assert!(peak > 0 && peak < 600 * 1024, "peak resident memory {peak} KiB");
+}
+
+#[test]
+fn folders_and_videos_leading_outside_the_ingest_folder_are_refused() {
+    let dir = tempdir();
+    let root = dir.path();
+    let good = moving(root, "good.mp4", 1.0, (160, 96), 25);
+    // Outside the ingest folder: a video folder and a contest folder someone wants read.
+    let outside = root.join("outside");
+    std::fs::create_dir_all(outside.join("video")).unwrap();
+    std::fs::create_dir_all(outside.join("contest/jsonl")).unwrap();
+    std::fs::create_dir_all(outside.join("contest/video")).unwrap();
+    std::fs::copy(&good, outside.join("video/secret.mp4")).unwrap();
+    std::fs::copy(&good, outside.join("contest/video/secret.mp4")).unwrap();
+    std::fs::write(outside.join("contest/jsonl/secret.jsonl"), r#"{"targetRatioWH": [9, 16]}"#).unwrap();
+    // A contest folder whose video/ (c1) or jsonl/ (c2) is a symlink out, made outside and
+    // moved in whole.
+    let stage = root.join("stage");
+    for (c, linked) in [("c1", "video"), ("c2", "jsonl")] {
+        std::fs::create_dir_all(stage.join(c)).unwrap();
+        let other = if linked == "video" { "jsonl" } else { "video" };
+        std::fs::create_dir_all(stage.join(c).join(other)).unwrap();
+        std::os::unix::fs::symlink(outside.join("contest").join(linked), stage.join(c).join(linked)).unwrap();
+    }
+    std::fs::write(stage.join("c1/jsonl/secret.jsonl"), r#"{"targetRatioWH": [9, 16]}"#).unwrap();
+    std::fs::copy(&good, stage.join("c2/video/secret.mp4")).unwrap();
+    let d = Daemon::start(root, "");
+    let ing = d.ingest();
+    for c in ["c1", "c2"] {
+        std::fs::rename(stage.join(c), ing.join(c)).unwrap();
+    }
+    // A dropped video and a dropped folder that are themselves symlinks out.
+    std::os::unix::fs::symlink(outside.join("video/secret.mp4"), ing.join("link.mp4")).unwrap();
+    std::os::unix::fs::symlink(outside.join("contest"), ing.join("linked-contest")).unwrap();
+    drop_file(&good, &ing, "after.mp4");
+
+    for (name, what) in [("c1", "`video`"), ("c2", "`jsonl`")] {
+        let why = wait_failed(&d, name, Duration::from_secs(40));
+        assert!(why.contains(what) && why.contains("outside the folder"), "{name}: {why}");
+    }
+    let why = wait_failed(&d, "link.mp4", Duration::from_secs(20));
+    assert!(why.contains("symbolic link"), "{why}");
+    let why = wait_failed(&d, "linked-contest", Duration::from_secs(20));
+    assert!(why.contains("symbolic link to a folder"), "{why}");
+    wait_done(&d, "after.mp4", Duration::from_secs(30));
+    let outputs = listing(&root.join("out"));
+    assert!(!outputs.iter().any(|o| o.starts_with("c1") || o.starts_with("c2") || o.starts_with("link")), "outputs {outputs:?}");
+    assert!(!d.log_text().contains("secret"), "nothing outside was processed:\n{}", d.log_text());
+    // What the symlinks pointed to is untouched.
+    assert!(outside.join("video/secret.mp4").is_file() && outside.join("contest/jsonl/secret.jsonl").is_file());
+}
+
+#[test]
+fn inputs_sharing_a_stem_never_share_an_output() {
+    let dir = tempdir();
+    let root = dir.path();
+    let good = moving(root, "good.mp4", 1.0, (160, 96), 25);
+    let d = Daemon::start(root, "");
+    let ing = d.ingest();
+    // The index's video lives in a plain sub-folder (not a drop of its own).
+    std::fs::create_dir_all(ing.join("b")).unwrap();
+    std::fs::copy(&good, ing.join("b/clip.mp4")).unwrap();
+    std::fs::write(root.join("same.jsonl"), "{\"video_id\": \"from-index\", \"video\": \"b/clip.mp4\", \"targetRatioWH\": [4, 5]}\n").unwrap();
+    std::fs::create_dir_all(ing.join("16x9")).unwrap();
+    drop_file(&good, &ing, "same.mp4");
+    drop_file(&good, &ing, "same.mov");
+    drop_file(&good, &ing.join("16x9"), "same.mp4");
+    std::fs::rename(root.join("same.jsonl"), ing.join("same.jsonl")).unwrap();
+    let done = ing.join("done");
+    assert!(wait_for(Duration::from_secs(60), || listing(&done).len() == 4), "done/ has {:?}\n{}", listing(&done), d.log_text());
+    assert!(listing(&ing.join("failed")).is_empty(), "{:?}", listing(&ing.join("failed")));
+
+    let out = root.join("out");
+    let line = |rel: &str| -> Value {
+        let lines = read_jsonl(&out.join(rel));
+        assert_eq!(lines.len(), 1, "{rel}");
+        lines[0].clone()
+    };
+    let a = line("same.mp4.predictions.jsonl");
+    assert_eq!((a["video"].as_str(), a["targetRatioWH"].clone()), (Some("same.mp4"), serde_json::json!([9, 16])));
+    let b = line("same.mov.predictions.jsonl");
+    assert_eq!(b["video"], "same.mov");
+    let c = line("16x9/same.mp4.predictions.jsonl");
+    assert_eq!(c["targetRatioWH"], serde_json::json!([16, 9]));
+    let i = line("same.jsonl.predictions.jsonl");
+    assert_eq!((i["video_id"].as_str(), i["targetRatioWH"].clone()), (Some("from-index"), serde_json::json!([4, 5])));
+    for p in [&a, &b, &c, &i] {
+        assert!(!p["predictions"].as_array().map_or(true, Vec::is_empty), "{p}");
+    }
+    for crop in ["same.mp4.crop.json", "same.mov.crop.json", "16x9/same.mp4.crop.json", "same.jsonl.crops/from-index.crop.json"] {
+        assert!(out.join(crop).is_file(), "{crop}: out has {:?} and {:?}", listing(&out), listing(&out.join("same.jsonl.crops")));
+    }
+    assert!(!out.join("same.predictions.jsonl").exists() && !out.join("same.crop.json").exists());
+}
+
+#[test]
+fn an_absurd_ratio_is_refused_naming_the_field_and_the_range() {
+    let dir = tempdir();
+    let root = dir.path();
+    let good = moving(root, "good.mp4", 1.0, (160, 96), 25);
+    let d = Daemon::start(root, "");
+    let ing = d.ingest();
+    std::fs::write(ing.join("wide.json"), r#"{"targetRatioWH": [4294967295, 1]}"#).unwrap();
+    drop_file(&good, &ing, "wide.mp4");
+    std::fs::create_dir_all(ing.join("b")).unwrap();
+    std::fs::copy(&good, ing.join("b/tall.mp4")).unwrap();
+    std::fs::write(root.join("tall.jsonl"), "{\"video_id\": \"tall\", \"video\": \"b/tall.mp4\", \"targetRatioWH\": [1, 4294967295]}\n").unwrap();
+    std::fs::rename(root.join("tall.jsonl"), ing.join("tall.jsonl")).unwrap();
+    let why = wait_failed(&d, "wide.mp4", Duration::from_secs(30));
+    assert!(why.contains("wide.json") && why.contains("targetRatioWH") && why.contains("between 1:8 and 8:1") && why.contains("4294967295:1"), "{why}");
+    // A batch goes on past a bad line: its output line is empty, the verdict is logged.
+    wait_done(&d, "tall.jsonl", Duration::from_secs(30));
+    let lines = read_jsonl(&root.join("out/tall.jsonl.predictions.jsonl"));
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["predictions"], serde_json::json!([]));
+    let log = d.log_text();
+    assert!(log.lines().any(|l| l.contains("tall.jsonl:1") && l.contains("targetRatioWH") && l.contains("1:4294967295")), "{log}");
+}
+
+#[test]
+fn the_scan_does_not_write_to_the_job_store_for_a_file_still_being_processed() {
+    let dir = tempdir();
+    let root = dir.path();
+    // Long enough that it is still running after several stability periods (1 s each).
+    let long = moving(root, "long.mp4", 30.0, (640, 360), 25);
+    let short = moving(root, "short.mp4", 1.0, (160, 96), 25);
+    let d = Daemon::start(root, "max_jobs = 1\n");
+    let ing = d.ingest();
+    drop_file(&long, &ing, "long.mp4");
+    assert!(wait_for(Duration::from_secs(20), || d.log_text().contains("started")), "{}", d.log_text());
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(ing.join("long.mp4").exists(), "the long job finished too soon to show anything:\n{}", d.log_text());
+    drop_file(&short, &ing, "short.mp4");
+    wait_done(&d, "short.mp4", Duration::from_secs(90));
+    drop(d);
+    let store = highlightd::jobs::JobStore::open(&root.join("state")).unwrap();
+    let mut ids: Vec<(i64, String)> = store.list(None, 100).unwrap().into_iter().map(|j| (j.id, j.input.file_name().unwrap().to_string_lossy().into_owned())).collect();
+    ids.sort();
+    // Every scan re-queued the file still in ingest: the ids jumped by one per stable period.
+    assert_eq!(ids, [(1, "long.mp4".to_string()), (2, "short.mp4".to_string())]);
 }

@@ -4,6 +4,7 @@
 //! its (empty) output line and the batch goes on.
 
 use crate::format::AspectRatio;
+pub mod open;
 pub mod wake;
 pub mod watch;
 
@@ -94,6 +95,12 @@ pub fn read_index(text: &str, name: &str, base: &Path) -> Vec<Entry> {
 /// Reads the contest layout: `jsonl/<id>.jsonl` (one object) and `video/<id>.<ext>`, in id
 /// order. The id is the file stem, kept exactly.
 pub fn read_contest(dir: &Path, videos: Option<&Path>) -> Result<Vec<Entry>, IngestError> {
+    read_contest_with(dir, videos, |p| std::fs::read_to_string(p).map_err(|e| format!("cannot read: {e}")))
+}
+
+/// [`read_contest`] with the per-video files read by `read`: the daemon passes a bounded
+/// reader of regular files only, since its folders come from anyone who can drop one.
+pub fn read_contest_with(dir: &Path, videos: Option<&Path>, read: impl Fn(&Path) -> Result<String, String>) -> Result<Vec<Entry>, IngestError> {
     let jdir = dir.join("jsonl");
     let vdir = videos.map(Path::to_path_buf).unwrap_or_else(|| dir.join("video"));
     let mut files: Vec<PathBuf> = std::fs::read_dir(&jdir)
@@ -107,7 +114,7 @@ pub fn read_contest(dir: &Path, videos: Option<&Path>) -> Result<Vec<Entry>, Ing
         .map(|file| {
             let origin = file.display().to_string();
             let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            let first = std::fs::read_to_string(&file).map_err(|e| format!("{origin}: cannot read: {e}")).and_then(|t| {
+            let first = read(&file).map_err(|e| format!("{origin}: {e}")).and_then(|t| {
                 let line = t.lines().find(|l| !l.trim().is_empty()).unwrap_or("").to_string();
                 serde_json::from_str::<Value>(&line).map_err(|e| format!("{origin}: not valid JSON: {e}"))
             });
@@ -150,7 +157,7 @@ fn truncate(s: &str) -> String {
 
 fn task_from_fields(fields: &Map<String, Value>, base: &Path, stem: Option<&str>) -> Result<Task, String> {
     let ratio = fields.get("targetRatioWH").ok_or("missing field `targetRatioWH`")?;
-    let ratio = AspectRatio::from_json(ratio).map_err(|e| format!("field `targetRatioWH` {e}"))?;
+    let ratio = AspectRatio::from_json(ratio).and_then(AspectRatio::within_range).map_err(|e| format!("field `targetRatioWH` {e}"))?;
     let video_id = match fields.get("video_id") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(Value::Number(n)) => n.to_string(),

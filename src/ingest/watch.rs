@@ -22,6 +22,34 @@ pub enum Drop {
     ContestFolder { path: PathBuf },
 }
 
+/// What an entry of the ingest folder is, from `lstat` (symlinks not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    /// A symbolic link; `to_dir` when it resolves to a folder (a would-be folder drop).
+    Symlink { to_dir: bool },
+    /// A FIFO, socket or device node, named for messages.
+    Special(&'static str),
+}
+
+impl EntryKind {
+    /// The kind of `path` itself (not of what a symlink points to), from its type as `lstat`
+    /// or a directory entry gives it; only a symlink is followed, to tell whether it leads
+    /// to a folder.
+    pub fn from_type(t: std::fs::FileType, path: &Path) -> EntryKind {
+        if t.is_file() {
+            EntryKind::File
+        } else if t.is_dir() {
+            EntryKind::Dir
+        } else if t.is_symlink() {
+            EntryKind::Symlink { to_dir: path.is_dir() }
+        } else {
+            EntryKind::Special(super::open::kind_name(t))
+        }
+    }
+}
+
 /// Why a dropped path cannot become a job.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DropError {
@@ -43,9 +71,14 @@ fn is_video(path: &Path) -> bool {
 /// Classifies one entry of the ingest folder (or of a ratio sub-folder). `None` for what is
 /// not a job: hidden and partial files (`.name`, `*.part`, `*.tmp`), sidecars, other files.
 /// `read_sidecar` reads a sidecar's text (bounded by the caller).
+///
+/// A symlink, FIFO, socket or device that is named like a drop (a video or an index), or a
+/// symlink to a folder, is refused (`Unsafe`) rather than ignored: following it could read
+/// outside the ingest folder (a symlink) or block forever (a FIFO), and refusing it moves it
+/// to `failed/` with the reason, where the operator sees it.
 pub fn classify(
     path: &Path,
-    is_dir: bool,
+    kind: EntryKind,
     default_ratio: AspectRatio,
     read_sidecar: impl Fn(&Path) -> Option<Result<String, String>>,
 ) -> Option<Result<Drop, DropError>> {
@@ -53,8 +86,14 @@ pub fn classify(
     if name.starts_with('.') || name.ends_with(".part") || name.ends_with(".tmp") {
         return None;
     }
-    if is_dir {
-        return path.join("jsonl").is_dir().then(|| Ok(Drop::ContestFolder { path: path.into() }));
+    let refuse = |what: &str| Some(Err(DropError::Unsafe { path: path.into(), reason: format!("is {what}; only regular files and folders are taken from the ingest folder") }));
+    match kind {
+        EntryKind::Dir => return path.join("jsonl").is_dir().then(|| Ok(Drop::ContestFolder { path: path.into() })),
+        EntryKind::Symlink { to_dir: true } => return refuse("a symbolic link to a folder"),
+        EntryKind::Symlink { to_dir: false } if name.ends_with(".jsonl") || is_video(path) => return refuse("a symbolic link"),
+        EntryKind::Special(what) if name.ends_with(".jsonl") || is_video(path) => return refuse(what),
+        EntryKind::Symlink { .. } | EntryKind::Special(_) => return None,
+        EntryKind::File => {}
     }
     if name.ends_with(".jsonl") {
         return Some(Ok(Drop::Index { path: path.into() }));
@@ -69,7 +108,7 @@ pub fn classify(
             .map_err(&fail)
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| fail(format!("not valid JSON: {e}"))))
             .and_then(|v| v.get("targetRatioWH").cloned().ok_or_else(|| fail("no `targetRatioWH`".into())))
-            .and_then(|r| AspectRatio::from_json(&r).map_err(|e| fail(format!("`targetRatioWH` {e}"))));
+            .and_then(|r| AspectRatio::from_json(&r).and_then(AspectRatio::within_range).map_err(|e| fail(format!("`targetRatioWH` {e}"))));
         return Some(ratio.map(|ratio| Drop::Video { path: path.into(), ratio, sidecar: Some(sidecar.clone()) }));
     }
     let folder_ratio = path.parent().and_then(Path::file_name).and_then(|n| n.to_str()).and_then(ratio_from_folder_name);
@@ -102,9 +141,14 @@ pub fn confined(base: &Path, rel: &str) -> Result<PathBuf, DropError> {
 
 /// Tells when a file has stopped changing: its size and mtime the same for `quiet`, so a
 /// file still being copied in is never picked up.
+///
+/// It also remembers what was queued (`settle`): a queued file still in the folder (its job
+/// not yet finished) is then skipped by every later scan without a look at the job store,
+/// so an unchanged folder costs no store write and no store read.
 #[derive(Debug, Default)]
 pub struct Stability {
     seen: HashMap<PathBuf, (u64, Option<SystemTime>, Instant)>,
+    settled: HashMap<PathBuf, (u64, Option<SystemTime>)>,
 }
 
 impl Stability {
@@ -128,10 +172,30 @@ impl Stability {
         self.seen.remove(path);
     }
 
+    /// Records that `path`, with this size and mtime, has its job.
+    pub fn settle(&mut self, path: &Path, size: u64, mtime: Option<SystemTime>) {
+        self.seen.remove(path);
+        self.settled.insert(path.into(), (size, mtime));
+    }
+
+    /// True when `path` was settled with this same size and mtime: nothing to do. A changed
+    /// file is no longer settled and goes through stability again.
+    pub fn is_settled(&mut self, path: &Path, size: u64, mtime: Option<SystemTime>) -> bool {
+        match self.settled.get(path) {
+            Some(&(s, m)) if s == size && m == mtime => true,
+            Some(_) => {
+                self.settled.remove(path);
+                false
+            }
+            None => false,
+        }
+    }
+
     /// Keeps only the paths `keep` accepts: the caller passes what its latest scan found, so
     /// files that vanished before becoming stable do not pile up.
     pub fn retain(&mut self, mut keep: impl FnMut(&Path) -> bool) {
         self.seen.retain(|p, _| keep(p));
+        self.settled.retain(|p, _| keep(p));
     }
 
     /// How many paths are being watched for stability.
@@ -160,31 +224,65 @@ mod tests {
     fn ratio_from_sidecar_folder_or_default() {
         let side = |_: &Path| Some(Ok(r#"{"targetRatioWH": [16, 9]}"#.to_string()));
         assert_eq!(
-            classify(Path::new("/in/a.mp4"), false, r(9, 16), side),
+            classify(Path::new("/in/a.mp4"), EntryKind::File, r(9, 16), side),
             Some(Ok(Drop::Video { path: "/in/a.mp4".into(), ratio: r(16, 9), sidecar: Some("/in/a.json".into()) }))
         );
         assert_eq!(
-            classify(Path::new("/in/16x9/a.MOV"), false, r(9, 16), no_sidecar),
+            classify(Path::new("/in/16x9/a.MOV"), EntryKind::File, r(9, 16), no_sidecar),
             Some(Ok(Drop::Video { path: "/in/16x9/a.MOV".into(), ratio: r(16, 9), sidecar: None }))
         );
-        assert_eq!(classify(Path::new("/in/a.mp4"), false, r(9, 16), no_sidecar).and_then(Result::ok).map(|d| matches!(d, Drop::Video { ratio, .. } if ratio == r(9, 16))), Some(true));
+        assert_eq!(classify(Path::new("/in/a.mp4"), EntryKind::File, r(9, 16), no_sidecar).and_then(Result::ok).map(|d| matches!(d, Drop::Video { ratio, .. } if ratio == r(9, 16))), Some(true));
     }
 
     #[test]
     fn bad_sidecar_is_an_error_naming_it() {
         let side = |_: &Path| Some(Ok(r#"{"targetRatioWH": [0, 9]}"#.to_string()));
-        let e = classify(Path::new("/in/a.mp4"), false, r(9, 16), side).unwrap().unwrap_err().to_string();
+        let e = classify(Path::new("/in/a.mp4"), EntryKind::File, r(9, 16), side).unwrap().unwrap_err().to_string();
         assert!(e.contains("/in/a.json") && e.contains("targetRatioWH"), "{e}");
         let side = |_: &Path| Some(Ok("{".to_string()));
-        assert!(classify(Path::new("/in/a.mp4"), false, r(9, 16), side).unwrap().is_err());
+        assert!(classify(Path::new("/in/a.mp4"), EntryKind::File, r(9, 16), side).unwrap().is_err());
     }
 
     #[test]
     fn partial_hidden_and_other_files_are_not_jobs() {
         for name in ["/in/.a.mp4", "/in/a.mp4.part", "/in/a.tmp", "/in/a.json", "/in/notes.txt"] {
-            assert_eq!(classify(Path::new(name), false, r(9, 16), no_sidecar), None, "{name}");
+            assert_eq!(classify(Path::new(name), EntryKind::File, r(9, 16), no_sidecar), None, "{name}");
         }
-        assert_eq!(classify(Path::new("/in/batch.jsonl"), false, r(9, 16), no_sidecar), Some(Ok(Drop::Index { path: "/in/batch.jsonl".into() })));
+        assert_eq!(classify(Path::new("/in/batch.jsonl"), EntryKind::File, r(9, 16), no_sidecar), Some(Ok(Drop::Index { path: "/in/batch.jsonl".into() })));
+    }
+
+    #[test]
+    fn special_entries_named_like_drops_are_refused_others_ignored() {
+        let special = EntryKind::Special("a FIFO (named pipe)");
+        let link = EntryKind::Symlink { to_dir: false };
+        for (name, kind) in [("/in/x.mp4", special), ("/in/b.jsonl", special), ("/in/x.mp4", link), ("/in/contest", EntryKind::Symlink { to_dir: true })] {
+            let e = classify(Path::new(name), kind, r(9, 16), no_sidecar).unwrap().unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains("only regular files"), "{e}");
+        }
+        for (name, kind) in [("/in/x.json", special), ("/in/notes.txt", link), ("/in/.x.mp4", special)] {
+            assert_eq!(classify(Path::new(name), kind, r(9, 16), no_sidecar), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn sidecar_ratio_outside_the_range_is_refused_naming_the_field() {
+        let side = |_: &Path| Some(Ok(r#"{"targetRatioWH": [4294967295, 1]}"#.to_string()));
+        let e = classify(Path::new("/in/a.mp4"), EntryKind::File, r(9, 16), side).unwrap().unwrap_err().to_string();
+        assert!(e.contains("targetRatioWH") && e.contains("1:8") && e.contains("4294967295:1"), "{e}");
+    }
+
+    #[test]
+    fn a_settled_file_stays_settled_until_it_changes_or_goes() {
+        let mut s = Stability::default();
+        let p = Path::new("/in/a.mp4");
+        assert!(!s.is_settled(p, 1, None));
+        s.settle(p, 1, None);
+        assert!(s.is_settled(p, 1, None));
+        assert!(!s.is_settled(p, 2, None), "changed");
+        assert!(!s.is_settled(p, 1, None), "a change unsettles it for good");
+        s.settle(p, 1, None);
+        s.retain(|_| false);
+        assert!(!s.is_settled(p, 1, None), "gone");
     }
 
     #[test]

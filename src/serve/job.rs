@@ -1,9 +1,10 @@
 //! One claimed job, end to end: process, write outputs atomically, then move the input.
 
+use super::names::{self, output_base, with_suffix};
 use super::Shared;
 use crate::engine;
 use crate::format::AspectRatio;
-use crate::ingest::{self, watch};
+use crate::ingest::{self, open, watch};
 use crate::jobs::{Job, JobKind};
 use crate::status::{JobEvent, JobSummary, RunningJob};
 use crate::write::{self, metadata};
@@ -97,18 +98,22 @@ fn video_job(sh: &Shared, job: &Job, ratio: AspectRatio) -> Result<Produced, Str
     fields.insert("video_id".into(), Value::String(name.clone()));
     fields.insert("video".into(), Value::String(job.input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
     fields.insert("targetRatioWH".into(), serde_json::to_value(ratio).unwrap_or(Value::Null));
+    // Before anything opens it the way GStreamer does (blocking, following symlinks): a FIFO
+    // or a symlink swapped in since the scan would hold this worker forever.
+    open::open_regular(&job.input).map_err(|e| e.to_string())?;
+    let base = output_base(&cfg.serve.ingest_dir, &cfg.serve.output_dir, &job.input)?;
     let total = crate::decode::probe_frames(&job.input);
     let r = engine::process_video(&job.input, ratio, cfg, progress(sh, job, total, 0.0, 1.0)).map_err(|e| e.to_string())?;
-    let out_dir = &cfg.serve.output_dir;
-    let preds_path = out_dir.join(format!("{name}.predictions.jsonl"));
-    let meta_path = out_dir.join(format!("{name}.crop.json"));
+    create_parent(&base)?;
+    let preds_path = with_suffix(&base, names::PREDICTIONS);
+    let meta_path = with_suffix(&base, names::CROP);
     let mut lines = write::AtomicLines::create(&preds_path).map_err(|e| e.to_string())?;
     lines.line(&write::output_line(&fields, &r.predictions)).map_err(|e| e.to_string())?;
     lines.commit().map_err(|e| e.to_string())?;
     metadata::write_json_atomic(&meta_path, &metadata::crop_metadata(&name, &job.input.display().to_string(), ratio, &r)).map_err(|e| e.to_string())?;
     let mut outputs = vec![preds_path, meta_path];
     if cfg.serve.render && !r.predictions.is_empty() {
-        let short = out_dir.join(format!("{name}.mp4"));
+        let short = with_suffix(&base, names::SHORT);
         crate::render::render(&job.input, ratio, &r.predictions, &short, &cfg.render).map_err(|e| e.to_string())?;
         outputs.push(short);
     }
@@ -121,31 +126,44 @@ fn video_job(sh: &Shared, job: &Job, ratio: AspectRatio) -> Result<Produced, Str
     })
 }
 
-/// An index or contest folder: every file it names must stay inside its folder.
+/// An index or contest folder: every file and folder it uses must stay inside the ingest
+/// folder (a contest folder's `video/` or `jsonl/` may not be a symlink leading out), and
+/// every file it reads is read as [`open`] reads ingest paths: regular files only, bounded.
 fn batch_job(sh: &Shared, job: &Job) -> Result<Produced, String> {
     let cfg = &sh.cfg;
-    let size = std::fs::metadata(&job.input).map(|m| m.len()).unwrap_or(0);
-    if job.kind == JobKind::Index && size > cfg.serve.max_json_bytes {
-        return Err(format!("{}: index larger than {} bytes", job.input.display(), cfg.serve.max_json_bytes));
-    }
-    let entries = ingest::read_input(&job.input, None).map_err(|e| e.to_string())?;
-    let base = if job.kind == JobKind::Index { job.input.parent().map(Path::to_path_buf).unwrap_or_default() } else { job.input.join("video") };
+    let ingest_dir = &cfg.serve.ingest_dir;
+    let max = cfg.serve.max_json_bytes;
+    let rel = |p: &Path| p.strip_prefix(ingest_dir).map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| p.display().to_string());
+    let entries = match job.kind {
+        JobKind::Index => {
+            let text = open::read_text_bounded(&job.input, max).map_err(|e| format!("index {e}"))?;
+            let parent = job.input.parent().map(Path::to_path_buf).unwrap_or_default();
+            ingest::read_index(&text, &job.input.display().to_string(), &parent)
+        }
+        _ => {
+            for sub in ["", "jsonl", "video"] {
+                let dir = job.input.join(sub);
+                watch::confined(ingest_dir, &rel(&dir)).map_err(|e| format!("{}: `{sub}` {e}", job.input.display()))?;
+            }
+            ingest::read_contest_with(&job.input, None, |p| open::read_text_bounded(p, max).map_err(|e| e.to_string())).map_err(|e| e.to_string())?
+        }
+    };
     for e in &entries {
         if let Ok(t) = &e.task {
-            let rel = t.path.strip_prefix(&base).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| t.path.display().to_string());
-            watch::confined(&base, &rel).map_err(|err| format!("{}: {err}", e.origin))?;
+            watch::confined(ingest_dir, &rel(&t.path)).map_err(|err| format!("{}: {err}", e.origin))?;
         }
     }
-    let name = stem(&job.input);
-    let out_dir = &cfg.serve.output_dir;
-    let meta_dir = out_dir.join(&name);
+    let base = output_base(ingest_dir, &cfg.serve.output_dir, &job.input)?;
+    create_parent(&base)?;
+    let meta_dir = with_suffix(&base, names::CROPS_DIR);
     std::fs::create_dir_all(&meta_dir).map_err(|e| format!("{}: {e}", meta_dir.display()))?;
-    let preds_path = out_dir.join(format!("{name}.predictions.jsonl"));
+    let preds_path = with_suffix(&base, names::PREDICTIONS);
     let mut lines = write::AtomicLines::create(&preds_path).map_err(|e| e.to_string())?;
     let (mut frames, mut duration_s, mut highlight_s, mut shots) = (0u64, 0.0, 0.0, 0usize);
     let n = entries.len().max(1) as f64;
     for (k, e) in entries.iter().enumerate() {
-        let preds = match &e.task {
+        let task = e.task.as_ref().map_err(Clone::clone).and_then(|t| open::open_regular(&t.path).map(|_| t).map_err(|err| format!("{}: {err}", e.origin)));
+        let preds = match task {
             Ok(t) => match engine::process_video(&t.path, t.ratio, cfg, progress(sh, job, crate::decode::probe_frames(&t.path), k as f64 / n, 1.0 / n)) {
                 Ok(r) => {
                     frames += r.info.frames;
@@ -170,6 +188,14 @@ fn batch_job(sh: &Shared, job: &Job) -> Result<Produced, String> {
     }
     lines.commit().map_err(|e| e.to_string())?;
     Ok(Produced { outputs: vec![preds_path, meta_dir], frames, duration_s, highlight_s, shots })
+}
+
+/// Creates the folder an output base lives in (`output/16x9/` for a ratio sub-folder's drop).
+fn create_parent(base: &Path) -> Result<(), String> {
+    match base.parent() {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display())),
+        None => Ok(()),
+    }
 }
 
 /// Moves a finished input (and its sidecar) into `ingest/<to>/`, never over an existing file;

@@ -12,11 +12,13 @@
 //! its outputs, written under temporary names and renamed, are simply written again.
 
 mod job;
+mod names;
 
 use crate::config::Config;
 use crate::format::AspectRatio;
 use crate::ingest::wake::{self, ScanSchedule, EVENT_SCAN_GAP};
-use crate::ingest::watch::{self, Drop, Stability};
+use crate::ingest::open;
+use crate::ingest::watch::{self, Drop, EntryKind, Stability};
 use crate::jobs::{Enqueued, JobKind, JobStore};
 use crate::status::{JobEvent, RunningJob, State, StatsSampler, Status, StatusHandle, StatusPublisher};
 use std::collections::HashMap;
@@ -280,22 +282,42 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
     let default_ratio = AspectRatio::new(s.default_ratio[0], s.default_ratio[1]).unwrap_or(AspectRatio::PORTRAIT);
     let quiet = Duration::from_secs_f64(s.stable_s);
     let max_json = s.max_json_bytes;
+    // Whatever is named like a sidecar is read as an ingest path (see `ingest::open`): a FIFO
+    // or a symlink to `/dev/zero` there is refused at once instead of holding the scan.
     let read_sidecar = |p: &Path| -> Option<Result<String, String>> {
-        let meta = std::fs::metadata(p).ok()?;
-        if meta.len() > max_json {
-            return Some(Err(format!("larger than {max_json} bytes")));
-        }
-        Some(std::fs::read_to_string(p).map_err(|e| e.to_string()))
+        std::fs::symlink_metadata(p).ok()?;
+        Some(open::read_text_bounded(p, max_json).map_err(|e| e.to_string()))
     };
     let found = candidates(&s.ingest_dir);
     // Paths gone since the last scan (picked up, deleted, renamed) are forgotten, so a storm
     // of short-lived files leaves nothing behind.
     let present: std::collections::HashSet<&Path> = found.iter().map(|(p, _)| p.as_path()).collect();
     stability.retain(|p| present.contains(p));
-    for (path, is_dir) in &found {
-        let (path, is_dir) = (path.clone(), *is_dir);
-        let Some(drop) = watch::classify(&path, is_dir, default_ratio, read_sidecar) else { continue };
-        let Some((size, mtime)) = fingerprint(&path, is_dir) else { continue };
+    let refuse = |path: &Path, e: &watch::DropError| {
+        warn!("{e}");
+        job::move_input(&s.ingest_dir, path, "failed", Some(&e.to_string()));
+        sh.failed.fetch_add(1, Ordering::Relaxed);
+        sh.status.event(JobEvent::failed("-", path.display().to_string(), e.to_string()));
+    };
+    for (path, kind) in &found {
+        let (path, kind) = (path.clone(), *kind);
+        let Some(drop) = watch::classify(&path, kind, default_ratio, read_sidecar) else { continue };
+        // A symlink or special file has no contents worth waiting for: refused at once, and
+        // only once should it stay where it is (a move into `failed/` that fails).
+        if !matches!(kind, EntryKind::File | EntryKind::Dir) {
+            if let Err(e) = &drop {
+                let (size, mtime) = std::fs::symlink_metadata(&path).map_or((0, None), |m| (m.len(), m.modified().ok()));
+                if !stability.is_settled(&path, size, mtime) {
+                    refuse(&path, e);
+                    stability.settle(&path, size, mtime);
+                }
+            }
+            continue;
+        }
+        let Some((size, mtime)) = fingerprint(&path, kind == EntryKind::Dir) else { continue };
+        if stability.is_settled(&path, size, mtime) {
+            continue;
+        }
         if !stability.observe(&path, size, mtime, Instant::now(), quiet) {
             continue;
         }
@@ -303,28 +325,32 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
         let drop = match drop {
             Ok(d) => d,
             Err(e) => {
-                warn!("{e}");
-                job::move_input(&s.ingest_dir, &path, "failed", Some(&e.to_string()));
-                sh.failed.fetch_add(1, Ordering::Relaxed);
-                sh.status.event(JobEvent::failed("-", path.display().to_string(), e.to_string()));
+                refuse(&path, &e);
+                stability.settle(&path, size, mtime);
                 continue;
             }
         };
-        let kind = match &drop {
+        let job_kind = match &drop {
             Drop::Video { ratio, .. } => JobKind::Video { ratio: *ratio },
             Drop::Index { .. } => JobKind::Index,
             Drop::ContestFolder { .. } => JobKind::ContestFolder,
         };
         let mtime_ns = mtime.and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
         let key = format!("{}|{size}|{mtime_ns}", path.display());
-        match sh.store.enqueue(&key, &path, kind) {
+        // A read first: a drop already known (say, from before a restart) costs no write.
+        if let Ok(Some(_)) = sh.store.by_key(&key) {
+            stability.settle(&path, size, mtime);
+            continue;
+        }
+        match sh.store.enqueue(&key, &path, job_kind) {
             Ok(Enqueued::New(j)) => {
                 info!(job = j.id, input = %path.display(), "queued");
+                stability.settle(&path, size, mtime);
                 sh.wake_workers();
                 sh.status.event(JobEvent::queued(j.id.to_string(), path.display().to_string()));
                 sh.publish_status();
             }
-            Ok(Enqueued::Existing(_)) => {}
+            Ok(Enqueued::Existing(_)) => stability.settle(&path, size, mtime),
             Err(e) => warn!(input = %path.display(), "cannot queue: {e}"),
         }
     }
@@ -332,26 +358,27 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
 }
 
 /// Entries of the ingest folder and of its ratio sub-folders (`9x16/`…), without the
-/// daemon's own `done/` and `failed/`.
-fn candidates(ingest: &Path) -> Vec<(PathBuf, bool)> {
+/// daemon's own `done/` and `failed/`, each with its kind as found by `lstat`.
+fn candidates(ingest: &Path) -> Vec<(PathBuf, EntryKind)> {
     let mut out = Vec::new();
-    let list = |dir: &Path| -> Vec<(PathBuf, bool)> {
-        let mut v: Vec<(PathBuf, bool)> = std::fs::read_dir(dir)
-            .map(|rd| rd.filter_map(Result::ok).map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir()))).collect())
+    let list = |dir: &Path| -> Vec<(PathBuf, EntryKind)> {
+        let mut v: Vec<(PathBuf, EntryKind)> = std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(Result::ok).filter_map(|e| e.file_type().ok().map(|t| (e.path(), EntryKind::from_type(t, &e.path())))).collect())
             .unwrap_or_default();
-        v.sort();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     };
-    for (p, is_dir) in list(ingest) {
+    for (p, kind) in list(ingest) {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let is_dir = kind == EntryKind::Dir;
         if is_dir && watch::RESERVED.contains(&name) {
             continue;
         }
         if is_dir && watch::ratio_from_folder_name(name).is_some() {
-            out.extend(list(&p).into_iter().filter(|(_, d)| !d));
+            out.extend(list(&p).into_iter().filter(|(_, k)| *k != EntryKind::Dir));
             continue;
         }
-        out.push((p, is_dir));
+        out.push((p, kind));
     }
     out
 }

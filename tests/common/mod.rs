@@ -14,9 +14,10 @@ use std::process::{Command, ExitStatus, Stdio};
 
 // ------------------------------------------------------------------------- the binary
 
-/// The `highlightd` binary Cargo built for these tests.
+/// The `highlightd` binary Cargo built for these tests, or the one named by
+/// `HIGHLIGHTD_TEST_BIN`: that is how a new test is shown to fail on an older build.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_highlightd"))
+    std::env::var_os("HIGHLIGHTD_TEST_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_highlightd")))
 }
 
 /// What one run of the binary did.
