@@ -110,7 +110,9 @@ fn bframes_decode_in_presentation_order_library_and_binary() {
     let feats = dir.path().join("features");
     let out = dir.path().join("out.jsonl");
     highlightd(["predict".as_ref(), index.as_os_str(), "-o".as_ref(), out.as_os_str(), "--dump-features".as_ref(), feats.as_os_str()]).expect_success("predict --dump-features");
-    let rows = read_jsonl(&feats.join("bframes.jsonl"));
+    let mut rows = read_jsonl(&feats.join("bframes.jsonl"));
+    let header = rows.remove(0);
+    assert_eq!(header["header"]["frames"].as_u64(), Some(u64::from(N)), "the dump's header: {header}");
     assert_eq!(rows.len(), N as usize, "one feature row per frame");
     for (k, r) in rows.iter().enumerate() {
         assert_eq!(r["frame"].as_u64(), Some(k as u64));

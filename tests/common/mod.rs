@@ -254,12 +254,19 @@ pub fn moving_mandelbrot(dir: &Path, name: &str, secs: f64, size: (u32, u32), fp
     out
 }
 
-/// `black_s` seconds of black, then `content_s` seconds of moving `testsrc2`, one stream.
+/// `black_s` seconds of black, then `content_s` seconds of real footage (the bundled Big Buck
+/// Bunny clip, scaled to `size`, looped if needed), one stream. Real footage rather than a
+/// test pattern: the highlight scorer rightly calls `testsrc2` a graphic, not camera content.
 pub fn black_then_moving(dir: &Path, name: &str, black_s: f64, content_s: f64, size: (u32, u32), fps: u32) -> PathBuf {
     let out = dir.join(name);
     let black = format!("color=c=black:s={}x{}:r={fps}:d={black_s}", size.0, size.1);
-    let content = format!("testsrc2=s={}x{}:r={fps}:d={content_s}", size.0, size.1);
-    let mut args = vec!["-f", "lavfi", "-i", &black, "-f", "lavfi", "-i", &content, "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0,format=yuv420p"];
+    let bunny = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/bigbuckbunny.mp4");
+    let filter = format!(
+        "[1:v]scale={}:{},setsar=1,fps={fps},setpts=PTS-STARTPTS[c];[0:v][c]concat=n=2:v=1:a=0,format=yuv420p",
+        size.0, size.1
+    );
+    let secs = content_s.to_string();
+    let mut args = vec!["-f", "lavfi", "-i", &black, "-stream_loop", "-1", "-t", &secs, "-i", bunny, "-an", "-filter_complex", &filter];
     args.extend_from_slice(H264);
     args.push(s(&out));
     ffmpeg(&args);
