@@ -323,6 +323,27 @@ mod tests {
     }
 
     #[test]
+    fn footage_frames_take_their_shots_mean_and_filler_keeps_its_own() {
+        // Shot 0..4: three footage frames and one the first stage rejects; shot 4..6: filler.
+        let p = [0.9, 0.3, 0.6, 0.05, 0.2, 0.4];
+        let p1 = [0.9f32, 0.8, 0.7, 0.1, 0.2, 0.3];
+        let out = footage_shot_means(&p, &p1, &[0..4, 4..6]);
+        assert!(out[..3].iter().all(|&v| (v - 0.6).abs() < 1e-12), "{out:?}");
+        assert_eq!(&out[3..], &[0.05, 0.2, 0.4]);
+    }
+
+    #[test]
+    fn choose_after_keeps_its_first_segment_even_when_it_lowers_f() {
+        // A doubtful segment alone: the plain rule would take nothing better than it, but
+        // `choose_after` must keep it and still add a sure one that pays.
+        let (chosen, f) = choose_after(seg(0, 100, 0.05), vec![seg(200, 300, 0.9)], 100.0);
+        assert_eq!(chosen.iter().map(|s| s.start).collect::<Vec<_>>(), vec![0, 200]);
+        assert!(f > 0.0 && f < 1.0);
+        let (alone, _) = choose_after(seg(0, 10, 0.01), Vec::new(), 50.0);
+        assert_eq!(alone.len(), 1);
+    }
+
+    #[test]
     fn nothing_to_choose_gives_empty() {
         let (chosen, f) = choose_by_expected_f(Vec::new(), 3.0);
         assert!(chosen.is_empty());
