@@ -1,0 +1,1179 @@
+#!/usr/bin/env python3
+"""Build the "extra" annotated evaluation/training set in the contest format.
+
+Same construction as dev2 (see README.md next to this file): real annotated tracking
+sequences (frames + per-frame subject boxes) taken from public tracker repositories,
+composed into single videos (one sequence, optional filler before/after), compilations
+(2-4 clips of different sequences, hard cuts, one canvas; ACTIVE clips are ground truth,
+CALM clips are not) and filler-only videos (empty ground truth).
+
+stdlib + numpy + PIL only; ffmpeg is called for the H.264/AAC encode.  Deterministic:
+everything random comes from one seeded generator.
+
+usage: make_extra.py [--out /work/extra] [--mirror /work/.mirror] [--only-pool] [--limit N]
+"""
+import argparse
+import io
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import wave
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+SEED = 20261201
+ACTIVE_T = 0.5723369839852219  # dev2 thresholds (top / bottom third of dev2's pool)
+CALM_T = 0.08483653688380187
+MAX_FRAMES = 240
+
+# ----------------------------------------------------------------------------------------
+# Sources: public tracker repositories that ship benchmark sequences with per-frame boxes.
+# img: folder of frames inside the repo; gt: box file (x,y,w,h per line, or 8-value polygon).
+# Never add anything listed in shared/evalsets/HELD_OUT.md or already used by dev/dev2.
+# ----------------------------------------------------------------------------------------
+SOURCES = [
+    dict(name="FaceOcc1", dataset="OTB-100", repo="Daikenan/ASRCF",
+         img="seq/FaceOcc1/img", gt="seq/FaceOcc1/groundtruth_rect.txt", fps=30, play=30,
+         licence="none stated (OTB, academic)", subject="face, occluded by a book", setting="indoor, fixed camera"),
+    dict(name="truck2", dataset="UAV123@10fps", repo="vision4robotics/TB-BiCF-Tracker",
+         img="sequences/truck2/img", gt="sequences/truck2/groundtruth_rect.txt", fps=10, play=25,
+         licence="none stated (UAV123, academic)", subject="truck", setting="aerial"),
+    dict(name="car_vot14", dataset="VOT2014", repo="ywpkwon/vot2014",
+         img="car", gt="car/groundtruth.txt", fps=30, play=30,
+         licence="none stated (VOT, academic)", subject="car", setting="road, in-car camera"),
+    dict(name="Couple", dataset="OTB-100", repo="JuliaKamelina/tracker_benchmark",
+         img="data/Couple/img", gt="data/Couple/groundtruth_rect.txt", fps=30, play=30,
+         licence="none stated (OTB, academic)", subject="walking couple", setting="street, handheld"),
+    dict(name="Football1", dataset="OTB-100", repo="JuliaKamelina/tracker_benchmark",
+         img="data/Football1/img", gt="data/Football1/groundtruth_rect.txt", fps=30, play=30,
+         licence="none stated (OTB, academic)", subject="football player's head", setting="broadcast sport"),
+    dict(name="Dog1", dataset="OTB-100", repo="zhangzheng0131/Tracker_Benchmark_tb100",
+         img="trackers/DSST/sequences/dog1/imgs", gt="trackers/DSST/sequences/dog1/dog1_gt.txt", fps=30, play=30,
+         licence="none stated (OTB, academic)", subject="toy dog", setting="indoor, handheld"),
+    # the same sequence's 240-frame window with the LEAST subject motion (toy held up, camera following):
+    # a second, calm, pool entry (frames 313-552, disjoint from Dog1's window 911-1150)
+    dict(name="Dog1-still", dataset="OTB-100", repo="zhangzheng0131/Tracker_Benchmark_tb100", window="least",
+         img="trackers/DSST/sequences/dog1/imgs", gt="trackers/DSST/sequences/dog1/dog1_gt.txt", fps=30, play=30,
+         licence="none stated (OTB, academic)", subject="toy dog (held still)", setting="indoor, handheld"),
+    dict(name="Jogging-1", dataset="OTB-100", repo="zhangzheng0131/Tracker_Benchmark_tb100",
+         img="trackers/MUSTER/Jogging/img", gt="trackers/MUSTER/Jogging/groundtruth_rect.1.txt", fps=30, play=30,
+         licence="none stated (OTB, academic)", subject="jogger (first)", setting="outdoor path, panning"),
+    dict(name="Jogging-2", dataset="OTB-100", repo="zhangzheng0131/Tracker_Benchmark_tb100",
+         img="trackers/MUSTER/Jogging/img", gt="trackers/MUSTER/Jogging/groundtruth_rect.2.txt", fps=30, play=30,
+         licence="none stated (OTB, academic)", subject="jogger (second)", setting="outdoor path, panning"),
+    dict(name="cyclist_uav", dataset="UAV sequence 'Biker' (origin not stated; 640x360, not OTB Biker)",
+         repo="vision4robotics/SPBACF-Tracker",
+         img="seq/Biker/img", gt="seq/Biker/groundtruth_rect.txt", fps=30, play=30,
+         licence="none stated (academic)", subject="cyclist", setting="aerial, park road"),
+    dict(name="windingRope", dataset="windingRope (industrial, author's own)", repo="holy44162/windingRope",
+         img="imgs", gt="groundtruth_rect.txt", fps=25, play=25,
+         licence="none stated", subject="rope on a winding drum", setting="industrial, fixed camera"),
+]
+
+# DAVIS-2016 *train* sequences (= DAVIS-2017 train, first object); boxes from the masks.  The
+# repository's HEAD no longer holds them, so a fixed earlier commit is read.  The 20 DAVIS-2016
+# validation sequences that the same commit holds are never listed here (held out).
+DAVIS_COMMIT = "80880aeb900a0a1a7b010f111d4f33d0a5d25e05"
+DAVIS_TRAIN = """bear bmx-bumps boat breakdance-flare bus car-turn dance-jump dog-agility drift-turn elephant flamingo hike hockey horsejump-low kite-walk lucia mallard-fly mallard-water motocross-bumps motorbike paragliding rhino rollerblade scooter-gray soccerball stroller surf swing tennis train""".split()
+for _n in DAVIS_TRAIN:
+    SOURCES.append(dict(name=_n, dataset="DAVIS-2016 train", repo="xmican10/KNN-project", commit=DAVIS_COMMIT,
+                        img="DAVIS/JPEGImages/480p/" + _n, masks="DAVIS/Annotations/480p/" + _n,
+                        gt="DAVIS/Annotations/480p/" + _n, fps=24, play=25,
+                        licence="DAVIS: research use (footage credited to its authors)", subject="", setting=""))
+
+HELD_OUT = set("""blackswan bmx-trees breakdance camel car-roundabout car-shadow cows dance-twirl dog
+drift-chicane drift-straight goat horsejump-high kite-surf libby motocross-jump paragliding-launch parkour
+scooter-black soapbox diving bolt dragonbaby carscale human3 ironman bag""".split())
+DEV_USED = set("""bike1 boat1 building4 car16 person12 truck4 wakeboard10 wakeboard7 wakeboard5 boat5 car14
+wakeboard4 group2 group1 building5 car10 group3 wakeboard3 biker motorrolling david crossing skiing person11
+ball1""".split())
+
+
+# ----------------------------------------------------------------------------------------
+# git mirror access
+# ----------------------------------------------------------------------------------------
+class GitRepo:
+    def __init__(self, mirror_root, repo, commit=None):
+        base = os.path.join(mirror_root, repo.replace("/", "+"), "repo")
+        gd = os.path.join(base, ".git")
+        self.git_dir = gd if os.path.isdir(gd) else base
+        self.repo = repo
+        self.commit = self._git("rev-parse", commit or "HEAD").decode().strip()
+        self._proc = None
+
+    def _git(self, *args):
+        return subprocess.check_output(["git", "--git-dir", self.git_dir] + list(args))
+
+    def ls(self, folder):
+        out = self._git("ls-tree", "--name-only", self.commit + ":" + folder).decode().split("\n")
+        return sorted(n for n in out if n.lower().endswith((".jpg", ".jpeg", ".png", ".bmp")))
+
+    def read(self, path):
+        if self._proc is None:
+            self._proc = subprocess.Popen(["git", "--git-dir", self.git_dir, "cat-file", "--batch"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._proc.stdin.write((self.commit + ":" + path + "\n").encode())
+        self._proc.stdin.flush()
+        header = self._proc.stdout.readline().decode().split()
+        if len(header) < 3 or header[1] == "missing":
+            raise FileNotFoundError(path)
+        size = int(header[2])
+        data = self._proc.stdout.read(size)
+        self._proc.stdout.read(1)
+        return data
+
+
+_REPOS = {}
+
+
+def repo_of(mirror, name, commit=None):
+    key = (name, commit)
+    if key not in _REPOS:
+        _REPOS[key] = GitRepo(mirror, name, commit)
+    return _REPOS[key]
+
+
+def mask_box(data):
+    """Bounding box [x, y, w, h] of the non-zero pixels of an annotation mask (NaN if empty)."""
+    m = np.asarray(Image.open(io.BytesIO(data)))
+    if m.ndim == 3:
+        m = m.max(axis=2)
+    ys, xs = np.nonzero(m)
+    if len(xs) < 4:
+        return [float("nan")] * 4
+    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+
+
+def parse_boxes(text):
+    boxes = []
+    for line in text.replace("\r", "\n").split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        vals = [v for v in line.replace(",", " ").replace("\t", " ").split(" ") if v]
+        try:
+            f = [float(v) for v in vals]
+        except ValueError:
+            f = [float("nan")] * 4
+        if len(f) >= 8:
+            xs, ys = f[0:8:2], f[1:8:2]
+            f = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+        f = f[:4]
+        if len(f) < 4 or any(math.isnan(v) for v in f) or f[2] <= 1 or f[3] <= 1:
+            f = [float("nan")] * 4
+        boxes.append(f)
+    return np.array(boxes, dtype=np.float64)
+
+
+def fill_nan(boxes):
+    b = boxes.copy()
+    ok = ~np.isnan(b[:, 0])
+    idx = np.arange(len(b))
+    for k in range(4):
+        b[:, k] = np.interp(idx, idx[ok], b[ok, k])
+    return b
+
+
+class Source:
+    def __init__(self, spec, mirror):
+        self.spec = spec
+        self.name = spec["name"]
+        self.repo = repo_of(mirror, spec["repo"], spec.get("commit"))
+        self.files = self.repo.ls(spec["img"])
+        if spec.get("masks"):
+            mfiles = self.repo.ls(spec["masks"])
+            boxes = np.array([mask_box(self.repo.read(spec["masks"] + "/" + f)) for f in mfiles], dtype=np.float64)
+        else:
+            boxes = parse_boxes(self.repo.read(spec["gt"]).decode("latin-1"))
+        n = min(len(self.files), len(boxes))
+        self.files, boxes = self.files[:n], boxes[:n]
+        self.total = n
+        first = self.image(0)
+        self.size = first.size
+        self.valid = ~np.isnan(boxes[:, 0])
+        self.boxes_all = fill_nan(boxes)
+        self._choose_window()
+        self._cache = {}
+
+    def image(self, i):
+        data = self.repo.read(self.spec["img"] + "/" + self.files[i])
+        return Image.open(io.BytesIO(data)).convert("RGB")
+
+    def _choose_window(self):
+        n = self.total
+        L = min(MAX_FRAMES, n)
+        c = self.boxes_all[:, :2] + self.boxes_all[:, 2:] / 2
+        diag = math.hypot(*self.size)
+        mv = np.r_[0.0, np.hypot(*np.diff(c, axis=0).T) / diag]
+        inval = (~self.valid).astype(float)
+        cm, ci = np.r_[0, np.cumsum(mv)], np.r_[0, np.cumsum(inval)]
+        best, bs = 0, -1e9
+        sign = -1.0 if self.spec.get("window") == "least" else 1.0
+        for s in range(0, n - L + 1):
+            score = sign * (cm[s + L] - cm[s + 1]) - 10.0 * (ci[s + L] - ci[s]) / L
+            if score > bs + 1e-12:
+                best, bs = s, score
+        self.first = best
+        self.used = L
+        self.boxes = self.boxes_all[best:best + L]
+
+    def frame(self, k):
+        """k-th frame of the used window (PIL RGB); small LRU."""
+        if k in self._cache:
+            return self._cache[k]
+        im = self.image(self.first + k)
+        if len(self._cache) > 48:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[k] = im
+        return im
+
+
+# ----------------------------------------------------------------------------------------
+# activity (dev2's "world-v1" rule)
+# ----------------------------------------------------------------------------------------
+def _grey_small(im, width=160):
+    w, h = im.size
+    hh = max(8, int(round(h * width / w)))
+    g = np.asarray(im.convert("L").resize((width, hh), Image.BILINEAR), dtype=np.float64)
+    return g, width / w
+
+
+def _local_peaks(r, rel=0.6, maxn=6):
+    m = r.max()
+    nb = np.stack([np.roll(np.roll(r, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                   if dy or dx])
+    is_peak = (r >= nb.max(axis=0)) & (r >= rel * m)
+    ys, xs = np.nonzero(is_peak)
+    order = np.argsort(-r[ys, xs])[:maxn]
+    return [(ys[i], xs[i]) for i in order]
+
+
+def _subpix(r, y, x):
+    H, W = r.shape
+
+    def off(a, b, c):
+        d = a - 2 * b + c
+        return 0.0 if abs(d) < 1e-12 else 0.5 * (a - c) / d
+    dy = off(r[(y - 1) % H, x], r[y, x], r[(y + 1) % H, x])
+    dx = off(r[y, (x - 1) % W], r[y, x], r[y, (x + 1) % W])
+    yy, xx = y + max(-0.5, min(0.5, dy)), x + max(-0.5, min(0.5, dx))
+    if yy > H / 2:
+        yy -= H
+    if xx > W / 2:
+        xx -= W
+    return yy, xx
+
+
+def activity(src, fps):
+    W, H = src.size
+    diag = math.hypot(W, H)
+    boxes = src.boxes
+    c = boxes[:, :2] + boxes[:, 2:] / 2
+    prev = None
+    world, pic, bgs, scl, conf = [], [], [], [], []
+    for k in range(src.used):
+        g, s = _grey_small(src.frame(k))
+        if prev is not None:
+            g0 = prev
+            h, w = g.shape
+            hann = np.outer(np.hanning(h), np.hanning(w))
+            mask = np.ones_like(hann)
+            for b in (boxes[k - 1], boxes[k]):
+                x, y, bw, bh = b * s
+                ex, ey = 0.1 * bw, 0.1 * bh
+                x0, x1 = int(max(0, math.floor(x - ex))), int(min(w, math.ceil(x + bw + ex)))
+                y0, y1 = int(max(0, math.floor(y - ey))), int(min(h, math.ceil(y + bh + ey)))
+                mask[y0:y1, x0:x1] = 0
+            wt = hann * mask
+            a = (g0 - g0.mean()) * wt
+            b2 = (g - g.mean()) * wt
+            F1, F2 = np.fft.fft2(a), np.fft.fft2(b2)
+            R = F2 * np.conj(F1)
+            R /= np.abs(R) + 1e-9
+            r = np.real(np.fft.ifft2(R))
+            dc = (c[k] - c[k - 1])
+            dcs = dc * s
+            best, bd = None, -1
+            for (py, px) in _local_peaks(r):
+                yy, xx = _subpix(r, py, px)
+                d = math.hypot(xx - dcs[0], yy - dcs[1])
+                if d > bd:
+                    best, bd = (yy, xx), d
+            bg = np.array([best[1], best[0]]) / s
+            conf.append(float(r.max()))
+            world.append(float(np.hypot(*(dc - bg)) / diag * fps))
+            pic.append(float(np.hypot(*dc) / diag * fps))
+            bgs.append(float(np.hypot(*bg) / diag * fps))
+            s0 = math.log(math.sqrt(boxes[k - 1][2] * boxes[k - 1][3]))
+            s1 = math.log(math.sqrt(boxes[k][2] * boxes[k][3]))
+            scl.append(abs(s1 - s0) * fps)
+        prev = g
+    med = lambda v: float(np.median(v)) if v else 0.0
+    act = med(world) + med(scl)
+    return dict(activity=act, activity_picture=med(pic) + med(scl),
+                detail=dict(bg_speed=round(med(bgs), 4), picture_speed=round(med(pic), 4),
+                            world_speed=round(med(world), 4), scale_term=round(med(scl), 4),
+                            bg_conf_median=round(med(conf), 3)))
+
+
+def classify(a):
+    return "active" if a >= ACTIVE_T else ("calm" if a <= CALM_T else "middle")
+
+
+# ----------------------------------------------------------------------------------------
+# geometry
+# ----------------------------------------------------------------------------------------
+def gt_window(W, H, cx, cy, ratio):
+    """Largest window of ratio (tw, th) inside W x H, centred on (cx, cy), clamped."""
+    tw, th = ratio
+    if W * th > H * tw:  # picture wider than target: full height
+        w = int(math.floor(H * tw / th))
+        h = w * th / tw
+    else:
+        w = W
+        h = W * th / tw
+    x = int(round(cx - w / 2))
+    y = int(round(cy - h / 2))
+    x = max(0, min(x, W - w))
+    y = max(0, min(y, int(math.floor(H - h + 1e-9))))
+    return [x, y, w]
+
+
+def crop_rect_for(src, W, H):
+    """Crop of the source frame with the picture's aspect ratio around the subject's median."""
+    sw, sh = src.size
+    c = src.boxes[:, :2] + src.boxes[:, 2:] / 2
+    mx, my = float(np.median(c[:, 0])), float(np.median(c[:, 1]))
+    if sw * H > sh * W:  # source wider: cut a strip around median x
+        cw, ch = sh * W / H, sh
+        x0 = min(max(0.0, mx - cw / 2), sw - cw)
+        return (x0, 0.0, cw, ch)
+    cw, ch = sw, sw * H / W
+    y0 = min(max(0.0, my - ch / 2), sh - ch)
+    return (0.0, y0, cw, ch)
+
+
+def fit_rect_for(src, W, H):
+    """Scale to fit inside W x H, padded: returns the placement (ox, oy, scale)."""
+    sw, sh = src.size
+    s = min(W / sw, H / sh)
+    nw, nh = int(round(sw * s)) // 2 * 2, int(round(sh * s)) // 2 * 2
+    return ((W - nw) // 2, (H - nh) // 2, nw, nh)
+
+
+def render_cropped(src, k, rect, W, H):
+    x0, y0, cw, ch = rect
+    im = src.frame(k).resize((W, H), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
+    return np.asarray(im)
+
+
+def render_fitted(src, k, place, W, H, bg):
+    ox, oy, nw, nh = place
+    canvas = np.empty((H, W, 3), np.uint8)
+    canvas[:] = bg
+    canvas[oy:oy + nh, ox:ox + nw] = np.asarray(src.frame(k).resize((nw, nh), Image.BILINEAR))
+    return canvas
+
+
+# ----------------------------------------------------------------------------------------
+# fillers
+# ----------------------------------------------------------------------------------------
+WORDS = ("the morning session highlights summer club weekend trip river valley north team camp "
+         "city park festival open day training race final review season moments channel vlog "
+         "episode part studio live report weather traffic update market sports news").split()
+NAMES = ("Alex Morgan, Sam Lee, Kim Novak, Jo Park, Ana Ruiz, Tom Berg, Mia Chen, Leo Rossi, "
+         "Eva Lind, Max Weber, Ida Holm, Noah King, Lea Roth, Ben Ward, Zoe Hart").split(", ")
+
+
+def font(size):
+    try:
+        return ImageFont.load_default(size=max(6, int(size)))
+    except Exception:
+        return ImageFont.load_default()
+
+
+def phrase(rng, n):
+    return " ".join(rng.choice(WORDS) for _ in range(n)).title()
+
+
+def rand_col(rng, lo=0, hi=255):
+    return tuple(rng.randint(lo, hi) for _ in range(3))
+
+
+def gradient(W, H, c0, c1, vertical=True):
+    t = np.linspace(0, 1, H if vertical else W)[:, None] if vertical else np.linspace(0, 1, W)[None, :]
+    c0, c1 = np.array(c0, float), np.array(c1, float)
+    g = c0[None, None, :] * (1 - t[..., None]) + c1[None, None, :] * t[..., None]
+    return np.broadcast_to(g, (H, W, 3)).astype(np.uint8).copy()
+
+
+def text_center(draw, W, y, s, f, fill):
+    bb = draw.textbbox((0, 0), s, font=f)
+    draw.text(((W - (bb[2] - bb[0])) / 2 - bb[0], y), s, font=f, fill=fill)
+
+
+def f_black(rng, W, H, n, ctx):
+    lvl = rng.randint(0, 14)
+    fr = np.full((H, W, 3), lvl, np.uint8)
+    for _ in range(n):
+        yield fr
+
+
+def f_title(rng, W, H, n, ctx):
+    if rng.random() < 0.5:
+        base = np.full((H, W, 3), rand_col(rng, 0, 80), np.uint8)
+    else:
+        base = gradient(W, H, rand_col(rng, 0, 120), rand_col(rng, 0, 120), rng.random() < 0.5)
+    im = Image.fromarray(base)
+    d = ImageDraw.Draw(im)
+    fs = min(W, H) * rng.uniform(0.07, 0.12)
+    text_center(d, W, H * rng.uniform(0.3, 0.42), phrase(rng, rng.randint(1, 3)), font(fs), rand_col(rng, 190, 255))
+    if rng.random() < 0.6:
+        text_center(d, W, H * 0.58, phrase(rng, rng.randint(2, 4)), font(fs * 0.5), rand_col(rng, 150, 230))
+    full = np.asarray(im).astype(np.float32)
+    b = base.astype(np.float32)
+    fade = max(1, int(n * rng.uniform(0.15, 0.35)))
+    for i in range(n):
+        a = min(1.0, (i + 1) / fade)
+        yield (b + (full - b) * a).astype(np.uint8)
+
+
+def f_freeze(rng, W, H, n, ctx):
+    fr = ctx["edge"]
+    for _ in range(n):
+        yield fr
+
+
+def f_blur(rng, W, H, n, ctx):
+    im = Image.fromarray(ctx["edge"])
+    dark = rng.uniform(0.35, 0.7)
+    r0 = rng.uniform(4, 10)
+    for i in range(n):
+        r = r0 * (1 + 0.4 * math.sin(2 * math.pi * i / max(8, n / 1.5)))
+        yield (np.asarray(im.filter(ImageFilter.GaussianBlur(r))) * dark).astype(np.uint8)
+
+
+def smpte(W, H):
+    cols = [(192, 192, 192), (192, 192, 0), (0, 192, 192), (0, 192, 0), (192, 0, 192), (192, 0, 0), (0, 0, 192)]
+    fr = np.zeros((H, W, 3), np.uint8)
+    h1 = int(H * 0.67)
+    for i, c in enumerate(cols):
+        fr[:h1, i * W // 7:(i + 1) * W // 7] = c
+    fr[h1:int(H * 0.75)] = (0, 0, 192)
+    fr[int(H * 0.75):] = (16, 16, 16)
+    fr[int(H * 0.75):, :W // 6] = (0, 33, 76)
+    fr[int(H * 0.75):, W // 6:W // 3] = (255, 255, 255)
+    return fr
+
+
+def f_bars(rng, W, H, n, ctx):
+    fr = smpte(W, H)
+    for _ in range(n):
+        yield fr
+
+
+def f_credits(rng, W, H, n, ctx):
+    bg = rand_col(rng, 0, 30)
+    lines = []
+    for _ in range(rng.randint(8, 16)):
+        lines.append(rng.choice(["Directed by", "Camera", "Edit", "Music", "Thanks to", "Produced by", "Sound"]))
+        lines.append(rng.choice(NAMES))
+        lines.append("")
+    fs = max(8, H * rng.uniform(0.04, 0.06))
+    f = font(fs)
+    lh = fs * 1.5
+    tall = Image.new("RGB", (W, int(lh * len(lines) + 2 * H)), bg)
+    d = ImageDraw.Draw(tall)
+    for i, s in enumerate(lines):
+        text_center(d, W, H + i * lh, s, f, (230, 230, 230))
+    arr = np.asarray(tall)
+    speed = rng.uniform(0.6, 1.6) * H / 120.0
+    for i in range(n):
+        y = int(min(arr.shape[0] - H, i * speed))
+        yield arr[y:y + H]
+
+
+def f_logo(rng, W, H, n, ctx):
+    if rng.random() < 0.5:
+        base = np.full((H, W, 3), rand_col(rng, 10, 90), np.uint8)
+    else:
+        base = gradient(W, H, rand_col(rng, 0, 120), rand_col(rng, 0, 160))
+    col = rand_col(rng, 120, 255)
+    name = phrase(rng, rng.randint(1, 2)).upper()
+    f = font(min(W, H) * 0.09)
+    R = min(W, H) * 0.13
+    for i in range(n):
+        im = Image.fromarray(base.copy())
+        d = ImageDraw.Draw(im)
+        t = i / max(1, n - 1)
+        sc = min(1.0, 0.3 + 1.4 * t)
+        ang = 360 * t
+        cx, cy = W / 2, H * 0.4
+        pts = [(cx + R * sc * math.cos(math.radians(ang + a)), cy + R * sc * math.sin(math.radians(ang + a)))
+               for a in range(0, 360, 72)]
+        d.polygon(pts, fill=col)
+        if t > 0.4:
+            lx = int(-W + min(1.0, (t - 0.4) / 0.3) * W)
+            d.rectangle([lx, int(H * 0.72), lx + int(W * 0.8), int(H * 0.84)], fill=(20, 20, 20))
+            d.text((lx + 10, H * 0.73), name, font=f, fill=(255, 255, 255))
+        yield np.asarray(im)
+
+
+def f_screen(rng, W, H, n, ctx):
+    base = Image.new("RGB", (W, H), (rng.randint(200, 240),) * 3)
+    d = ImageDraw.Draw(base)
+    d.rectangle([0, 0, W, int(H * 0.08)], fill=rand_col(rng, 40, 120))
+    sb = int(W * rng.uniform(0.15, 0.25))
+    d.rectangle([0, int(H * 0.08), sb, H], fill=(rng.randint(60, 90),) * 3)
+    lines = [(sb + 10, int(H * 0.12 + j * H * 0.06), int(W * rng.uniform(0.4, 0.95))) for j in range(12)]
+    px, py = rng.uniform(0, W), rng.uniform(0, H)
+    tx, ty = rng.uniform(0, W), rng.uniform(0, H)
+    for i in range(n):
+        im = base.copy()
+        d = ImageDraw.Draw(im)
+        shown = int(len(lines) * (i + 1) / n)
+        for (x, y, x1) in lines[:shown]:
+            if y + 4 < H:
+                d.rectangle([x, y, min(W - 5, x1), y + max(2, H // 90)], fill=(90, 90, 90))
+        if i % 20 == 0:
+            tx, ty = rng.uniform(0, W), rng.uniform(0, H)
+        px += (tx - px) * 0.15
+        py += (ty - py) * 0.15
+        d.polygon([(px, py), (px + 9, py + 12), (px + 3, py + 12)], fill=(0, 0, 0))
+        yield np.asarray(im)
+
+
+def f_fadewhite(rng, W, H, n, ctx):
+    e = ctx["edge"].astype(np.float32)
+    for i in range(n):
+        a = min(1.0, (i + 1) / max(1, n * 0.6))
+        yield (e + (255 - e) * a).astype(np.uint8)
+
+
+# ---- new kinds (not in dev2) ----
+def f_static(rng, W, H, n, ctx):
+    g = np.random.default_rng(rng.randint(0, 2**31))
+    tint = rng.random() < 0.3
+    for i in range(n):
+        v = g.integers(0, 256, (H // 2, W // 2), dtype=np.uint8)
+        v = np.repeat(np.repeat(v, 2, 0), 2, 1)
+        band = (i * 7) % H
+        v[band:band + H // 12] = (v[band:band + H // 12] * 0.6).astype(np.uint8)
+        fr = np.stack([v] * 3, -1)
+        if tint:
+            fr[..., 2] = np.minimum(255, fr[..., 2].astype(int) + 30)
+        yield fr
+
+
+def f_kenburns(rng, W, H, n, ctx):
+    im = ctx["still"]()
+    sw, sh = im.size
+    z0, z1 = rng.uniform(1.0, 1.15), rng.uniform(1.25, 1.6)
+    if rng.random() < 0.5:
+        z0, z1 = z1, z0
+    a = (rng.random(), rng.random())
+    b = (rng.random(), rng.random())
+    base = min(sw / W, sh / H)
+    for i in range(n):
+        t = i / max(1, n - 1)
+        t = t * t * (3 - 2 * t)
+        z = z0 + (z1 - z0) * t
+        cw, ch = W * base / z, H * base / z
+        fx, fy = a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
+        x0, y0 = fx * (sw - cw), fy * (sh - ch)
+        yield np.asarray(im.resize((W, H), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch)))
+
+
+def f_slideshow(rng, W, H, n, ctx):
+    k = rng.randint(2, 4)
+    stills = []
+    for _ in range(k):
+        im = ctx["still"]()
+        sw, sh = im.size
+        s = min(W / sw, H / sh)
+        nw, nh = max(2, int(sw * s)), max(2, int(sh * s))
+        c = Image.new("RGB", (W, H), (rng.randint(0, 30),) * 3)
+        c.paste(im.resize((nw, nh), Image.BILINEAR), ((W - nw) // 2, (H - nh) // 2))
+        stills.append(np.asarray(c).astype(np.float32))
+    seg = n / k
+    xf = max(2, int(seg * rng.uniform(0.2, 0.4)))
+    for i in range(n):
+        j = min(k - 1, int(i / seg))
+        into = i - j * seg
+        fr = stills[j]
+        if j + 1 < k and into > seg - xf:
+            a = (into - (seg - xf)) / xf
+            fr = fr * (1 - a) + stills[j + 1] * a
+        yield fr.astype(np.uint8)
+
+
+def f_countdown(rng, W, H, n, ctx):
+    fps = ctx["fps"]
+    start = rng.randint(3, 9)
+    bgc = (rng.randint(90, 170),) * 3
+    f = font(min(W, H) * 0.45)
+    R = min(W, H) * 0.38
+    for i in range(n):
+        num = max(1, start - i // fps)
+        frac = (i % fps) / fps
+        im = Image.new("RGB", (W, H), bgc)
+        d = ImageDraw.Draw(im)
+        cx, cy = W / 2, H / 2
+        d.pieslice([cx - R * 2, cy - R * 2, cx + R * 2, cy + R * 2], -90, -90 + 360 * frac,
+                   fill=tuple(max(0, v - 50) for v in bgc))
+        d.ellipse([cx - R, cy - R, cx + R, cy + R], outline=(240, 240, 240), width=max(2, W // 120))
+        d.ellipse([cx - R * 0.8, cy - R * 0.8, cx + R * 0.8, cy + R * 0.8], outline=(240, 240, 240), width=max(1, W // 200))
+        d.line([0, cy, W, cy], fill=(20, 20, 20), width=max(1, W // 300))
+        d.line([cx, 0, cx, H], fill=(20, 20, 20), width=max(1, W // 300))
+        s = str(num)
+        bb = d.textbbox((0, 0), s, font=f)
+        d.text((cx - (bb[2] + bb[0]) / 2, cy - (bb[3] + bb[1]) / 2), s, font=f, fill=(10, 10, 10))
+        yield np.asarray(im)
+
+
+def f_ticker(rng, W, H, n, ctx):
+    if rng.random() < 0.5:
+        base = gradient(W, H, rand_col(rng, 0, 60), rand_col(rng, 0, 90))
+    else:
+        base = np.full((H, W, 3), rand_col(rng, 0, 70), np.uint8)
+    im0 = Image.fromarray(base)
+    d = ImageDraw.Draw(im0)
+    fh = min(W, H) * 0.08
+    text_center(d, W, H * 0.25, phrase(rng, 2).upper(), font(fh), (255, 255, 255))
+    bar_y = int(H * rng.uniform(0.78, 0.86))
+    bh = int(H * 0.09)
+    barc = rand_col(rng, 100, 220)
+    tf = font(bh * 0.7)
+    story = "  +++  ".join(phrase(rng, rng.randint(3, 6)) for _ in range(8))
+    tb = d.textbbox((0, 0), story, font=tf)
+    strip = Image.new("RGB", (tb[2] + 2 * W, bh), barc)
+    ImageDraw.Draw(strip).text((W, bh * 0.1), story, font=tf, fill=(10, 10, 10))
+    strip = np.asarray(strip)
+    base = np.asarray(im0)
+    speed = rng.uniform(2.0, 5.0) * W / 640
+    for i in range(n):
+        fr = base.copy()
+        x = int(i * speed) % max(1, strip.shape[1] - W)
+        fr[bar_y:bar_y + bh] = strip[:, x:x + W]
+        fr[bar_y - 3:bar_y] = 255
+        yield fr
+
+
+def f_plasma(rng, W, H, n, ctx):
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    k1, k2, k3 = rng.uniform(0.01, 0.04), rng.uniform(0.01, 0.04), rng.uniform(0.005, 0.02)
+    sp = rng.uniform(0.03, 0.12)
+    ph = [rng.uniform(0, 6.28) for _ in range(3)]
+    for i in range(n):
+        t = i * sp
+        v = (np.sin(xx * k1 + t) + np.sin(yy * k2 + t * 1.3) + np.sin((xx + yy) * k3 + t * 0.7)
+             + np.sin(np.sqrt((xx - W / 2) ** 2 + (yy - H / 2) ** 2) * k3 * 2 - t))
+        fr = np.stack([np.sin(v * math.pi / 2 + p) for p in ph], -1)
+        yield ((fr * 0.5 + 0.5) * 200 + 20).astype(np.uint8)
+
+
+def f_testcard(rng, W, H, n, ctx):
+    im = Image.new("RGB", (W, H), (128, 128, 128))
+    d = ImageDraw.Draw(im)
+    step = max(8, min(W, H) // rng.randint(8, 14))
+    for x in range(0, W, step):
+        d.line([x, 0, x, H], fill=(235, 235, 235), width=1)
+    for y in range(0, H, step):
+        d.line([0, y, W, y], fill=(235, 235, 235), width=1)
+    R = min(W, H) * 0.42
+    cx, cy = W / 2, H / 2
+    d.ellipse([cx - R, cy - R, cx + R, cy + R], fill=(40, 40, 40), outline=(255, 255, 255), width=2)
+    # grey steps and colour strip inside the circle
+    for j in range(6):
+        v = int(j * 255 / 5)
+        d.rectangle([cx - R * 0.8 + j * R * 1.6 / 6, cy - R * 0.55, cx - R * 0.8 + (j + 1) * R * 1.6 / 6, cy - R * 0.2],
+                    fill=(v, v, v))
+    cols = [(255, 255, 0), (0, 255, 255), (0, 255, 0), (255, 0, 255), (255, 0, 0), (0, 0, 255)]
+    for j, c in enumerate(cols):
+        d.rectangle([cx - R * 0.8 + j * R * 1.6 / 6, cy - R * 0.15, cx - R * 0.8 + (j + 1) * R * 1.6 / 6, cy + R * 0.2], fill=c)
+    for j in range(8):  # frequency gratings
+        x0 = cx - R * 0.8 + j * R * 1.6 / 8
+        per = 2 + j
+        for x in range(int(x0), int(x0 + R * 1.6 / 8), per):
+            d.line([x, cy + R * 0.25, x, cy + R * 0.55], fill=(255, 255, 255), width=1)
+    text_center(d, W, cy + R * 0.6, phrase(rng, 1).upper(), font(R * 0.15), (255, 255, 255))
+    fr = np.asarray(im)
+    for _ in range(n):
+        yield fr
+
+
+def f_buffering(rng, W, H, n, ctx):
+    e = (ctx["edge"].astype(np.float32) * rng.uniform(0.25, 0.5)).astype(np.uint8)
+    base = Image.fromarray(e)
+    R = min(W, H) * rng.uniform(0.06, 0.1)
+    cx, cy = W / 2, H / 2
+    spd = rng.uniform(8, 16)
+    for i in range(n):
+        im = base.copy()
+        d = ImageDraw.Draw(im)
+        for j in range(12):
+            a = math.radians(j * 30 + i * spd)
+            lv = int(255 * ((j + i * spd / 30) % 12) / 12)
+            x, y = cx + R * math.cos(a), cy + R * math.sin(a)
+            r = max(2, R * 0.15)
+            d.ellipse([x - r, y - r, x + r, y + r], fill=(lv, lv, lv))
+        yield np.asarray(im)
+
+
+def f_fadecolor(rng, W, H, n, ctx):
+    e = ctx["edge"].astype(np.float32)
+    col = np.array(rand_col(rng, 0, 255), np.float32)
+    for i in range(n):
+        a = min(1.0, (i + 1) / max(1, n * 0.7))
+        yield (e + (col - e) * a).astype(np.uint8)
+
+
+FILLERS = dict(black=f_black, title=f_title, freeze=f_freeze, blur=f_blur, bars=f_bars, credits=f_credits,
+               logo=f_logo, screen=f_screen, fadewhite=f_fadewhite,
+               static=f_static, kenburns=f_kenburns, slideshow=f_slideshow, countdown=f_countdown,
+               ticker=f_ticker, plasma=f_plasma, testcard=f_testcard, buffering=f_buffering,
+               fadecolor=f_fadecolor)
+OLD_KINDS = ["black", "title", "freeze", "blur", "bars", "credits", "logo", "screen", "fadewhite"]
+NEW_KINDS = ["static", "kenburns", "slideshow", "countdown", "ticker", "plasma", "testcard", "buffering", "fadecolor"]
+EDGE_KINDS = {"freeze", "blur", "fadewhite", "buffering", "fadecolor"}
+
+
+# ----------------------------------------------------------------------------------------
+# audio + encode
+# ----------------------------------------------------------------------------------------
+def write_audio(path, n_frames, fps, tone_ranges, rng):
+    sr = 48000
+    ns = int(round(n_frames / fps * sr))
+    g = np.random.default_rng(rng.randint(0, 2**31))
+    x = g.standard_normal(ns + 64)
+    # gentle low-pass (moving average) -> stationary ambient hiss
+    k = rng.randint(3, 12)
+    x = np.convolve(x, np.ones(k) / k, mode="same")[:ns]
+    x *= 10 ** (rng.uniform(-46, -38) / 20) / (x.std() + 1e-9)
+    for (a, b) in tone_ranges:  # broadcast bars carry a 1 kHz tone
+        s0, s1 = int(a / fps * sr), int(b / fps * sr)
+        t = np.arange(s1 - s0) / sr
+        x[s0:s1] += 0.1 * np.sin(2 * np.pi * 1000 * t)
+    pcm = np.clip(x * 32767, -32768, 32767).astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(pcm.tobytes())
+
+
+class Encoder:
+    def __init__(self, path, W, H, fps, wav):
+        self.n = 0
+        self.p = subprocess.Popen(
+            ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
+             "-r", str(fps), "-i", "-", "-i", wav, "-map", "0:v", "-map", "1:a",
+             "-c:v", "libx264", "-preset", "veryfast", "-crf", "22", "-pix_fmt", "yuv420p",
+             "-threads", "2", "-c:a", "aac", "-b:a", "64k", "-ar", "48000", "-ac", "1",
+             "-movflags", "+faststart", path], stdin=subprocess.PIPE)
+        self.W, self.H = W, H
+
+    def put(self, fr):
+        fr = np.ascontiguousarray(fr, dtype=np.uint8)
+        assert fr.shape == (self.H, self.W, 3), fr.shape
+        self.p.stdin.write(fr.tobytes())
+        self.n += 1
+
+    def close(self):
+        self.p.stdin.close()
+        if self.p.wait() != 0:
+            raise RuntimeError("ffmpeg failed")
+
+
+# ----------------------------------------------------------------------------------------
+# planning
+# ----------------------------------------------------------------------------------------
+SINGLE_SHAPES = [  # (shape code, W, H)
+    ("L", 640, 360), ("L", 640, 360), ("L", 640, 360), ("H", 854, 480), ("F", 480, 360),
+    ("P", 202, 360), ("P", 270, 480), ("S", 360, 360), ("S", 480, 480), ("W", 720, 360),
+    ("C", 768, 320), ("T", 270, 360),
+]
+COMP_SHAPES = [("L", 640, 360), ("L", 640, 360), ("P", 270, 480), ("S", 360, 360), ("F", 480, 360), ("H", 854, 480)]
+FILLER_ONLY_SHAPES = [("L", 640, 360), ("P", 270, 480), ("S", 360, 360), ("F", 480, 360)]
+
+
+def pick_kinds(rng, k, new_bias=0.6):
+    out = []
+    for _ in range(k):
+        pool = NEW_KINDS if rng.random() < new_bias else OLD_KINDS
+        out.append(rng.choice(pool))
+    return out
+
+
+def plan(pool, rng, n_videos):
+    """Every source gets one single video (more if n_videos allows), then compilations of
+    active/calm sources, then a few filler-only videos."""
+    names = [p["name"] for p in pool]
+    cls = {p["name"]: p["class"] for p in pool}
+    height = {p["name"]: p["size"][1] for p in pool}
+    act = [n for n in names if cls[n] == "active"]
+    calm = [n for n in names if cls[n] == "calm"]
+    videos = []
+    n_fill = max(3, round(n_videos * 0.06))
+    n_comp = round(n_videos * 0.34) if (act and len(act) + len(calm) >= 2) else 0
+    n_single = max(len(names), n_videos - n_fill - n_comp)
+    order = names[:]
+    rng.shuffle(order)
+    while len(order) < n_single:
+        o = names[:]
+        rng.shuffle(o)
+        order += o
+    for i in range(n_single):
+        src = order[i]
+        # no big upscales: picture height at most 1.6x the source's
+        shapes = [sh for sh in SINGLE_SHAPES if sh[2] <= 1.6 * height[src]] or [SINGLE_SHAPES[0]]
+        shape = rng.choice(shapes)
+        ratio = rng.choice([[9, 16], [16, 9]])
+        before = pick_kinds(rng, rng.randint(1, 2)) if rng.random() < 0.65 else []
+        after = pick_kinds(rng, rng.randint(1, 2)) if rng.random() < 0.65 else []
+        videos.append(dict(type="single", shape=shape, ratio=ratio, source=src, before=before, after=after,
+                           fps=None))
+    used = {n: 0 for n in names}
+
+    def least_used(cands, m):
+        cands = cands[:]
+        rng.shuffle(cands)
+        cands.sort(key=lambda n: used[n])
+        return cands[:m]
+
+    for i in range(n_comp):
+        shape = rng.choice(COMP_SHAPES)
+        ratio = rng.choice([[9, 16], [16, 9]])
+        k = rng.randint(2, 4)
+        chosen = least_used(act, 1)
+        if calm and rng.random() < 0.75:
+            chosen += least_used(calm, min(len(calm), rng.randint(1, 2), k - 1))
+        chosen += least_used([n for n in act if n not in chosen], max(0, k - len(chosen)))
+        for n in chosen:
+            used[n] += 1
+        rng.shuffle(chosen)
+        lead = pick_kinds(rng, rng.randint(1, 2)) if rng.random() < 0.3 else []
+        fps = rng.choice([25, 30])
+        videos.append(dict(type="compilation", shape=shape, ratio=ratio, clips=chosen, lead=lead, fps=fps))
+    for i in range(n_fill):
+        shape = rng.choice(FILLER_ONLY_SHAPES)
+        videos.append(dict(type="filler-only", shape=shape, ratio=rng.choice([[9, 16], [16, 9]]),
+                           kinds=pick_kinds(rng, rng.randint(2, 4), 0.7), fps=rng.choice([25, 30])))
+    return videos
+
+
+# ----------------------------------------------------------------------------------------
+# build
+# ----------------------------------------------------------------------------------------
+def build_video(vid, v, sources, pool_by, rng, out):
+    code, W, H = v["shape"]
+    ratio = v["ratio"]
+    all_names = list(sources)
+    tmpwav = os.path.join(out, "video", f".{vid}.wav")
+
+    def still_fn(exclude=()):
+        def f():
+            cands = [n for n in all_names if n not in exclude] or all_names
+            s = sources[rng.choice(cands)]
+            return s.frame(rng.randrange(s.used))
+        return f
+
+    segs = []  # (kind, payload, n)
+    preds, fillers, clips, parts = [], [], [], []
+    if v["type"] == "single":
+        src = sources[v["source"]]
+        fps = src.spec["play"]
+        rect = crop_rect_for(src, W, H)
+        sx = W / rect[2]
+        first_fr = render_cropped(src, 0, rect, W, H)
+        last_fr = render_cropped(src, src.used - 1, rect, W, H)
+        for side, kinds in (("before", v["before"]), ("after", v["after"])):
+            if not kinds:
+                continue
+            total = int(rng.uniform(1, 6) * fps)
+            ns = [total // len(kinds)] * len(kinds)
+            ns[-1] += total - sum(ns)
+            lst = [(k, (first_fr if side == "before" else last_fr), n) for k, n in zip(kinds, ns)]
+            if side == "before":
+                segs_before = lst
+            else:
+                segs_after = lst
+        segs = [("filler", x) for x in (locals().get("segs_before") or [])]
+        segs.append(("real", src))
+        segs += [("filler", x) for x in (locals().get("segs_after") or [])]
+    elif v["type"] == "compilation":
+        fps = v["fps"]
+        if v["lead"]:
+            tot = int(rng.uniform(1.5, 3.5) * fps)
+            ns = [tot // len(v["lead"])] * len(v["lead"])
+            ns[-1] += tot - sum(ns)
+            first_src = sources[v["clips"][0]]
+            place = fit_rect_for(first_src, W, H)
+            edge = render_fitted(first_src, 0, place, W, H, (0, 0, 0))
+            for k, n in zip(v["lead"], ns):
+                segs.append(("filler", (k, edge, n)))
+        for name in v["clips"]:
+            src = sources[name]
+            L = min(src.used, int(rng.uniform(2, 8) * fps))
+            L = max(min(src.used, 2 * fps), L)
+            s0 = rng.randint(0, src.used - L)
+            segs.append(("clip", (src, s0, L, pool_by[name]["class"])))
+    else:
+        fps = v["fps"]
+        tot = int(rng.uniform(5, 12) * fps)
+        ks = v["kinds"]
+        ns = [tot // len(ks)] * len(ks)
+        ns[-1] += tot - sum(ns)
+        edge_src = sources[rng.choice(all_names)]
+        place = fit_rect_for(edge_src, W, H)
+        edge = render_fitted(edge_src, rng.randrange(edge_src.used), place, W, H, (0, 0, 0))
+        for k, n in zip(ks, ns):
+            segs.append(("filler", (k, edge, n)))
+
+    # count frames first, write audio with bar tones, then render+encode
+    t = 0
+    tone = []
+    layout = []
+    for kind, payload in segs:
+        if kind == "filler":
+            k, edge, n = payload
+            layout.append((kind, payload, t, t + n))
+            if k == "bars":
+                tone.append((t, t + n))
+            t += n
+        elif kind == "real":
+            layout.append((kind, payload, t, t + payload.used))
+            t += payload.used
+        else:
+            src, s0, L, c = payload
+            layout.append((kind, payload, t, t + L))
+            t += L
+    total = t
+    write_audio(tmpwav, total, fps, tone, rng)
+    path = os.path.join(out, "video", f"{vid}.mp4")
+    enc = Encoder(path, W, H, fps, tmpwav)
+    lead_kinds = []
+    for kind, payload, a, b in layout:
+        if kind == "filler":
+            k, edge, n = payload
+            ctx = dict(edge=edge, still=still_fn(), fps=fps)
+            for fr in FILLERS[k](rng, W, H, n, ctx):
+                enc.put(fr)
+            fillers.append(dict(kind=k, frames=[a, b]))
+            lead_kinds.append((k, n))
+        elif kind == "real":
+            src = payload
+            rect = crop_rect_for(src, W, H)
+            sx, sy = W / rect[2], H / rect[3]
+            for j in range(src.used):
+                enc.put(render_cropped(src, j, rect, W, H))
+                bx, by, bw, bh = src.boxes[j]
+                cx, cy = (bx + bw / 2 - rect[0]) * sx, (by + bh / 2 - rect[1]) * sy
+                preds.append({"frame": a + j, "bboxes": gt_window(W, H, cx, cy, ratio)})
+            clips.append(dict(role="real", source=src.name, frames=[a, b]))
+        else:
+            src, s0, L, c = payload
+            place = fit_rect_for(src, W, H)
+            ox, oy, nw, nh = place
+            s = nw / src.size[0]
+            for j in range(L):
+                enc.put(render_fitted(src, s0 + j, place, W, H, (0, 0, 0)))
+                if c == "active":
+                    bx, by, bw, bh = src.boxes[s0 + j]
+                    cx, cy = ox + (bx + bw / 2) * s, oy + (by + bh / 2) * (nh / src.size[1])
+                    preds.append({"frame": a + j, "bboxes": gt_window(W, H, cx, cy, ratio)})
+            clips.append(dict(role=c, source=src.name, frames=[a, b], source_frames=[src.first + s0, src.first + s0 + L]))
+    enc.close()
+    os.remove(tmpwav)
+    assert enc.n == total
+
+    # parts in dev2's vocabulary
+    if v["type"] == "single":
+        grp = []
+        for kind, payload, a, b in layout:
+            if kind == "real":
+                if grp:
+                    parts.append(["filler", [g[0] for g in grp], sum(g[1] for g in grp)])
+                    grp = []
+                parts.append(["real", payload.name, payload.used])
+            else:
+                grp.append((payload[0], payload[2]))
+        if grp:
+            parts.append(["filler", [g[0] for g in grp], sum(g[1] for g in grp)])
+    elif v["type"] == "compilation":
+        nlead = sum(p[2] for k, p, a, b in layout if k == "filler")
+        if nlead:
+            parts.append(["filler", "lead-in", nlead])
+        for kind, payload, a, b in layout:
+            if kind == "clip":
+                parts.append([payload[3], payload[0].name, payload[2]])
+    else:
+        parts.append(["filler", [f["kind"] for f in fillers], total])
+    rec = dict(video_id=vid, type=v["type"], shape=code, parts=parts, fillers=fillers,
+               clips=[{k: c[k] for k in ("role", "source", "frames")} for c in clips])
+    extra_clip = [c for c in clips if "source_frames" in c]
+    meta = dict(video_id=vid, width=W, height=H, frames=total, fps=fps)
+    gt = dict(video_id=vid, targetRatioWH=ratio, predictions=preds)
+    return rec, meta, gt, extra_clip
+
+
+FILLER_DESC = dict(
+    black="black (near-black level)", title="title card (plain or gradient background, fade-in, optional second line)",
+    freeze="frozen still (first or last frame of the clip)", blur="out-of-focus (blurred, darkened frame, breathing blur)",
+    bars="SMPTE colour bars (with 1 kHz tone)", credits="scrolling end credits",
+    logo="animated logo with a sliding lower third", screen="fake screen recording / UI (window, sidebar, lines appearing, moving pointer)",
+    fadewhite="fade to white (from the clip's edge frame)",
+    static="TV static / noise with a rolling dark band (new)",
+    kenburns="Ken-Burns pan/zoom over a still photo (a real frame of a pool sequence, moved; new)",
+    slideshow="slideshow of 2-4 stills (real frames, letterboxed) with crossfades (new)",
+    countdown="film countdown leader (sweeping sector, rings, numbers; new)",
+    ticker="news ticker: headline on a plain/gradient background with a text crawl (new)",
+    plasma="animated plasma / gradient (new)",
+    testcard="test card: grid, circle, grey steps, colour strip, frequency gratings (not SMPTE bars; new)",
+    buffering="\"buffering\" spinner over a darkened frozen frame (new)",
+    fadecolor="fade from the clip's edge frame to a random colour (new)",
+)
+
+
+def write_readme(out, pool, recs, metas, gts):
+    from collections import Counter
+    nv = len(recs)
+    nf = sum(m["frames"] for m in metas)
+    ng = sum(len(g["predictions"]) for g in gts)
+    types = Counter(r["type"] for r in recs)
+    shapes = Counter((m["width"], m["height"]) for m in metas)
+    ratios = Counter(tuple(g["targetRatioWH"]) for g in gts)
+    kinds = Counter(f["kind"] for r in recs for f in r["fillers"])
+    cls = Counter(p["class"] for p in pool)
+    L = []
+    L.append("# extra — more real annotated footage in the contest format\n")
+    L.append(f"{nv} videos, {nf:,} frames, {ng:,} ground-truth frames ({100 * ng / max(1, nf):.0f}%). Built by "
+             "`engines/dataset/make_extra.py` (branch extra-data) with a fixed seed, the same construction as "
+             "`dev2` but from other public sequences, with new kinds of filler and more picture shapes.\n")
+    L.append(f"- **single** ({types['single']}): one real annotated sequence (at most 240 frames of it), every frame "
+             "a ground-truth frame, sometimes with filler before and/or after (1-6 s, one or two kinds per gap).")
+    L.append(f"- **compilation** ({types['compilation']}): 2-4 clips (2-8 s, shorter when the sequence is shorter) of "
+             "*different* sequences, hard cuts, one canvas (each clip scaled to fit and padded). ACTIVE clips are "
+             "the ground truth; CALM clips are real footage that is *not* a highlight. Some start with a filler lead-in.")
+    L.append(f"- **filler only** ({types['filler-only']}): the right answer is an empty list.\n")
+    L.append("Picture sizes (WxH: videos): " + ", ".join(f"{w}x{h}: {c}" for (w, h), c in sorted(shapes.items())) + ".")
+    L.append("Single videos crop the source to the picture's shape around the subject's median position "
+             "(portrait 9:16 and 3:4 strips around the median x, wide 2:1 / 2.4:1 bands around the median y) and scale it; "
+             "target ratios: " + ", ".join(f"{a}:{b}: {c}" for (a, b), c in sorted(ratios.items())) + ".")
+    L.append("Every video has an AAC track (48 kHz mono) of stationary low-level noise through real and filler parts "
+             "alike (colour bars carry a 1 kHz tone as in dev2): the audio says nothing about the answer. "
+             "H.264 yuv420p with B-frames, 25 or 30 fps.\n")
+    L.append("## Activity rule\nExactly dev2's (world-v1): per pair of consecutive frames, world speed = |Δ box centre − Δ "
+             "background| / diagonal × fps, Δ background by phase correlation of grey frames scaled to 160 px wide "
+             "(Hann window, subject box +20% weighted out, of several strong peaks the one farthest from the subject's "
+             "own motion); activity = median world speed + median |Δ log sqrt(w·h)| × fps (playback fps). dev2's "
+             f"thresholds are kept: active ≥ {ACTIVE_T:.3f}, calm ≤ {CALM_T:.3f}, middle otherwise (singles only). "
+             f"Pool classes: {dict(cls)}. The scale term follows box jitter (integer OTB boxes on small faces, "
+             "axis-aligned boxes of rotated VOT polygons, mask boxes of deforming DAVIS objects), so some "
+             "slow subjects rate active; it is the rule, not a judgement.\n")
+    L.append("## Filler kinds (randomised parameters); counts of segments in this set")
+    for k in OLD_KINDS + NEW_KINDS:
+        L.append(f"- `{k}` ({kinds.get(k, 0)}): {FILLER_DESC[k]}")
+    L.append("")
+    L.append(f"## Sources ({len(pool)} sequences; per-frame boxes of the main subject)")
+    L.append("Public academic benchmarks taken from repositories that ship them (no licence is stated for the "
+             "footage; research use). DAVIS boxes are the bounding boxes of the (single-object) masks. "
+             "UAV123@10fps plays at 25 fps (2.5x time-lapse), DAVIS (24 fps) at 25, OTB/VOT at 30. Long "
+             "sequences are cut to the 240-frame window with the most subject motion. None is in "
+             "HELD_OUT.md, dev or dev2.\n")
+    L.append("| sequence | dataset | repository @ commit (path) | frames (used) | activity | class |")
+    L.append("|---|---|---|---|---|---|")
+    for p in pool:
+        used = f"{p['frames_total']}" + (f" ({p['frames_used']})" if p["frames_used"] != p["frames_total"] else "")
+        L.append(f"| {p['name']} | {p['dataset']} | {p['repo']} @ {p['commit'][:10]} ({p['path']}) | {used} | "
+                 f"{p['activity']:.3f} | {p['class']} |")
+    L.append("\nCredits: OTB-100 (Wu, Lim, Yang, TPAMI 2015); UAV123 (Mueller, Smith, Ghanem, ECCV 2016); VOT2014 "
+             "(Kristan et al.); DAVIS (Perazzi et al., CVPR 2016).\n")
+    L.append("Ground truth: on a ground-truth frame, the largest window of the target ratio inside the picture, "
+             "centred on the subject box centre (mapped into the picture) and clamped inside it.\n")
+    L.append("## Files\nAs dev2: `video/<id>.mp4`, `jsonl/<id>.jsonl` (per-video index), `index.jsonl`, `gt.jsonl`, "
+             "`meta.jsonl`, `sources.jsonl` (`parts`, `fillers` with frame ranges [start, end), `clips` with role "
+             "real/active/calm), `pool.json` (per source: repo, commit, path, fps, frames used, activity, class). "
+             "Debugging/analysis only; do not read them from the project's code.\n")
+    open(os.path.join(out, "README.md"), "w").write("\n".join(L) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="/work/extra")
+    ap.add_argument("--mirror", default="/work/.mirror")
+    ap.add_argument("--videos", type=int, default=66)
+    ap.add_argument("--only-pool", action="store_true")
+    ap.add_argument("--limit", type=int, default=0, help="build only the first N videos (debug)")
+    args = ap.parse_args()
+    out = args.out
+    os.makedirs(os.path.join(out, "video"), exist_ok=True)
+    os.makedirs(os.path.join(out, "jsonl"), exist_ok=True)
+
+    sources, pool = {}, []
+    cache_path = os.path.join(out, ".activity_cache.json")
+    cache = json.load(open(cache_path)) if os.path.exists(cache_path) else {}
+    for spec in SOURCES:
+        low = spec["name"].lower().split("_")[0].replace("-still", "")
+        if low in HELD_OUT or spec["name"].lower() in HELD_OUT or spec["name"].lower() in DEV_USED:
+            print("skip (held out / dev):", spec["name"], file=sys.stderr)
+            continue
+        try:
+            src = Source(spec, args.mirror)
+        except Exception as e:  # missing mirror etc.
+            print("skip", spec["name"], repr(e), file=sys.stderr)
+            continue
+        key = "|".join(["world-v1", spec["repo"], src.repo.commit, spec["img"], spec.get("masks") or spec["gt"], str(src.first),
+                        str(src.used), str(spec["play"])])
+        if key not in cache:
+            cache[key] = activity(src, spec["play"])
+            json.dump(cache, open(cache_path, "w"), indent=1)
+        a = cache[key]
+        sources[spec["name"]] = src
+        pool.append(dict(name=spec["name"], dataset=spec["dataset"], repo=spec["repo"], commit=src.repo.commit,
+                         path=spec["img"], gt=spec["gt"], licence=spec["licence"], subject=spec.get("subject", ""),
+                         setting=spec.get("setting", ""), native_fps=spec["fps"], play_fps=spec["play"],
+                         frames_total=src.total, frames_used=src.used, first_used=src.first,
+                         size=list(src.size), activity=round(a["activity"], 4), activity_rule="world-v1",
+                         activity_detail=a["detail"], activity_picture=round(a["activity_picture"], 4),
+                         activity_raw=a["activity"], cache_key=key, **{"class": classify(a["activity"])}))
+        print(f"{spec['name']:14s} {src.size} used {src.used}/{src.total} act {a['activity']:.3f} {classify(a['activity'])}",
+              file=sys.stderr)
+    json.dump(dict(active_threshold=ACTIVE_T, calm_threshold=CALM_T, sources=pool),
+              open(os.path.join(out, "pool.json"), "w"), indent=1)
+    if args.only_pool:
+        return
+    pool_by = {p["name"]: p for p in pool}
+    rng = random.Random(SEED)
+    videos = plan(pool, rng, args.videos)
+    recs, metas, gts = [], [], []
+    for i, v in enumerate(videos):
+        if args.limit and i >= args.limit:
+            break
+        vid = f"{i + 1:03d}"
+        vr = random.Random(SEED * 1000 + i)
+        rec, meta, gt, _ = build_video(vid, v, sources, pool_by, vr, out)
+        recs.append(rec)
+        metas.append(meta)
+        gts.append(gt)
+        with open(os.path.join(out, "jsonl", f"{vid}.jsonl"), "w") as f:
+            f.write(json.dumps(dict(video_id=vid, targetRatioWH=v["ratio"])) + "\n")
+        # rewrite the indexes after every video so a partial run is usable
+        with open(os.path.join(out, "index.jsonl"), "w") as f:
+            for g in gts:
+                f.write(json.dumps(dict(video_id=g["video_id"], video=f"video/{g['video_id']}.mp4",
+                                        targetRatioWH=g["targetRatioWH"])) + "\n")
+        for name, rows in (("gt.jsonl", gts), ("meta.jsonl", metas), ("sources.jsonl", recs)):
+            with open(os.path.join(out, name), "w") as f:
+                for r in rows:
+                    f.write(json.dumps(r) + "\n")
+        print(vid, v["type"], meta["width"], meta["height"], meta["frames"], len(gt["predictions"]), file=sys.stderr)
+        write_readme(out, pool, recs, metas, gts)
+
+
+if __name__ == "__main__":
+    main()
