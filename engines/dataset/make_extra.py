@@ -849,10 +849,13 @@ def plan(pool, rng, n_videos):
         shape = rng.choice(COMP_SHAPES)
         ratio = rng.choice([[9, 16], [16, 9]])
         k = rng.randint(2, 4)
-        chosen = least_used(act, 1)
+        base = lambda n: n.replace("-still", "")  # Dog1 / Dog1-still are one sequence
+        free = lambda cands: [n for n in cands if base(n) not in {base(c) for c in chosen}]
+        chosen = []
+        chosen += least_used(act, 1)
         if calm and rng.random() < 0.75:
-            chosen += least_used(calm, min(len(calm), rng.randint(1, 2), k - 1))
-        chosen += least_used([n for n in act if n not in chosen], max(0, k - len(chosen)))
+            chosen += least_used(free(calm), min(len(calm), rng.randint(1, 2), k - 1))
+        chosen += least_used(free(act), max(0, k - len(chosen)))
         for n in chosen:
             used[n] += 1
         rng.shuffle(chosen)
@@ -1039,6 +1042,45 @@ FILLER_DESC = dict(
 )
 
 
+def _iou(a, b, ratio):
+    tw, th = ratio
+    ax, ay, aw = a
+    bx, by, bw = b
+    ah, bh = aw * th / tw, bw * th / tw
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / (aw * ah + bw * bh - inter)
+
+
+def reference_scores(metas, gts):
+    """SPEC section 4 metric (x100) of four trivial prediction sets, as dev2's README reports."""
+    out = {}
+    for name in ("every frame, centred largest window", "only the ground-truth frames, centred largest window",
+                 "every frame, ground-truth window on its frames", "nothing at all"):
+        fs = []
+        for m, g in zip(metas, gts):
+            W, H, n = m["width"], m["height"], m["frames"]
+            r = g["targetRatioWH"]
+            gtm = {p["frame"]: p["bboxes"] for p in g["predictions"]}
+            c = gt_window(W, H, W / 2, H / 2, r)
+            if name.startswith("every frame, centred"):
+                pred = {k: c for k in range(n)}
+            elif name.startswith("only"):
+                pred = {k: c for k in gtm}
+            elif name.startswith("every frame, ground"):
+                pred = {k: gtm.get(k, c) for k in range(n)}
+            else:
+                pred = {}
+            if not pred and not gtm:
+                fs.append(1.0)
+                continue
+            S = sum(_iou(pred[k], gtm[k], r) for k in pred if k in gtm)
+            fs.append(2 * S / (len(pred) + len(gtm)))
+        out[name] = 100 * sum(fs) / len(fs)
+    return out
+
+
 def write_readme(out, pool, recs, metas, gts):
     from collections import Counter
     nv = len(recs)
@@ -1095,6 +1137,10 @@ def write_readme(out, pool, recs, metas, gts):
              "(Kristan et al.); DAVIS (Perazzi et al., CVPR 2016).\n")
     L.append("Ground truth: on a ground-truth frame, the largest window of the target ratio inside the picture, "
              "centred on the subject box centre (mapped into the picture) and clamped inside it.\n")
+    L.append("## Reference scores (metric of SPEC.md section 4, x100)\n| predictions | score |\n|---|---|")
+    for k, v in reference_scores(metas, gts).items():
+        L.append(f"| {k} | {v:.1f} |")
+    L.append("")
     L.append("## Files\nAs dev2: `video/<id>.mp4`, `jsonl/<id>.jsonl` (per-video index), `index.jsonl`, `gt.jsonl`, "
              "`meta.jsonl`, `sources.jsonl` (`parts`, `fillers` with frame ranges [start, end), `clips` with role "
              "real/active/calm), `pool.json` (per source: repo, commit, path, fps, frames used, activity, class). "
@@ -1108,9 +1154,15 @@ def main():
     ap.add_argument("--mirror", default="/work/.mirror")
     ap.add_argument("--videos", type=int, default=66)
     ap.add_argument("--only-pool", action="store_true")
+    ap.add_argument("--readme-only", action="store_true", help="rewrite README.md from an existing build")
     ap.add_argument("--limit", type=int, default=0, help="build only the first N videos (debug)")
     args = ap.parse_args()
     out = args.out
+    if args.readme_only:
+        rd = lambda n: [json.loads(l) for l in open(os.path.join(out, n))]
+        write_readme(out, json.load(open(os.path.join(out, "pool.json")))["sources"], rd("sources.jsonl"),
+                     rd("meta.jsonl"), rd("gt.jsonl"))
+        return
     os.makedirs(os.path.join(out, "video"), exist_ok=True)
     os.makedirs(os.path.join(out, "jsonl"), exist_ok=True)
 
