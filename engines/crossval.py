@@ -38,16 +38,30 @@ DEV_SEQUENCE_BY_LENGTH = {142: "Biker", 164: "MotorRolling", 471: "David", 120: 
                           81: "Skiing", 105: "ball1"}
 
 
-def sources_of(videos):
+def set_dirs(extra):
+    """Set name -> folder: the two dev sets, plus every `NAME=PATH` of --set (more annotated
+    footage in the same layout, with a sources.jsonl like dev2's)."""
+    dirs = {"dev2": SETS / "dev2", "dev": SETS / "dev"}
+    for e in extra:
+        name, _, path = e.partition("=")
+        if not name or not path or not (Path(path) / "gt.jsonl").exists():
+            raise SystemExit(f"--set {e}: expected NAME=PATH of a folder with gt.jsonl")
+        dirs[name] = Path(path)
+    return dirs
+
+
+def sources_of(videos, dirs):
     """key -> set of sequence names shown, and key -> set of non-highlight kinds present."""
     src, kinds = {}, {}
     meta = {}
-    for line in open(SETS / "dev2" / "sources.jsonl"):
-        d = json.loads(line)
-        meta[d["video_id"]] = d
+    for name, d in dirs.items():
+        if (d / "sources.jsonl").exists():
+            for line in open(d / "sources.jsonl"):
+                j = json.loads(line)
+                meta[(name, j["video_id"])] = j
     for v in videos:
-        if v["set"] == "dev2":
-            d = meta[v["id"]]
+        if (v["set"], v["id"]) in meta:
+            d = meta[(v["set"], v["id"])]
             src[v["key"]] = {c["source"].lower() for c in d.get("clips", [])}
             k = {f["kind"] for f in d.get("fillers", [])}
             if any(c["role"] != "real" for c in d.get("clips", [])):
@@ -86,8 +100,11 @@ def run(cmd, **kw):
     return r.stdout
 
 
+DIRS = {"dev2": SETS / "dev2", "dev": SETS / "dev"}
+
+
 def replay(bin_, set_name, dumps, out, scorer_file=None, env=None, extra=()):
-    cmd = [bin_, "--log", "warn", "replay", str(SETS / set_name), "--features", str(Path(dumps) / set_name), "-o", str(out), *extra]
+    cmd = [bin_, "--log", "warn", "replay", str(DIRS[set_name]), "--features", str(Path(dumps) / set_name), "-o", str(out), *extra]
     if scorer_file == "none":
         cmd.append("--no-scorer")
     elif scorer_file:
@@ -98,19 +115,19 @@ def replay(bin_, set_name, dumps, out, scorer_file=None, env=None, extra=()):
 
 def evaluate(bin_, set_name, lines, work, tag):
     """Writes the set's lines in its gt order and scores them: (score, report dict)."""
-    order = [json.loads(l)["video_id"] for l in open(SETS / set_name / "gt.jsonl") if l.strip()]
+    order = [json.loads(l)["video_id"] for l in open(DIRS[set_name] / "gt.jsonl") if l.strip()]
     p = Path(work) / f"{tag}-{set_name}.jsonl"
     p.write_text("".join(lines[v] if lines[v].endswith("\n") else lines[v] + "\n" for v in order))
-    out = run([bin_, "--log", "warn", "eval", str(p), "--gt", str(SETS / set_name / "gt.jsonl"), "--meta",
-               str(SETS / set_name / "meta.jsonl"), "--json"])
+    out = run([bin_, "--log", "warn", "eval", str(p), "--gt", str(DIRS[set_name] / "gt.jsonl"), "--meta",
+               str(DIRS[set_name] / "meta.jsonl"), "--json"])
     return json.loads(out)
 
 
 def heldout_predictions(bin_, dumps, work, folds, models, judge_env=None, tag="cv"):
     """Merged held-out lines per set: each video decided by the model of the fold it was held out in."""
-    lines = {"dev2": {}, "dev": {}}
+    lines = {s: {} for s in DIRS}
     for f in folds:
-        for s in ("dev2", "dev"):
+        for s in DIRS:
             if not any(k.startswith(s + "/") for k in f["test"]):
                 continue
             got = replay(bin_, s, dumps, Path(work) / f"{tag}-fold{f['fold']}-{s}.jsonl", models[f["fold"]], judge_env)
@@ -135,12 +152,20 @@ def main():
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--json", help="write every figure here")
     ap.add_argument("--skip-kinds", action="store_true")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=PATH",
+                    help="more annotated footage (dumps in DUMPS/NAME): in the folds, trained on and scored held out")
+    ap.add_argument("--no-train", action="append", default=[], metavar="NAME",
+                    help="score this set held out but never train on it (what its footage adds is then measurable)")
     args = ap.parse_args()
-    videos = scorer.load_set(Path(args.dumps) / "dev2", SETS / "dev2" / "gt.jsonl", "dev2") + \
-        scorer.load_set(Path(args.dumps) / "dev", SETS / "dev" / "gt.jsonl", "dev")
+    DIRS.update(set_dirs(args.set))
+    videos = []
+    for name, d in DIRS.items():
+        videos += scorer.load_set(Path(args.dumps) / name, d / "gt.jsonl", name)
     by_key = {v["key"]: v for v in videos}
-    src, kinds = sources_of(videos)
+    src, kinds = sources_of(videos, DIRS)
     folds = source_folds(videos, src, args.folds, args.seed)
+    for f in folds:
+        f["train"] = [k for k in f["train"] if k.split("/")[0] not in args.no_train]
     work = tempfile.mkdtemp(prefix="highlightd-cv-")
     print(f"work folder: {work}")
     result = {"folds": [{"fold": f["fold"], "held_sources": f["held_sources"], "test": len(f["test"]),
@@ -157,11 +182,11 @@ def main():
     for judge in ("learned", "both", "rules"):
         env = {"HIGHLIGHTD__SELECT__JUDGE": judge}
         if judge == "rules":
-            lines = {s: replay(args.bin, s, args.dumps, Path(work) / f"rules-{s}.jsonl", "none") for s in ("dev2", "dev")}
+            lines = {s: replay(args.bin, s, args.dumps, Path(work) / f"rules-{s}.jsonl", "none") for s in DIRS}
         else:
             lines = heldout_predictions(args.bin, args.dumps, work, folds, models, env, tag=judge)
-        reps = {s: evaluate(args.bin, s, lines[s], work, judge) for s in ("dev2", "dev")}
-        result["judges"][judge] = {s: summary(reps[s]) for s in ("dev2", "dev")}
+        reps = {s: evaluate(args.bin, s, lines[s], work, judge) for s in DIRS}
+        result["judges"][judge] = {s: summary(reps[s]) for s in DIRS}
         per = {v["video_id"]: v["f"] for v in reps["dev2"]["videos"]}
         result["judges"][judge]["per_fold_dev2"] = []
         for f in folds:
@@ -176,7 +201,9 @@ def main():
         result["kinds"] = {}
         for kind in all_kinds:
             test = [v for v in dev2 if kind in kinds[v["key"]]]
-            train = [v for v in dev2 if kind not in kinds[v["key"]]]
+            # Every other set's videos without the kind train too; dev2's only when they
+            # lack it (no video that shows the kind, in any set, is trained on).
+            train = [v for v in videos if kind not in kinds[v["key"]] and v["set"] not in args.no_train]
             model = Path(work) / f"kind-{kind}.onnx"
             scorer.export_onnx(scorer.train(train), model, videos[0]["names"])
             got = replay(args.bin, "dev2", args.dumps, Path(work) / f"kind-{kind}.jsonl", model)

@@ -21,9 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scorer  # noqa: E402
-from crossval import SETS  # noqa: E402
-
-TRAINING_SETS = ["dev2", "dev"]
+from crossval import set_dirs  # noqa: E402
 
 
 def main():
@@ -31,10 +29,13 @@ def main():
     ap.add_argument("--dumps", default="out/dumps")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "scorer" / "scorer.onnx"))
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=PATH",
+                    help="more annotated footage to train on (its dumps in DUMPS/NAME)")
     args = ap.parse_args()
+    dirs = set_dirs(args.set)
     videos = []
-    for s in TRAINING_SETS:
-        videos += scorer.load_set(Path(args.dumps) / s, SETS / s / "gt.jsonl", s)
+    for s, d in dirs.items():
+        videos += scorer.load_set(Path(args.dumps) / s, d / "gt.jsonl", s)
     params = scorer.train(videos, seed=args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -44,7 +45,7 @@ def main():
         h.update(v["key"].encode())
         h.update(v["X"].tobytes())
         h.update(v["y"].tobytes())
-    card = {"training_sets": TRAINING_SETS, "videos": len(videos), "frames": int(sum(len(v["y"]) for v in videos)),
+    card = {"training_sets": list(dirs), "videos": len(videos), "frames": int(sum(len(v["y"]) for v in videos)),
             "positives": int(sum(v["y"].sum() for v in videos)), "seed": args.seed, "hidden": list(scorer.HIDDEN),
             "inputs": videos[0]["names"], "relative": scorer.RELATIVE, "data_sha256": h.hexdigest(),
             "model_sha256": hashlib.sha256(out.read_bytes()).hexdigest()}

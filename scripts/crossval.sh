@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Honest figures for the highlight scorer and the selection rules (engines/crossval.py):
-# leave-sources-out and leave-one-kind-out on ../shared/evalsets/dev2 and dev.
+# leave-sources-out and leave-one-kind-out on ../shared/evalsets/dev2 and dev, plus the
+# "extra" set when it exists (engines/dataset/make_extra.py builds it; default location
+# ../extra, or HIGHLIGHTD_EXTRA=PATH): it is in the folds, trained on and scored held out.
 #   scripts/crossval.sh [--redump] [--train]   (--train also refits the shipped scorer)
-# Decodes each dev set once (predict --dump-features, a few minutes), then replays.
+# Decodes each set once (predict --dump-features, a few minutes each), then replays.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 sets=$(cd .. && pwd)/shared/evalsets
+extra=${HIGHLIGHTD_EXTRA:-$(cd .. && pwd)/extra}
 redump=false; retrain=false
 for a in "$@"; do
   case "$a" in --redump) redump=true ;; --train) retrain=true ;; *) echo "unknown option $a" >&2; exit 2 ;; esac
@@ -14,12 +17,20 @@ done
 [ -d "$sets/dev2" ] || { echo "crossval: $sets/dev2 not found" >&2; exit 1; }
 cargo build --release --quiet
 bin=target/release/highlightd
-for s in dev2 dev; do
+declare -A dir=([dev2]="$sets/dev2" [dev]="$sets/dev")
+more=()
+if [ -f "$extra/gt.jsonl" ]; then
+  dir[extra]=$extra
+  more=(--set "extra=$extra")
+else
+  echo "crossval: no extra set at $extra (engines/dataset/README.md says how to build it); dev sets only" >&2
+fi
+for s in "${!dir[@]}"; do
   if $redump || [ ! -d "out/dumps/$s" ]; then
     rm -rf "out/dumps/$s"
-    "$bin" --log warn predict "$sets/$s" -o "out/dumps/$s-predictions.jsonl" --jobs 2 --dump-features "out/dumps/$s"
+    "$bin" --log warn predict "${dir[$s]}" -o "out/dumps/$s-predictions.jsonl" --jobs 2 --dump-features "out/dumps/$s"
   fi
 done
 py=engines/.venv/bin/python
-$retrain && "$py" engines/train_scorer.py --dumps out/dumps
-"$py" engines/crossval.py --bin "$bin" --dumps out/dumps --json out/crossval.json
+$retrain && "$py" engines/train_scorer.py --dumps out/dumps "${more[@]}"
+"$py" engines/crossval.py --bin "$bin" --dumps out/dumps "${more[@]}" --json out/crossval.json

@@ -248,7 +248,7 @@ pub struct Decision {
 /// but for the scorer network, so that `replay` reproduces `predict` from a feature dump.
 /// Without a scorer (networks off, no model, or a failed run) the rules decide alone.
 pub fn decide(features: &[FrameFeatures], shots: &[std::ops::Range<usize>], canvas: &Canvas, cfg: &Config, scorer: Option<&mut dyn Model>) -> Decision {
-    let learned = scorer.and_then(|m| match select::scorer::score_stages(m, features, shots, canvas.fps) {
+    let learned = scorer.and_then(|m| match select::scorer::score_stages(m, features, shots, canvas.fps, f64::from(canvas.height) / f64::from(canvas.width.max(1))) {
         Ok(s) => Some(s),
         Err(e) => {
             warn!("highlight scorer failed ({e}); the rules decide alone");
@@ -306,6 +306,7 @@ fn apply_subjects(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize
                 f.subject_y = s.y;
                 f.subject_evidence = s.evidence;
                 f.subject_size = subjects::presence(&s);
+                f.subject_area = s.area;
             }
         }
     }

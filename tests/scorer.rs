@@ -54,7 +54,7 @@ fn scorer_prefers_real_footage_and_replay_reproduces_predict() {
 
     // The real network on the real rows.
     let mut model = scorer_model();
-    let s = scorer::score_stages(model.as_mut(), &dump.features, &dump.shots(), dump.header.fps).expect("scorer runs");
+    let s = scorer::score_stages(model.as_mut(), &dump.features, &dump.shots(), dump.header.fps, f64::from(dump.header.height) / f64::from(dump.header.width)).expect("scorer runs");
     assert_eq!((s.p1.len(), s.p.len()), (n, n));
     let mean = |v: &dyn Fn(usize) -> f64, r: std::ops::Range<usize>| r.clone().map(v).sum::<f64>() / r.len() as f64;
     let p1 = |i: usize| f64::from(s.p1[i]);
@@ -66,7 +66,7 @@ fn scorer_prefers_real_footage_and_replay_reproduces_predict() {
     let (pf, pb) = (mean(&p, 110..n - 5), mean(&p, 5..95));
     assert!(pf > 2.0 * pb && pb < 0.2, "final p does not follow: footage {pf:.3}, filler {pb:.3}");
     // The same rows straight through the inference layer give the same first stage.
-    let rows = scorer::inputs(&dump.features, &dump.shots(), dump.header.fps);
+    let rows = scorer::inputs(&dump.features, &dump.shots(), dump.header.fps, f64::from(dump.header.height) / f64::from(dump.header.width));
     let direct = model.run(vec![Tensor::f32(vec![n, scorer::INPUTS], rows), Tensor::f32(vec![n, scorer::RELATIVE.len()], vec![0.0; n * scorer::RELATIVE.len()])]).expect("run");
     assert_eq!(direct[0].data, s.p1);
 

@@ -49,6 +49,16 @@ pub struct FrameFeatures {
     pub speech: f32,
     /// The camera's own motion per frame (dominant translation, picture fractions).
     pub camera: f32,
+    /// The picture content's motion since the previous frame as a signed vector, picture
+    /// fractions (see [`saliency::Subject::camera_dx`]); 0 in dumps older than it.
+    #[serde(default)]
+    pub camera_dx: f32,
+    #[serde(default)]
+    pub camera_dy: f32,
+    /// Share of the picture the networks' subject box covers, 0 when only saliency placed
+    /// the subject: its change is the subject's motion towards or away from the camera.
+    #[serde(default)]
+    pub subject_area: f32,
     /// Entropy of the 64-bin colour histogram, bits (0–6): low for fills and title cards,
     /// high for natural scenes.
     pub colour_entropy: f32,
@@ -138,6 +148,9 @@ impl Analyser {
             excitement: 0.0,
             speech: 0.0,
             camera: subject.camera,
+            camera_dx: subject.camera_dx,
+            camera_dy: subject.camera_dy,
+            subject_area: 0.0,
             colour_entropy,
             saturation: image::saturation(&f.rgb),
             flat_share,

@@ -34,6 +34,11 @@ pub struct Subject {
     /// The camera's own motion since the previous frame: the dominant translation, in
     /// picture fractions (its length along the picture diagonal's axes).
     pub camera: f32,
+    /// The same motion as a signed vector: how far the picture content moved since the
+    /// previous frame, picture fractions across and down. The subject's motion minus this is
+    /// its motion against the scenery, which is what activity in the world means.
+    pub camera_dx: f32,
+    pub camera_dy: f32,
 }
 
 /// Stateful per-video saliency: keeps the previous grid and the FFT plans.
@@ -64,22 +69,22 @@ impl Saliency {
         let factor = (luma.width.max(luma.height) / GRID).max(1);
         let grid = luma.downscale(factor);
         let sr = self.spectral_residual(&grid);
-        let (motion, action, camera) = match &self.prev {
+        let (motion, action, (camera, camera_dx, camera_dy)) = match &self.prev {
             Some(prev) if prev.width == grid.width && prev.height == grid.height => {
                 let (dx, dy) = global_shift(prev, &grid);
                 let r = residual(prev, &grid, dx, dy);
                 let a = r.data.iter().sum::<f32>() / r.data.len().max(1) as f32;
                 let (fx, fy) = global_shift_subcell(prev, &grid);
-                let cam = ((fx / grid.width as f32).powi(2) + (fy / grid.height as f32).powi(2)).sqrt();
-                (Some(r.box_blur(1)), a, cam)
+                let (cx, cy) = (fx / grid.width as f32, fy / grid.height as f32);
+                (Some(r.box_blur(1)), a, ((cx * cx + cy * cy).sqrt(), cx, cy))
             }
-            _ => (None, 0.0, 0.0),
+            _ => (None, 0.0, (0.0, 0.0, 0.0)),
         };
         self.prev = Some(grid);
         let mut map = mix(&sr, motion.as_ref());
         centre_bias(&mut map);
         let (x, y, evidence) = centroid(&map);
-        Subject { x, y, evidence, action, camera }
+        Subject { x, y, evidence, action, camera, camera_dx, camera_dy }
     }
 
     /// Spectral residual saliency of `p`, computed on a zero-padded GRID × GRID square and

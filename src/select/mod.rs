@@ -40,6 +40,10 @@ pub struct SelectParams {
     pub speech_weight: f64,
     /// Who judges a frame when the learned scorer ran (see [`Judge`]).
     pub judge: Judge,
+    /// With the scorer: a footage shot whose subject moves against the scenery at less than
+    /// this share of the most active footage shot's speed has its probability lowered by
+    /// the square of the shortfall (0 turns it off). See [`activity_gate`].
+    pub activity_ratio: f64,
 }
 
 /// Who decides how likely a frame is to be a highlight.
@@ -58,7 +62,7 @@ pub enum Judge {
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both }
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.4 }
     }
 }
 
@@ -113,7 +117,13 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let ev = evidence::evidence(features, fps, &p.evidence);
     let learned = learned.filter(|l| l.p.len() == features.len() && l.p1.len() == features.len());
     let footage = learned.filter(|_| p.judge != Judge::Rules).map(|l| l.p1.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>());
-    let by_shot = learned.map(|l| footage_shot_means(&l.p, &l.p1, shots));
+    let by_shot = learned.map(|l| {
+        let mut v = footage_shot_means(&l.p, &l.p1, shots);
+        if p.activity_ratio > 0.0 && l.activity.len() == v.len() {
+            activity_gate(&mut v, &l.p1, &l.activity, shots, ((fps * 0.5).round() as usize).max(1), p.activity_ratio);
+        }
+        v
+    });
     let (prob, keep): (Vec<f64>, Vec<f64>) = match (by_shot.as_deref(), p.judge) {
         (Some(l), Judge::Learned) => (l.to_vec(), l.to_vec()),
         (Some(l), Judge::Both) => {
@@ -185,6 +195,36 @@ pub fn footage_shot_means(p: &[f64], p1: &[f32], shots: &[Range<usize>]) -> Vec<
         }
     }
     out
+}
+
+/// Lowers the probability of footage shots that are calm next to the video's most active
+/// footage: which real moment is the highlight is the one whose subject moves fastest against
+/// the scenery (physical units, diagonals per second, so the reference is the video's own
+/// most active real shot, never a filler stretch: shots need first-stage mean ≥ 0.5 and
+/// `min_len` frames to count). A shot at share `s` of the reference speed, below `ratio`,
+/// keeps `(s / ratio)²` of its probability. One footage shot alone is never lowered.
+pub fn activity_gate(prob: &mut [f64], p1: &[f32], activity: &[f64], shots: &[Range<usize>], min_len: usize, ratio: f64) {
+    let n = prob.len().min(p1.len()).min(activity.len());
+    let footage: Vec<&Range<usize>> = shots
+        .iter()
+        .filter(|s| s.end <= n && s.len() >= min_len && (*s).clone().map(|i| f64::from(p1[i])).sum::<f64>() >= 0.5 * s.len() as f64)
+        .collect();
+    if footage.len() < 2 {
+        return;
+    }
+    let reference = footage.iter().map(|s| activity[s.start]).fold(0.0f64, f64::max);
+    if reference <= 0.0 {
+        return;
+    }
+    for s in footage {
+        let share = activity[s.start] / reference;
+        if share < ratio {
+            let factor = (share / ratio).powi(2);
+            for v in &mut prob[s.clone()] {
+                *v *= factor;
+            }
+        }
+    }
 }
 
 fn half_window(seconds: f64, fps: f64) -> usize {
@@ -341,6 +381,28 @@ mod tests {
         assert!(f > 0.0 && f < 1.0);
         let (alone, _) = choose_after(seg(0, 10, 0.01), Vec::new(), 50.0);
         assert_eq!(alone.len(), 1);
+    }
+
+    #[test]
+    fn activity_gate_lowers_calm_footage_next_to_active_footage_only() {
+        // Three shots: calm footage, active footage, and filler (first stage 0.1) that moves
+        // fastest of all: the filler never sets the reference, the calm shot is lowered by
+        // the square of its shortfall, the active one is untouched.
+        let shots = vec![0..10, 10..20, 20..30];
+        let p1: Vec<f32> = (0..30).map(|i| if i < 20 { 0.9 } else { 0.1 }).collect();
+        let activity: Vec<f64> = (0..30).map(|i| if i < 10 { 0.1 } else if i < 20 { 1.0 } else { 5.0 }).collect();
+        let mut prob = vec![0.8; 30];
+        activity_gate(&mut prob, &p1, &activity, &shots, 5, 0.4);
+        assert!((prob[0] - 0.8 * (0.1f64 / 0.4).powi(2)).abs() < 1e-12, "{}", prob[0]);
+        assert_eq!((prob[15], prob[25]), (0.8, 0.8));
+        // A single footage shot is the video's content, however calm.
+        let mut one = vec![0.8; 20];
+        activity_gate(&mut one, &p1[..20], &activity[..20], &[0..20], 5, 0.4);
+        assert!(one.iter().all(|&v| v == 0.8));
+        // Shorter than min_len, a shot does not count as footage.
+        let mut short = vec![0.8; 30];
+        activity_gate(&mut short, &p1, &activity, &shots, 11, 0.4);
+        assert!(short.iter().all(|&v| v == 0.8));
     }
 
     #[test]

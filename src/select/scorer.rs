@@ -16,10 +16,11 @@ use crate::infer::{InferError, Model, Tensor};
 use std::ops::Range;
 
 /// Names of the per-frame numbers, in row order (see [`base`]).
-pub const BASE: [&str; 21] = [
+pub const BASE: [&str; 23] = [
     "luma_mean", "luma_std", "ln_sharpness", "ln_change", "ln_peak_change", "dominant_share", "subject_evidence",
     "ln_action", "camera_per_s", "colour_entropy", "saturation", "flat_share", "net_present", "net_face",
     "net_person", "net_text", "net_spread", "excitement", "speech", "subject_size", "ln_subject_speed",
+    "ln_world_speed", "ln_scale_rate",
 ];
 
 /// Length of one row: the frame's numbers, their ±1 s mean, their shot median, and the
@@ -27,12 +28,12 @@ pub const BASE: [&str; 21] = [
 pub const INPUTS: usize = 3 * BASE.len() + 1;
 
 /// Columns of [`BASE`] whose shot medians are compared across shots in the relative row.
-const MOTION: [usize; 5] = [3, 4, 7, 8, 20];
+const MOTION: [usize; 6] = [3, 4, 7, 8, 20, 21];
 
 /// Names of the relative row (see [`relative`]).
-pub const RELATIVE: [&str; 9] = [
+pub const RELATIVE: [&str; 10] = [
     "logit_p1", "shot_logit_p1", "rel_ln_change", "rel_ln_peak_change", "rel_ln_action", "rel_camera_per_s",
-    "rel_ln_subject_speed", "ln_footage_shots", "footage_share",
+    "rel_ln_subject_speed", "rel_ln_world_speed", "ln_footage_shots", "footage_share",
 ];
 
 /// The names of a row's columns, for the dump header and the training script.
@@ -44,8 +45,9 @@ pub fn input_names() -> Vec<String> {
     v
 }
 
-/// One frame's own numbers, each scaled to roughly unit range. The last column, the
-/// subject's speed, needs the previous frame: [`inputs`] fills it.
+/// One frame's own numbers, each scaled to roughly unit range. The last three columns (the
+/// subject's speed in the picture and in the world, its change of scale) need the previous
+/// frame: [`inputs`] fills them.
 pub fn base(f: &FrameFeatures, fps: f64) -> [f32; BASE.len()] {
     let ln = |v: f32| v.max(0.0).ln_1p();
     let fps = fps.max(1e-3) as f32;
@@ -71,6 +73,8 @@ pub fn base(f: &FrameFeatures, fps: f64) -> [f32; BASE.len()] {
         f.speech,
         f.subject_size,
         0.0,
+        0.0,
+        0.0,
     ]
 }
 
@@ -81,16 +85,41 @@ fn subject_speed(prev: &FrameFeatures, f: &FrameFeatures, fps: f64) -> f32 {
     (dx * dx + dy * dy).sqrt() * fps as f32
 }
 
-/// The rows of every frame, `features.len() × INPUTS`, row-major. Non-finite numbers (which
-/// no analysis should produce) become 0 so one bad frame cannot poison the batch.
-pub fn inputs(features: &[FrameFeatures], shots: &[Range<usize>], fps: f64) -> Vec<f32> {
+/// How fast the subject moves against the scenery, picture diagonals per second: its motion
+/// in the picture minus the picture content's own (the camera's) motion. A subject the
+/// camera follows closely stands still in the picture but races past the background; a
+/// parked car filmed from a drone moves in the picture with everything else. Diagonals make
+/// the number the same for every picture shape (`aspect` = height / width).
+fn world_speed(prev: &FrameFeatures, f: &FrameFeatures, fps: f64, aspect: f32) -> f32 {
+    let dx = f.subject_x - prev.subject_x - f.camera_dx;
+    let dy = (f.subject_y - prev.subject_y - f.camera_dy) * aspect;
+    (dx * dx + dy * dy).sqrt() / (1.0 + aspect * aspect).sqrt() * fps as f32
+}
+
+/// How fast the subject's box grows or shrinks, natural-log scale units per second (0 when
+/// either frame has no box): a subject running at the camera hardly moves in the picture.
+fn scale_rate(prev: &FrameFeatures, f: &FrameFeatures, fps: f64) -> f32 {
+    if prev.subject_area <= 1e-6 || f.subject_area <= 1e-6 {
+        return 0.0;
+    }
+    (0.5 * (f.subject_area / prev.subject_area).ln()).abs() * fps as f32
+}
+
+/// The rows of every frame, `features.len() × INPUTS`, row-major; `aspect` is the picture's
+/// height / width. Non-finite numbers (which no analysis should produce) become 0 so one bad
+/// frame cannot poison the batch.
+pub fn inputs(features: &[FrameFeatures], shots: &[Range<usize>], fps: f64, aspect: f64) -> Vec<f32> {
     let n = features.len();
     let b = BASE.len();
+    let aspect = if aspect.is_finite() && aspect > 0.0 { aspect as f32 } else { 1.0 };
     let mut rows: Vec<[f32; BASE.len()]> = features.iter().map(|f| base(f, fps)).collect();
-    let speed = BASE.len() - 1;
+    let (speed, world, scale) = (BASE.len() - 3, BASE.len() - 2, BASE.len() - 1);
     for shot in shots.iter().filter(|s| s.end <= n) {
         for i in shot.start + 1..shot.end {
-            rows[i][speed] = (10.0 * subject_speed(&features[i - 1], &features[i], fps)).ln_1p();
+            let (p, f) = (&features[i - 1], &features[i]);
+            rows[i][speed] = (10.0 * subject_speed(p, f, fps)).ln_1p();
+            rows[i][world] = (10.0 * world_speed(p, f, fps, aspect)).ln_1p();
+            rows[i][scale] = (10.0 * scale_rate(p, f, fps)).ln_1p();
         }
     }
     // ±1 s running mean by prefix sums.
@@ -174,8 +203,8 @@ pub fn relative(x: &[f32], p1: &[f32], shots: &[Range<usize>], fps: f64) -> Vec<
             for k in 0..MOTION.len() {
                 row[2 + k] = if footage.is_empty() { 0.0 } else { motion[k] - reference[k] };
             }
-            row[7] = (footage.len() as f32).ln_1p();
-            row[8] = if *is_footage && footage_frames > 0 { range.len() as f32 / footage_frames as f32 } else { 0.0 };
+            row[2 + MOTION.len()] = (footage.len() as f32).ln_1p();
+            row[3 + MOTION.len()] = if *is_footage && footage_frames > 0 { range.len() as f32 / footage_frames as f32 } else { 0.0 };
         }
     }
     for v in &mut out {
@@ -191,17 +220,20 @@ pub fn relative(x: &[f32], p1: &[f32], shots: &[Range<usize>], fps: f64) -> Vec<
 pub struct Scores {
     pub p1: Vec<f32>,
     pub p: Vec<f64>,
+    /// Per frame, its shot's median speed of the subject against the scenery, picture
+    /// diagonals per second (see [`world_speed`]): what [`crate::select`] compares shots by.
+    pub activity: Vec<f64>,
 }
 
 /// Runs the scorer over a whole video in two batches: the first stage judges each frame on
 /// its own, the second again with the relative row built from the first. An output of the
 /// wrong length or with non-finite values is an error, never a silently wrong selection.
-pub fn score_stages(model: &mut dyn Model, features: &[FrameFeatures], shots: &[Range<usize>], fps: f64) -> Result<Scores, InferError> {
+pub fn score_stages(model: &mut dyn Model, features: &[FrameFeatures], shots: &[Range<usize>], fps: f64, aspect: f64) -> Result<Scores, InferError> {
     let n = features.len();
     if n == 0 {
-        return Ok(Scores { p1: Vec::new(), p: Vec::new() });
+        return Ok(Scores { p1: Vec::new(), p: Vec::new(), activity: Vec::new() });
     }
-    let x = inputs(features, shots, fps);
+    let x = inputs(features, shots, fps, aspect);
     let name = model.name().to_string();
     let bad = |message: String| InferError::Session { model: name.clone(), message };
     let mut run = |r: Vec<f32>| -> Result<(Vec<f32>, Vec<f32>), InferError> {
@@ -220,12 +252,14 @@ pub fn score_stages(model: &mut dyn Model, features: &[FrameFeatures], shots: &[
     };
     let (p1, _) = run(vec![0.0; n * RELATIVE.len()])?;
     let (_, p) = run(relative(&x, &p1, shots, fps))?;
-    Ok(Scores { p1, p: p.iter().map(|&v| f64::from(v).clamp(0.0, 1.0)).collect() })
+    let world = 2 * BASE.len() + BASE.len() - 2;
+    let activity = (0..n).map(|i| f64::from(x[i * INPUTS + world].exp_m1() / 10.0).max(0.0)).collect();
+    Ok(Scores { p1, p: p.iter().map(|&v| f64::from(v).clamp(0.0, 1.0)).collect(), activity })
 }
 
 /// The final probability that each frame is a highlight (see [`score_stages`]).
-pub fn score(model: &mut dyn Model, features: &[FrameFeatures], shots: &[Range<usize>], fps: f64) -> Result<Vec<f64>, InferError> {
-    score_stages(model, features, shots, fps).map(|s| s.p)
+pub fn score(model: &mut dyn Model, features: &[FrameFeatures], shots: &[Range<usize>], fps: f64, aspect: f64) -> Result<Vec<f64>, InferError> {
+    score_stages(model, features, shots, fps, aspect).map(|s| s.p)
 }
 
 #[cfg(test)]
@@ -242,7 +276,7 @@ mod tests {
     fn names_match_the_row_length() {
         assert_eq!(input_names().len(), INPUTS);
         let f: Vec<FrameFeatures> = (0..10).map(|i| frame(i as f32)).collect();
-        assert_eq!(inputs(&f, &[0..10], 25.0).len(), 10 * INPUTS);
+        assert_eq!(inputs(&f, &[0..10], 25.0, 0.5625).len(), 10 * INPUTS);
     }
 
     #[test]
@@ -250,12 +284,12 @@ mod tests {
         // Changing a far-away shot must not change this frame's row (no video-wide statistic).
         let mut a: Vec<FrameFeatures> = (0..200).map(|_| frame(3.0)).collect();
         let shots = vec![0..100, 100..200];
-        let before = inputs(&a, &shots, 25.0)[..INPUTS * 50].to_vec();
+        let before = inputs(&a, &shots, 25.0, 0.5625)[..INPUTS * 50].to_vec();
         for f in &mut a[150..] {
             f.change = 200.0;
             f.sharpness = 500.0;
         }
-        assert_eq!(inputs(&a, &shots, 25.0)[..INPUTS * 50], before[..]);
+        assert_eq!(inputs(&a, &shots, 25.0, 0.5625)[..INPUTS * 50], before[..]);
     }
 
     #[test]
@@ -277,11 +311,36 @@ mod tests {
         assert!((row(10)[2] - -1.5).abs() < 1e-6, "calm shot against the active one: {:?}", row(10));
         assert_eq!(row(40)[2], 0.0);
         assert!((row(70)[2] - 3.0).abs() < 1e-6);
-        assert!((row(10)[7] - 2f32.ln_1p()).abs() < 1e-6);
-        assert!((row(10)[8] - 0.5).abs() < 1e-6 && row(70)[8] == 0.0);
+        let (count, share) = (2 + MOTION.len(), 3 + MOTION.len());
+        assert!((row(10)[count] - 2f32.ln_1p()).abs() < 1e-6);
+        assert!((row(10)[share] - 0.5).abs() < 1e-6 && row(70)[share] == 0.0);
         // With no footage at all, nothing is relative.
         let r0 = relative(&x, &vec![0.1; n], &shots, 25.0);
-        assert!(r0.chunks(RELATIVE.len()).all(|c| c[2..7].iter().all(|&v| v == 0.0)));
+        assert!(r0.chunks(RELATIVE.len()).all(|c| c[2..count].iter().all(|&v| v == 0.0)));
+    }
+
+    #[test]
+    fn world_speed_is_motion_against_the_scenery() {
+        let col = |name: &str| BASE.iter().position(|b| *b == name).unwrap();
+        let (w, s) = (col("ln_world_speed"), col("ln_scale_rate"));
+        // A subject the camera follows: still in the picture, the scenery flows past at 1% of
+        // the width a frame.
+        let followed: Vec<FrameFeatures> = (0..10).map(|_| FrameFeatures { subject_x: 0.5, camera_dx: -0.01, ..FrameFeatures::default() }).collect();
+        // A parked subject filmed while panning: it moves in the picture with the scenery.
+        let parked: Vec<FrameFeatures> = (0..10).map(|i| FrameFeatures { subject_x: 0.5 - 0.01 * i as f32, camera_dx: -0.01, ..FrameFeatures::default() }).collect();
+        let row = |f: &[FrameFeatures], aspect: f64| inputs(f, &[0..10], 25.0, aspect)[5 * INPUTS..6 * INPUTS].to_vec();
+        let fast = row(&followed, 1.0);
+        assert!(row(&parked, 1.0)[w].abs() < 1e-5, "parked: {}", row(&parked, 1.0)[w]);
+        // 0.01 picture widths × 25 fps on a square picture = 0.25 / √2 diagonals a second.
+        assert!((fast[w] - (10.0f32 * 0.25 / 2f32.sqrt()).ln_1p()).abs() < 1e-4, "{}", fast[w]);
+        // The same motion on a portrait strip is a smaller share of its diagonal.
+        assert!(row(&followed, 16.0 / 9.0)[w] < fast[w]);
+        // A box doubling in area every frame grows ln(2)/2 a frame; no box, no rate.
+        let growing: Vec<FrameFeatures> = (0..10).map(|i| FrameFeatures { subject_area: 0.001 * 2f32.powi(i), ..FrameFeatures::default() }).collect();
+        assert!((row(&growing, 1.0)[s] - (10.0 * 0.5 * 2f32.ln() * 25.0).ln_1p()).abs() < 1e-3);
+        assert_eq!(row(&followed, 1.0)[s], 0.0);
+        // The first frame of a shot has no previous frame to compare with.
+        assert_eq!(inputs(&followed, &[0..10], 25.0, 1.0)[w], 0.0);
     }
 
     /// A stand-in network that returns a fixed vector; the real scorer runs in tests/scorer.rs.
@@ -304,9 +363,9 @@ mod tests {
     #[test]
     fn wrong_length_or_nan_is_an_error() {
         let f: Vec<FrameFeatures> = (0..3).map(|_| frame(1.0)).collect();
-        assert!(score(&mut Fixed(vec![0.5; 2]), &f, &[0..3], 25.0).is_err());
-        assert!(score(&mut Fixed(vec![0.5, f32::NAN, 0.1]), &f, &[0..3], 25.0).is_err());
-        assert_eq!(score(&mut Fixed(vec![0.5, 1.5, -0.1]), &f, &[0..3], 25.0).unwrap(), vec![0.5, 1.0, 0.0]);
+        assert!(score(&mut Fixed(vec![0.5; 2]), &f, &[0..3], 25.0, 0.5625).is_err());
+        assert!(score(&mut Fixed(vec![0.5, f32::NAN, 0.1]), &f, &[0..3], 25.0, 0.5625).is_err());
+        assert_eq!(score(&mut Fixed(vec![0.5, 1.5, -0.1]), &f, &[0..3], 25.0, 0.5625).unwrap(), vec![0.5, 1.0, 0.0]);
     }
 
     proptest! {
@@ -314,7 +373,7 @@ mod tests {
         fn rows_are_finite_for_any_features(v in proptest::collection::vec((0.0f32..1e6, -1.0f32..1e9), 1..60), fps in 1.0f64..120.0) {
             let f: Vec<FrameFeatures> = v.iter().map(|&(a, b)| FrameFeatures { change: a, sharpness: b, camera: b, ..FrameFeatures::default() }).collect();
             let n = f.len();
-            let x = inputs(&f, &[0..n / 2, n / 2..n], fps);
+            let x = inputs(&f, &[0..n / 2, n / 2..n], fps, 0.5625);
             prop_assert_eq!(x.len(), n * INPUTS);
             prop_assert!(x.iter().all(|v| v.is_finite()));
         }

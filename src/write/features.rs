@@ -89,7 +89,7 @@ pub fn write_dump(dir: &Path, d: &DumpInput<'_>) -> Result<(), super::WriteError
         shots: shots.iter().map(|s| [s.start, s.end]).collect(),
         inputs: scorer::input_names(),
     };
-    let rows = scorer::inputs(features, shots, fps);
+    let rows = scorer::inputs(features, shots, fps, f64::from(d.height) / f64::from(d.width.max(1)));
     let rel = (selection.p1.len() == features.len()).then(|| scorer::relative(&rows, &selection.p1, shots, fps));
     let nr = scorer::RELATIVE.len();
     let selected: std::collections::HashSet<usize> = selection.frames().collect();
