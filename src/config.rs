@@ -62,6 +62,9 @@ pub struct ServeConfig {
     /// output disk, an I/O error, networks that did not load), seconds. The back-off starts at
     /// 2 s (or this, if smaller) and doubles per try; such a job is never failed for good.
     pub retry_max_s: f64,
+    /// Longest video accepted, seconds (from the container, read before decoding): a longer
+    /// one is refused with the reason instead of holding a worker for hours. 0: no limit.
+    pub max_duration_s: f64,
 }
 
 impl Default for ServeConfig {
@@ -80,6 +83,7 @@ impl Default for ServeConfig {
             stop_grace_s: 20.0,
             attempt_min_s: 10.0,
             retry_max_s: 300.0,
+            max_duration_s: 4.0 * 3600.0,
         }
     }
 }
@@ -306,6 +310,9 @@ impl Config {
         }
         if !(0.1..=86400.0).contains(&v.retry_max_s) {
             return bad("serve.retry_max_s", "must be between 0.1 and 86400 seconds");
+        }
+        if !(v.max_duration_s >= 0.0 && v.max_duration_s.is_finite()) {
+            return bad("serve.max_duration_s", "must be 0 (no limit) or a positive number of seconds");
         }
         if let Err(e) = self.mqtt.check() {
             return Err(ConfigError::Parse { path: path.into(), message: e.to_string() });

@@ -181,6 +181,13 @@ impl Stability {
         self.seen.remove(path);
     }
 
+    /// Forgets that `path` has its job: its input left the folder. Needed besides
+    /// [`retain`](Self::retain) because the same file can be back before the next scan sees it
+    /// gone (an operator moving it back from `failed/` at once), with the same size and mtime.
+    pub fn unsettle(&mut self, path: &Path) {
+        self.settled.remove(path);
+    }
+
     /// Records that `path`, with this size and mtime, has its job.
     pub fn settle(&mut self, path: &Path, size: u64, mtime: Option<SystemTime>) {
         self.seen.remove(path);

@@ -60,6 +60,7 @@ pub(super) fn run(sh: &Shared, job: &Job) {
             }
             if outcome::move_input(ingest, &job.input, "done", None) {
                 let _ = sh.store.mark_moved(job.id);
+                sh.moved_out.lock().unwrap_or_else(|p| p.into_inner()).push(job.input.clone());
             }
             sh.done.fetch_add(1, Ordering::Relaxed);
             let summary = JobSummary {
@@ -89,6 +90,7 @@ pub(super) fn run(sh: &Shared, job: &Job) {
             }
             if outcome::move_input(ingest, &job.input, "failed", Some(&reason)) {
                 let _ = sh.store.mark_moved(job.id);
+                sh.moved_out.lock().unwrap_or_else(|p| p.into_inner()).push(job.input.clone());
             }
             sh.failed.fetch_add(1, Ordering::Relaxed);
             sh.status.event(JobEvent::failed(&id, &input, reason));
@@ -131,7 +133,7 @@ fn video_job(sh: &Shared, job: &Job, ratio: AspectRatio) -> Result<Produced, Fai
     // or a symlink swapped in since the scan would hold this worker forever.
     open::open_regular(&job.input)?;
     let base = output_base(&cfg.serve.ingest_dir, &cfg.serve.output_dir, &job.input).map_err(Failure::Permanent)?;
-    let total = crate::decode::probe_frames(&job.input);
+    let total = probe_within_limit(&job.input, cfg.serve.max_duration_s).map_err(Failure::Permanent)?;
     let r = engine::process_video(&job.input, ratio, cfg, progress(sh, job, total, 0.0, 1.0))?;
     create_parent(&base)?;
     let preds_path = with_suffix(&base, names::PREDICTIONS);
@@ -197,7 +199,9 @@ fn batch_job(sh: &Shared, job: &Job) -> Result<Produced, Failure> {
     for (k, e) in entries.iter().enumerate() {
         let task = e.task.as_ref().map_err(Clone::clone).and_then(|t| open::open_regular(&t.path).map(|_| t).map_err(|err| format!("{}: {err}", e.origin)));
         let preds = match task {
-            Ok(t) => match engine::process_video(&t.path, t.ratio, cfg, progress(sh, job, crate::decode::probe_frames(&t.path), k as f64 / n, 1.0 / n)) {
+            Ok(t) => match probe_within_limit(&t.path, cfg.serve.max_duration_s).and_then(|total| {
+                engine::process_video(&t.path, t.ratio, cfg, progress(sh, job, total, k as f64 / n, 1.0 / n)).map_err(|e| e.to_string())
+            }) {
                 Ok(r) => {
                     frames += r.info.frames;
                     duration_s += r.info.frames as f64 / r.info.fps.max(1e-9);
@@ -222,6 +226,18 @@ fn batch_job(sh: &Shared, job: &Job) -> Result<Produced, Failure> {
     // Last: its presence says the set is complete (`outcome::complete_outputs`).
     lines.commit()?;
     Ok(Produced { outputs: vec![preds_path, meta_dir], frames, duration_s, highlight_s, shots })
+}
+
+/// The video's frame count estimate (for progress), after checking its duration against
+/// `serve.max_duration_s` (0: no limit). The probe prerolls the file with a 5 s deadline, so
+/// it cannot hold the worker; a duration it cannot read is not refused here (the decode's
+/// stall timeout still bounds a file that produces nothing).
+fn probe_within_limit(path: &Path, max_s: f64) -> Result<Option<u64>, String> {
+    let (fps, duration) = crate::decode::probe_stream(path).unwrap_or((None, None));
+    if let Some(d) = duration.filter(|&d| max_s > 0.0 && d > max_s) {
+        return Err(format!("{}: lasts {d:.0} s, longer than serve.max_duration_s = {max_s:.0} s", path.display()));
+    }
+    Ok(fps.zip(duration).map(|(f, d)| (f * d).round() as u64))
 }
 
 /// Creates the folder an output base lives in (`output/16x9/` for a ratio sub-folder's drop).

@@ -68,6 +68,9 @@ struct Shared {
     /// instead of asking the store on a timer.
     work: Mutex<u64>,
     work_cv: Condvar,
+    /// Inputs moved out of the ingest folder by a worker since the last scan: the scan stops
+    /// treating them as settled, so the same file put back is seen again.
+    moved_out: Mutex<Vec<PathBuf>>,
 }
 
 impl Shared {
@@ -146,6 +149,7 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
         stop: stop.clone(),
         work: Mutex::new(0),
         work_cv: Condvar::new(),
+        moved_out: Mutex::new(Vec::new()),
     });
     // Jobs finished or failed for good at recovery still have their input in the ingest folder.
     for j in &finished_at_start {
@@ -316,6 +320,9 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
         std::fs::symlink_metadata(p).ok()?;
         Some(open::read_text_bounded(p, max_json).map_err(|e| e.to_string()))
     };
+    for p in std::mem::take(&mut *sh.moved_out.lock().unwrap_or_else(|p| p.into_inner())) {
+        stability.unsettle(&p);
+    }
     let found = candidates(&s.ingest_dir);
     // Paths gone since the last scan (picked up, deleted, renamed) are forgotten, so a storm
     // of short-lived files leaves nothing behind.
