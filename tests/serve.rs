@@ -1060,7 +1060,7 @@ fn soak_kills_a_filling_disk_and_a_flapping_broker_lose_duplicate_or_wedge_nothi
     let fault_phase = Duration::from_secs(100);
     while start.elapsed() < fault_phase {
         match rng.below(10) {
-            0..=4 => {
+            0..=3 => {
                 let name = format!("v{:03}.mp4", drops.len());
                 let src = if rng.below(8) == 0 {
                     corrupt_drops += 1;
@@ -1071,7 +1071,7 @@ fn soak_kills_a_filling_disk_and_a_flapping_broker_lose_duplicate_or_wedge_nothi
                 drop_file(src, &ingest, &name);
                 drops.push(name);
             }
-            5 => {
+            4 | 5 => {
                 logs.push_str(&d.log_text());
                 d.kill9();
                 kills += 1;
