@@ -181,7 +181,7 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
     shared.publish_status();
 
     let mut stability = Stability::default();
-    let mut sampler = StatsSampler::new(Some(s.output_dir.clone()));
+    let mut sampler = StatsSampler::new(Some(s.output_dir.clone())).with_state_path(s.state_dir.clone());
     let mut schedule = ScanSchedule::new(Duration::from_secs_f64(s.scan_interval_s), EVENT_SCAN_GAP);
     let mut scans = 0u64;
     let now = Instant::now();
