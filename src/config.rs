@@ -55,6 +55,16 @@ pub struct ServeConfig {
     /// On SIGTERM, how long running jobs may take to finish before the daemon exits anyway
     /// (they are queued again at the next start), seconds. Keep below systemd's stop timeout.
     pub stop_grace_s: f64,
+    /// A run counts against `max_attempts` only once it has lasted this long (or failed), so
+    /// a daemon killed right after claiming a job does not use up the job's attempts, seconds.
+    pub attempt_min_s: f64,
+    /// Longest back-off between two tries of a job that failed for a transient reason (a full
+    /// output disk, an I/O error, networks that did not load), seconds. The back-off starts at
+    /// 2 s (or this, if smaller) and doubles per try; such a job is never failed for good.
+    pub retry_max_s: f64,
+    /// Longest video accepted, seconds (from the container, read before decoding): a longer
+    /// one is refused with the reason instead of holding a worker for hours. 0: no limit.
+    pub max_duration_s: f64,
 }
 
 impl Default for ServeConfig {
@@ -71,6 +81,9 @@ impl Default for ServeConfig {
             render: false,
             max_json_bytes: 1 << 20,
             stop_grace_s: 20.0,
+            attempt_min_s: 10.0,
+            retry_max_s: 300.0,
+            max_duration_s: 4.0 * 3600.0,
         }
     }
 }
@@ -294,6 +307,15 @@ impl Config {
         }
         if !(0.0..=600.0).contains(&v.stop_grace_s) {
             return bad("serve.stop_grace_s", "must be between 0 and 600 seconds");
+        }
+        if !(0.0..=3600.0).contains(&v.attempt_min_s) {
+            return bad("serve.attempt_min_s", "must be between 0 and 3600 seconds");
+        }
+        if !(0.1..=86400.0).contains(&v.retry_max_s) {
+            return bad("serve.retry_max_s", "must be between 0.1 and 86400 seconds");
+        }
+        if !(v.max_duration_s >= 0.0 && v.max_duration_s.is_finite()) {
+            return bad("serve.max_duration_s", "must be 0 (no limit) or a positive number of seconds");
         }
         if let Err(e) = self.mqtt.check() {
             return Err(ConfigError::Parse { path: path.into(), message: e.to_string() });

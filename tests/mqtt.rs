@@ -414,7 +414,7 @@ fn job_events_arrive_in_order() {
     h.event(JobEvent::queued("job-2", "/ingest/b.mp4"));
     h.event(JobEvent::started("job-2", "/ingest/b.mp4"));
     h.event(JobEvent::failed("job-2", "/ingest/b.mp4", "cannot decode: no video stream"));
-    h.stats(Stats { frames_processed: 750, fps: 250.0, videos_done: 1, videos_failed: 1, disk_free_bytes: Some(1 << 30), temperature_c: Some(48.5), gpu_load: None, cpu_percent: Some(0.25) });
+    h.stats(Stats { frames_processed: 750, fps: 250.0, videos_done: 1, videos_failed: 1, disk_free_bytes: Some(1 << 30), state_disk_free_bytes: Some(1 << 20), temperature_c: Some(48.5), gpu_load: None, cpu_percent: Some(0.25) });
 
     let mut events = Vec::new();
     while events.len() < 7 {
@@ -443,6 +443,7 @@ fn job_events_arrive_in_order() {
     assert_eq!(stats["temperature_c"], 48.5);
     assert_eq!(stats["gpu_load"], Value::Null);
     assert_eq!(stats["cpu_percent"], 0.25);
+    assert_eq!(stats["state_disk_free_bytes"], 1u64 << 20);
     assert!(is_timestamp(&stats["at"]));
 
     // With no change the status is still republished every status_interval_s (1 s here).

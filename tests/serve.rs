@@ -797,3 +797,368 @@ fn the_scan_does_not_write_to_the_job_store_for_a_file_still_being_processed() {
     // Every scan re-queued the file still in ingest: the ids jumped by one per stable period.
     assert_eq!(ids, [(1, "long.mp4".to_string()), (2, "short.mp4".to_string())]);
 }
+
+// ------------------------------------------------------------ full disks, kills, retries
+
+/// A tmpfs mounted for one test, unmounted (lazily, so a daemon still holding a file cannot
+/// stop it) when dropped. Declare it after the temporary folder and before the daemon, so
+/// the daemon goes first and the folder last.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// `None`, with a message saying why the test is skipped, when mounting is not possible
+    /// (not root, no tmpfs in this container).
+    fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).expect("mount point");
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(path).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+        if !ok {
+            eprintln!("SKIPPED: cannot mount a tmpfs at {} (needs root); this test needs a small file system it can fill", path.display());
+            return None;
+        }
+        Some(Tmpfs { path: path.into() })
+    }
+
+    fn filler(&self) -> PathBuf {
+        self.path.join(".filler")
+    }
+
+    /// Fills the file system to the last byte; returns how many bytes that took.
+    fn fill(&self) -> u64 {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(self.filler()).expect("filler");
+        let mut n = 0u64;
+        for chunk in [64 * 1024, 4096, 512, 1] {
+            let buf = vec![0u8; chunk];
+            while f.write_all(&buf).and_then(|_| f.flush()).is_ok() {
+                n += chunk as u64;
+            }
+        }
+        let _ = f.sync_all();
+        n
+    }
+
+    fn free(&self) {
+        let _ = std::fs::remove_file(self.filler());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+fn open_store(root: &Path) -> highlightd::jobs::JobStore {
+    highlightd::jobs::JobStore::open(&root.join("state")).expect("open the job store")
+}
+
+fn job_of(store: &highlightd::jobs::JobStore, name: &str) -> Option<highlightd::jobs::Job> {
+    store.list(None, 1000).ok()?.into_iter().find(|j| j.input.file_name().is_some_and(|n| n == name))
+}
+
+#[test]
+fn a_full_state_disk_when_a_job_ends_neither_wedges_the_daemon_nor_reruns_the_job() {
+    use highlightd::jobs::JobState;
+    let dir = tempdir();
+    let root = dir.path();
+    let Some(state) = Tmpfs::mount(&root.join("state"), "4m") else { return };
+    let long = moving(root, "long.mp4", 20.0, (640, 360), 25);
+    let short = moving(root, "short.mp4", 2.0, (320, 180), 25);
+
+    // 1. The state disk fills while the job runs: the job cannot record itself done. It must
+    //    keep its input in the ingest folder (the outcome is recorded before the input moves),
+    //    and once space returns, record itself and free its slot: with max_jobs = 1 the next
+    //    drop still gets processed.
+    let mut d = Daemon::start(root, "max_jobs = 1\n");
+    drop_file(&long, &d.ingest(), "a.mp4");
+    assert!(wait_for(Duration::from_secs(30), || d.log_text().contains("started")), "{}", d.log_text());
+    let filled = state.fill();
+    let out_a = root.join("out/a.mp4.predictions.jsonl");
+    assert!(wait_for(Duration::from_secs(240), || out_a.exists() && d.log_text().contains("cannot record the job as done")), "outputs + refused record:\n{}", d.log_text());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(d.ingest().join("a.mp4").exists(), "the input left before its outcome was recorded");
+    assert!(listing(&d.ingest().join("done")).is_empty());
+    drop_file(&short, &d.ingest(), "b.mp4");
+    std::thread::sleep(Duration::from_secs(2));
+    state.free();
+    wait_done(&d, "a.mp4", Duration::from_secs(30));
+    wait_done(&d, "b.mp4", Duration::from_secs(60));
+    assert!(d.log_text().contains("recorded the job as done after the job store refused it"), "{}", d.log_text());
+
+    // 2. Full again when the next long job ends, and the daemon killed before space returns:
+    //    the next start finds the complete outputs and records the job done, without a rerun.
+    drop_file(&long, &d.ingest(), "c.mp4");
+    assert!(wait_for(Duration::from_secs(30), || d.log_text().matches("started").count() >= 3), "{}", d.log_text());
+    state.fill();
+    let refused_before = d.log_text().matches("cannot record the job as done").count();
+    let out_c = root.join("out/c.mp4.predictions.jsonl");
+    assert!(wait_for(Duration::from_secs(240), || out_c.exists() && d.log_text().matches("cannot record the job as done").count() > refused_before), "{}", d.log_text());
+    d.kill9();
+    state.free();
+    let d2 = Daemon::start(root, "max_jobs = 1\n");
+    wait_done(&d2, "c.mp4", Duration::from_secs(20));
+    assert!(d2.log_text().contains("outputs of an interrupted job are complete: recorded done"), "{}", d2.log_text());
+    drop(d2);
+
+    assert!(listing(&root.join("ingest/failed")).is_empty(), "no bogus failure: {:?}", listing(&root.join("ingest/failed")));
+    let store = open_store(root);
+    for (name, attempts) in [("a.mp4", 1), ("b.mp4", 1), ("c.mp4", 1)] {
+        let j = job_of(&store, name).unwrap_or_else(|| panic!("no job for {name}"));
+        assert_eq!((j.state, j.attempts, j.moved), (JobState::Done, attempts, true), "{name}: {j:?}");
+    }
+    assert_eq!(store.counts().unwrap().running, 0);
+    assert_eq!(read_jsonl(&out_c).len(), 1);
+    eprintln!("state tmpfs 4 MiB, filled with {filled} bytes twice; 3 jobs done, 0 failed, 0 rerun");
+}
+
+#[test]
+fn a_full_output_disk_is_transient_the_job_waits_across_a_restart_and_then_goes_through() {
+    use highlightd::jobs::JobState;
+    let dir = tempdir();
+    let root = dir.path();
+    let Some(out) = Tmpfs::mount(&root.join("out"), "1m") else { return };
+    let clip = moving(root, "clip.mp4", 2.0, (320, 180), 25);
+    out.fill();
+    let cfg = "retry_max_s = 1.0\n";
+    let mut d = Daemon::start(root, cfg);
+    drop_file(&clip, &d.ingest(), "clip.mp4");
+    let store = open_store(root);
+    assert!(wait_for(Duration::from_secs(60), || job_of(&store, "clip.mp4").is_some_and(|j| j.deferrals >= 2)), "not deferred twice:\n{}", d.log_text());
+    let j = job_of(&store, "clip.mp4").expect("job");
+    assert_eq!(j.state, JobState::Queued, "{j:?}");
+    assert!(j.error.as_deref().is_some_and(|e| e.contains("No space left")), "{j:?}");
+    assert!(j.retry_at.is_some(), "{j:?}");
+    assert!(d.ingest().join("clip.mp4").exists(), "a transient failure keeps the input queued");
+    assert!(listing(&d.ingest().join("failed")).is_empty(), "{:?}", listing(&d.ingest().join("failed")));
+    assert!(d.log_text().contains("transient failure, the job stays queued"), "{}", d.log_text());
+
+    // Across a restart it is still queued and still retried.
+    d.terminate();
+    let before = job_of(&store, "clip.mp4").expect("job").deferrals;
+    let d2 = Daemon::start(root, cfg);
+    assert!(wait_for(Duration::from_secs(30), || job_of(&store, "clip.mp4").is_some_and(|j| j.deferrals > before)), "{}", d2.log_text());
+    assert!(listing(&d2.ingest().join("failed")).is_empty());
+
+    out.free();
+    wait_done(&d2, "clip.mp4", Duration::from_secs(30));
+    let j = job_of(&store, "clip.mp4").expect("job");
+    assert_eq!((j.state, j.error.as_deref()), (JobState::Done, None), "{j:?}");
+    assert_eq!(read_jsonl(&root.join("out/clip.mp4.predictions.jsonl")).len(), 1);
+    assert!(listing(&d2.ingest().join("failed")).is_empty());
+    eprintln!("output disk full: {} deferrals before space returned, then done on attempt {}", j.deferrals, j.attempts);
+}
+
+#[test]
+fn a_drop_moved_back_from_failed_is_queued_again() {
+    let dir = tempdir();
+    let root = dir.path();
+    let corrupt = random_bytes(root, "corrupt.mp4", 64 * 1024);
+    let d = Daemon::start(root, "");
+    let ing = d.ingest();
+    drop_file(&corrupt, &ing, "corrupt.mp4");
+    let first = wait_failed(&d, "corrupt.mp4", Duration::from_secs(30));
+    assert!(first.contains("corrupt.mp4"), "{first}");
+    // What the README tells an operator to do: move it back (a rename keeps size and mtime,
+    // so the daemon sees the very drop it already failed).
+    std::fs::remove_file(ing.join("failed/corrupt.mp4.error.txt")).unwrap();
+    std::fs::rename(ing.join("failed/corrupt.mp4"), ing.join("corrupt.mp4")).unwrap();
+    let second = wait_failed(&d, "corrupt.mp4", Duration::from_secs(30));
+    assert!(second.contains("corrupt.mp4"), "{second}");
+    assert!(d.log_text().contains("put back from failed/: queued again"), "{}", d.log_text());
+    let j = job_of(&open_store(root), "corrupt.mp4").expect("job");
+    assert_eq!((j.attempts, j.state), (2, highlightd::jobs::JobState::Failed), "one job, run twice: {j:?}");
+}
+
+#[test]
+fn kills_right_after_a_claim_do_not_use_up_the_attempts() {
+    use highlightd::jobs::JobState;
+    let dir = tempdir();
+    let root = dir.path();
+    let clip = moving(root, "clip.mp4", 4.0, (320, 180), 25);
+    // One attempt only: on the old count the first kill failed the job for good.
+    let cfg = "max_attempts = 1\nattempt_min_s = 5.0\n";
+    std::fs::create_dir_all(root.join("ingest")).unwrap();
+    drop_file(&clip, &root.join("ingest"), "clip.mp4");
+    let store = open_store(root);
+    let mut kills = 0;
+    for _ in 0..3 {
+        let mut d = Daemon::start(root, cfg);
+        assert!(
+            wait_for(Duration::from_secs(20), || store.in_state(JobState::Running).is_ok_and(|r| !r.is_empty())),
+            "never claimed:\n{}",
+            d.log_text()
+        );
+        d.kill9();
+        kills += 1;
+    }
+    let d = Daemon::start(root, cfg);
+    wait_done(&d, "clip.mp4", Duration::from_secs(60));
+    let j = job_of(&store, "clip.mp4").expect("job");
+    assert_eq!((j.state, j.attempts, j.counted), (JobState::Done, kills + 1, 1), "{j:?}");
+    assert!(listing(&d.ingest().join("failed")).is_empty());
+}
+
+#[test]
+fn a_name_that_is_not_utf8_is_refused_with_a_reason_not_ignored_forever() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let dir = tempdir();
+    let root = dir.path();
+    let clip = moving(root, "clip.mp4", 1.0, (160, 96), 25);
+    let d = Daemon::start(root, "");
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.mp4");
+    std::fs::copy(&clip, root.join("staged")).unwrap();
+    std::fs::rename(root.join("staged"), d.ingest().join(name)).unwrap();
+    let failed = d.ingest().join("failed");
+    let raw = |dir: &Path| -> Vec<Vec<u8>> { std::fs::read_dir(dir).map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name().into_vec()).collect()).unwrap_or_default() };
+    assert!(wait_for(Duration::from_secs(20), || raw(&failed).contains(&b"caf\xe9.mp4".to_vec())), "failed/ has {:?}\n{}", listing(&failed), d.log_text());
+    let note = std::fs::read_to_string(failed.join(std::ffi::OsStr::from_bytes(b"caf\xe9.mp4.error.txt"))).expect("a reason next to it");
+    assert!(note.contains("UTF-8") && note.contains("caf"), "{note}");
+    assert!(d.log_text().contains("UTF-8"), "{}", d.log_text());
+    assert!(!d.ingest().join(name).exists());
+}
+
+/// A small deterministic generator (xorshift), seeded from the clock and printed, so a
+/// failing soak run can be replayed with `SOAK_SEED`.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+#[test]
+fn soak_kills_a_filling_disk_and_a_flapping_broker_lose_duplicate_or_wedge_nothing() {
+    let dir = tempdir();
+    let root = dir.path();
+    let Some(out) = Tmpfs::mount(&root.join("out"), "2m") else { return };
+    let seed = std::env::var("SOAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1);
+    eprintln!("soak seed {seed}");
+    let mut rng = Rng(seed);
+    let good = moving(root, "good.mp4", 1.0, (160, 96), 25);
+    let corrupt = random_bytes(root, "corrupt.mp4", 32 * 1024);
+    let mut broker = Broker::start();
+    let cfg = format!(
+        "max_jobs = 2\nmax_attempts = 3\nattempt_min_s = 1.0\nretry_max_s = 1.0\nstop_grace_s = 5.0\n[mqtt]\nenabled = true\nport = {}\ndevice_id = \"soak\"\nkeep_alive_s = 5\n",
+        broker.port
+    );
+    let ingest = root.join("ingest");
+    std::fs::create_dir_all(&ingest).unwrap();
+    let mut d = Daemon::start(root, &cfg);
+    let mut logs = String::new();
+
+    let (mut drops, mut corrupt_drops, mut kills, mut full_episodes, mut broker_flaps) = (Vec::new(), 0, 0, 0, 0);
+    let (mut disk_full, mut broker_up) = (false, true);
+    let start = Instant::now();
+    let fault_phase = Duration::from_secs(100);
+    while start.elapsed() < fault_phase {
+        match rng.below(10) {
+            0..=3 => {
+                let name = format!("v{:03}.mp4", drops.len());
+                let src = if rng.below(8) == 0 {
+                    corrupt_drops += 1;
+                    &corrupt
+                } else {
+                    &good
+                };
+                drop_file(src, &ingest, &name);
+                drops.push(name);
+            }
+            4 | 5 => {
+                logs.push_str(&d.log_text());
+                d.kill9();
+                kills += 1;
+                std::thread::sleep(Duration::from_millis(rng.below(1500)));
+                d = Daemon::start(root, &cfg);
+            }
+            6 | 7 => {
+                if disk_full {
+                    out.free();
+                } else {
+                    out.fill();
+                    full_episodes += 1;
+                }
+                disk_full = !disk_full;
+            }
+            _ => {
+                if broker_up {
+                    broker.stop();
+                } else {
+                    broker.restart();
+                }
+                broker_up = !broker_up;
+                broker_flaps += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500 + rng.below(2500)));
+    }
+    // The faults end: space returns, the broker comes back; everything must drain.
+    out.free();
+    if !broker_up {
+        broker.restart();
+    }
+    let store = open_store(root);
+    let drained = wait_for(Duration::from_secs(60), || store.counts().is_ok_and(|c| c.queued == 0 && c.running == 0) && drops.iter().all(|n| !ingest.join(n).exists()));
+    d.terminate();
+    logs.push_str(&d.log_text());
+
+    let (done, failed) = (listing(&ingest.join("done")), listing(&ingest.join("failed")));
+    let (mut n_done, mut n_failed, mut n_queued) = (0, 0, 0);
+    for name in &drops {
+        let in_done = done.iter().filter(|n| *n == name || n.starts_with(&format!("{name}."))).count();
+        let in_failed = failed.iter().filter(|n| *n == name).count();
+        let queued = ingest.join(name).exists();
+        assert_eq!(in_done + in_failed + usize::from(queued), 1, "{name}: done {in_done}, failed {in_failed}, queued {queued} (lost or duplicated); seed {seed}");
+        let job = job_of(&store, name);
+        if in_done == 1 {
+            n_done += 1;
+            assert_eq!(done.iter().filter(|n| n.starts_with(name.as_str())).count(), 1, "{name} twice in done/");
+            let preds = read_jsonl(&root.join("out").join(format!("{name}.predictions.jsonl")));
+            assert_eq!(preds.len(), 1, "{name}: one output line");
+            assert!(root.join("out").join(format!("{name}.crop.json")).is_file(), "{name}: crop metadata");
+            assert_eq!(job.as_ref().map(|j| j.state), Some(highlightd::jobs::JobState::Done), "{name}: {job:?}");
+        } else if in_failed == 1 {
+            n_failed += 1;
+            assert!(!reason(&ingest, name).trim().is_empty(), "{name}: failed without a reason");
+            assert_eq!(job.as_ref().map(|j| j.state), Some(highlightd::jobs::JobState::Failed), "{name}: {job:?}");
+        } else {
+            n_queued += 1;
+            assert!(job.as_ref().is_none_or(|j| j.state == highlightd::jobs::JobState::Queued), "{name} stuck: {job:?}");
+        }
+    }
+    let counts = store.counts().unwrap();
+    assert_eq!(counts.running, 0, "a job left running after a clean stop");
+    let stale: Vec<String> = listing(&root.join("out")).into_iter().filter(|n| n.ends_with(".tmp")).collect();
+    assert!(stale.is_empty(), "temporary outputs left behind: {stale:?}");
+    drop(store);
+    let conn = rusqlite::Connection::open(root.join("state").join(highlightd::jobs::DB_FILE)).unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    let deferred = logs.matches("transient failure, the job stays queued").count();
+    eprintln!(
+        "SOAK seed {seed}: {} s of faults, {} drops ({corrupt_drops} corrupt), {kills} SIGKILLs, {full_episodes} output-disk-full episodes ({deferred} deferrals), {broker_flaps} broker stops/starts; outcome: {n_done} done, {n_failed} failed, {n_queued} still queued; drained: {drained}; integrity_check {check}",
+        fault_phase.as_secs(),
+        drops.len()
+    );
+    assert!(drained, "did not drain within 60 s after the faults ended");
+    assert!(n_failed <= corrupt_drops + kills, "more failures than corrupt drops and kills");
+}
+
+#[test]
+fn a_video_longer_than_max_duration_is_refused_naming_the_limit_and_the_file() {
+    let dir = tempdir();
+    let root = dir.path();
+    let long = moving(root, "long.mp4", 4.0, (160, 96), 25);
+    let d = Daemon::start(root, "max_duration_s = 2.0\n");
+    drop_file(&long, &d.ingest(), "long.mp4");
+    let why = wait_failed(&d, "long.mp4", Duration::from_secs(30));
+    assert!(why.contains("long.mp4") && why.contains("max_duration_s = 2"), "{why}");
+    assert!(!root.join("out/long.mp4.predictions.jsonl").exists(), "refused before any output");
+}

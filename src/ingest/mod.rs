@@ -4,6 +4,8 @@
 //! its (empty) output line and the batch goes on.
 
 use crate::format::AspectRatio;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod open;
 pub mod wake;
 pub mod watch;

@@ -82,11 +82,20 @@ pub fn classify(
     default_ratio: AspectRatio,
     read_sidecar: impl Fn(&Path) -> Option<Result<String, String>>,
 ) -> Option<Result<Drop, DropError>> {
-    let name = path.file_name()?.to_str()?;
+    let os_name = path.file_name()?;
+    let lossy = os_name.to_string_lossy();
+    let name: &str = &lossy;
     if name.starts_with('.') || name.ends_with(".part") || name.ends_with(".tmp") {
         return None;
     }
     let refuse = |what: &str| Some(Err(DropError::Unsafe { path: path.into(), reason: format!("is {what}; only regular files and folders are taken from the ingest folder") }));
+    // A name that is not UTF-8 cannot be handed to GStreamer (its `location` is a UTF-8
+    // string) nor written into an output line: refused with the reason, naming the path
+    // lossily, rather than skipped in silence at every scan as it used to be.
+    let drop_like = name.ends_with(".jsonl") || is_video(path) || (kind == EntryKind::Dir && path.join("jsonl").is_dir());
+    if os_name.to_str().is_none() && drop_like && matches!(kind, EntryKind::File | EntryKind::Dir) {
+        return Some(Err(DropError::Unsafe { path: path.into(), reason: "the name is not valid UTF-8; rename it (UTF-8) and drop it again".into() }));
+    }
     match kind {
         EntryKind::Dir => return path.join("jsonl").is_dir().then(|| Ok(Drop::ContestFolder { path: path.into() })),
         EntryKind::Symlink { to_dir: true } => return refuse("a symbolic link to a folder"),
@@ -170,6 +179,13 @@ impl Stability {
     /// Forgets a path (picked up, or gone).
     pub fn forget(&mut self, path: &Path) {
         self.seen.remove(path);
+    }
+
+    /// Forgets that `path` has its job: its input left the folder. Needed besides
+    /// [`retain`](Self::retain) because the same file can be back before the next scan sees it
+    /// gone (an operator moving it back from `failed/` at once), with the same size and mtime.
+    pub fn unsettle(&mut self, path: &Path) {
+        self.settled.remove(path);
     }
 
     /// Records that `path`, with this size and mtime, has its job.
@@ -283,6 +299,16 @@ mod tests {
         s.settle(p, 1, None);
         s.retain(|_| false);
         assert!(!s.is_settled(p, 1, None), "gone");
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_refused_with_a_reason_not_ignored() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = Path::new("/in").join(std::ffi::OsStr::from_bytes(b"caf\xe9.mp4"));
+        let e = classify(&p, EntryKind::File, r(9, 16), no_sidecar).unwrap().unwrap_err().to_string();
+        assert!(e.contains("caf") && e.contains("UTF-8"), "{e}");
+        let other = Path::new("/in").join(std::ffi::OsStr::from_bytes(b"notes\xe9.txt"));
+        assert_eq!(classify(&other, EntryKind::File, r(9, 16), no_sidecar), None);
     }
 
     #[test]

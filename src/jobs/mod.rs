@@ -161,6 +161,17 @@ pub struct Job {
     pub error: Option<String>,
     /// 0 to 1, as last reported by the worker.
     pub progress: f32,
+    /// Attempts that count against `max_attempts`: runs that got past the minimum time
+    /// ([`JobStore::confirm_attempt`]) or ended in a failure. A run killed right after its
+    /// claim is in `attempts` but not here.
+    pub counted: u32,
+    /// A queued job deferred after a transient failure is not claimed before this time (unix
+    /// ms); its `error` then holds that failure.
+    pub retry_at: Option<i64>,
+    /// How many times the job was deferred, which sizes its next back-off.
+    pub deferrals: u32,
+    /// The input of this done or failed job has left the ingest folder ([`JobStore::mark_moved`]).
+    pub moved: bool,
 }
 
 impl Job {
@@ -194,6 +205,16 @@ impl Enqueued {
     pub fn is_new(&self) -> bool {
         matches!(self, Enqueued::New(_))
     }
+}
+
+/// How [`JobStore::recover_counted`] decides that an interrupted job is what killed the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GiveUp {
+    /// Counted attempts ([`Job::counted`]) after which an interrupted job is failed.
+    pub max_counted: u32,
+    /// Claims ([`Job::attempts`]) after which it is failed even though none counted: an input
+    /// that kills the daemon within the minimum time of every start must not loop forever.
+    pub max_claims: u32,
 }
 
 /// What [`JobStore::recover`] did, ids in increasing order.
@@ -236,7 +257,7 @@ pub struct JobStore {
 }
 
 /// The columns of a job, in the order [`read_job`] reads them.
-const COLS: &str = "id, key, input, kind, state, attempts, created_at, started_at, finished_at, error, progress";
+const COLS: &str = "id, key, input, kind, state, attempts, created_at, started_at, finished_at, error, progress, counted, retry_at, deferrals, moved";
 
 impl JobStore {
     /// Opens the store in `state_dir`, creating the folder, the file and the schema as
@@ -332,13 +353,17 @@ impl JobStore {
         }
         // Id order is enqueue order, and unlike the wall clock it cannot go backwards.
         let next: Option<i64> = tx
-            .query_row("SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1", [], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM jobs WHERE state = 'queued' AND (retry_at IS NULL OR retry_at <= ?1) ORDER BY id LIMIT 1",
+                params![now_ms()],
+                |r| r.get(0),
+            )
             .optional()
             .op(OP)?;
         let Some(id) = next else { return Ok(None) };
         tx.execute(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?2,
-                 finished_at = NULL, error = NULL, progress = 0
+                 finished_at = NULL, error = NULL, progress = 0, confirmed = 0, retry_at = NULL, moved = 0
              WHERE id = ?1",
             params![id, now_ms()],
         )
@@ -374,7 +399,8 @@ impl JobStore {
     pub fn finish(&self, id: i64) -> Result<Job, JobError> {
         self.transition(id, JobState::Running, JobState::Done, "finish", |tx, now| {
             tx.execute(
-                "UPDATE jobs SET state = 'done', finished_at = ?2, error = NULL, progress = 1 WHERE id = ?1",
+                "UPDATE jobs SET state = 'done', finished_at = ?2, error = NULL, progress = 1,
+                     counted = counted + 1 - confirmed, confirmed = 1, deferrals = 0 WHERE id = ?1",
                 params![id, now],
             )
         })
@@ -385,10 +411,62 @@ impl JobStore {
     pub fn fail(&self, id: i64, reason: &str) -> Result<Job, JobError> {
         self.transition(id, JobState::Running, JobState::Failed, "fail", |tx, now| {
             tx.execute(
-                "UPDATE jobs SET state = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",
+                "UPDATE jobs SET state = 'failed', finished_at = ?2, error = ?3,
+                     counted = counted + 1 - confirmed, confirmed = 1 WHERE id = ?1",
                 params![id, now, reason],
             )
         })
+    }
+
+    /// Counts the current run of a running job against `max_attempts`, once: the daemon calls
+    /// it when the run has lasted the minimum time (`serve.attempt_min_s`). `false` when the
+    /// job is not running or the run was already counted.
+    pub fn confirm_attempt(&self, id: i64) -> Result<bool, JobError> {
+        let conn = self.lock();
+        let n = conn
+            .execute(
+                "UPDATE jobs SET counted = counted + 1, confirmed = 1 WHERE id = ?1 AND state = 'running' AND confirmed = 0",
+                params![id],
+            )
+            .op("confirm attempt")?;
+        Ok(n == 1)
+    }
+
+    /// `Running` → `Queued` after a *transient* failure (a full disk, an I/O error, a model
+    /// that did not load): the job is not claimed again before `retry_in` has passed, the
+    /// reason stays in `error` for the operator, and the run counts as an attempt (it failed)
+    /// without ever failing the job for good. Being in the store, the back-off survives a
+    /// restart.
+    pub fn defer(&self, id: i64, reason: &str, retry_in: Duration) -> Result<Job, JobError> {
+        let ms = i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX);
+        self.transition(id, JobState::Running, JobState::Queued, "defer", |tx, now| {
+            tx.execute(
+                "UPDATE jobs SET state = 'queued', error = ?3, retry_at = ?2, progress = 0, deferrals = deferrals + 1,
+                     counted = counted + 1 - confirmed, confirmed = 1 WHERE id = ?1",
+                params![id, now.saturating_add(ms), reason],
+            )
+        })
+    }
+
+    /// Notes that the input of done or failed job `id` has left the ingest folder.
+    pub fn mark_moved(&self, id: i64) -> Result<(), JobError> {
+        self.lock()
+            .execute("UPDATE jobs SET moved = 1 WHERE id = ?1 AND state IN ('done', 'failed')", params![id])
+            .op("mark moved")
+            .map(|_| ())
+    }
+
+    /// The earliest time (unix ms) a deferred job becomes claimable, if one is waiting, so an
+    /// idle worker knows when to look again.
+    pub fn next_retry_at(&self) -> Result<Option<i64>, JobError> {
+        self.lock()
+            .query_row("SELECT min(retry_at) FROM jobs WHERE state = 'queued' AND retry_at IS NOT NULL", [], |r| r.get(0))
+            .op("next retry")
+    }
+
+    /// Jobs in `state`, oldest first (all of them: the daemon asks for the few running ones).
+    pub fn in_state(&self, state: JobState) -> Result<Vec<Job>, JobError> {
+        select_jobs(&self.lock(), "WHERE state = ?1 ORDER BY id", params![state.as_str()], "list by state")
     }
 
     /// `Failed` → `Queued`, for an operator: the job runs again.
@@ -399,7 +477,7 @@ impl JobStore {
     pub fn retry(&self, id: i64) -> Result<Job, JobError> {
         self.transition(id, JobState::Failed, JobState::Queued, "retry", |tx, _| {
             tx.execute(
-                "UPDATE jobs SET state = 'queued', finished_at = NULL, error = NULL, progress = 0 WHERE id = ?1",
+                "UPDATE jobs SET state = 'queued', finished_at = NULL, error = NULL, progress = 0, retry_at = NULL, moved = 0 WHERE id = ?1",
                 params![id],
             )
         })
@@ -458,6 +536,39 @@ impl JobStore {
                 )
                 .op(OP)?;
                 tracing::info!(id = job.id, key = %job.key, attempts = job.attempts, "job store: interrupted job queued again");
+                out.requeued.push(job.id);
+            }
+        }
+        tx.commit().op(OP)?;
+        Ok(out)
+    }
+
+    /// [`recover`](Self::recover) as the daemon does it: an interrupted run counts only if it
+    /// was confirmed ([`confirm_attempt`](Self::confirm_attempt)), so a `kill -9` right after a
+    /// claim costs the job nothing; `give_up.max_claims` still ends a job that kills the
+    /// daemon every time before the minimum time.
+    pub fn recover_counted(&self, give_up: GiveUp) -> Result<Recovered, JobError> {
+        const OP: &str = "recover";
+        let mut conn = self.lock();
+        let tx = begin(&mut conn, OP)?;
+        let running = select_jobs(&tx, "WHERE state = 'running' ORDER BY id", [], OP)?;
+        let now = now_ms();
+        let mut out = Recovered::default();
+        for job in running {
+            let reason = if job.counted >= give_up.max_counted {
+                Some(format!("interrupted {} times", job.counted))
+            } else if job.attempts >= give_up.max_claims {
+                Some(format!("interrupted {} times, each soon after its start", job.attempts))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                tx.execute("UPDATE jobs SET state = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1", params![job.id, now, reason]).op(OP)?;
+                tracing::warn!(id = job.id, key = %job.key, attempts = job.attempts, counted = job.counted, "job store: interrupted job failed, out of attempts");
+                out.failed.push(job.id);
+            } else {
+                tx.execute("UPDATE jobs SET state = 'queued', finished_at = NULL, error = NULL, progress = 0 WHERE id = ?1", params![job.id]).op(OP)?;
+                tracing::info!(id = job.id, key = %job.key, attempts = job.attempts, counted = job.counted, "job store: interrupted job queued again");
                 out.requeued.push(job.id);
             }
         }
@@ -545,11 +656,17 @@ fn read_job(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Job, JobError>> 
     let finished_at: Option<i64> = row.get(8)?;
     let error: Option<String> = row.get(9)?;
     let progress: f64 = row.get(10)?;
+    let counted: i64 = row.get(11)?;
+    let retry_at: Option<i64> = row.get(12)?;
+    let deferrals: i64 = row.get(13)?;
+    let moved: bool = row.get(14)?;
     Ok((|| {
         let corrupt = |field, value: String| JobError::Corrupt { id, field, value };
         let kind = serde_json::from_str(&kind).map_err(|e| corrupt("kind", format!("{kind} ({e})")))?;
         let state = JobState::parse(&state).ok_or_else(|| corrupt("state", state.clone()))?;
         let attempts = u32::try_from(attempts).map_err(|_| corrupt("attempts", attempts.to_string()))?;
+        let counted = u32::try_from(counted).map_err(|_| corrupt("counted", counted.to_string()))?;
+        let deferrals = u32::try_from(deferrals).map_err(|_| corrupt("deferrals", deferrals.to_string()))?;
         let input = bytes_to_path(input).map_err(|b| corrupt("input", String::from_utf8_lossy(&b).into_owned()))?;
         Ok(Job {
             id,
@@ -563,6 +680,10 @@ fn read_job(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Job, JobError>> 
             finished_at,
             error,
             progress: progress as f32,
+            counted,
+            retry_at,
+            deferrals,
+            moved,
         })
     })())
 }

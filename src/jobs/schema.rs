@@ -32,7 +32,27 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_state ON jobs (state, id);
 ";
 
-const MIGRATIONS: &[&str] = &[V1];
+/// Version 2, for the reliability rules of the daemon:
+/// - `counted`: attempts that count against `max_attempts` (a run that got past the minimum
+///   time or ended in a real failure), as opposed to `attempts`, every claim; `confirmed` says
+///   whether the current run has been counted yet;
+/// - `retry_at`: a queued job deferred after a transient failure (a full disk) is not claimed
+///   before this time (unix ms); `deferrals` sizes the next back-off;
+/// - `moved`: the input of a done or failed job has left the ingest folder. The outcome is
+///   recorded before the input moves, so a crash between the two leaves `moved = 0`, and the
+///   scan finishes the move; an input of a failed, moved job found in the ingest folder again
+///   was put back by an operator: it runs again.
+const V2: &str = "
+ALTER TABLE jobs ADD COLUMN moved     INTEGER NOT NULL DEFAULT 0 CHECK (moved IN (0, 1));
+ALTER TABLE jobs ADD COLUMN counted   INTEGER NOT NULL DEFAULT 0 CHECK (counted >= 0);
+ALTER TABLE jobs ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0 CHECK (confirmed IN (0, 1));
+ALTER TABLE jobs ADD COLUMN retry_at  INTEGER;
+ALTER TABLE jobs ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0 CHECK (deferrals >= 0);
+-- Version 1 moved the input before recording the outcome: every finished job's input moved.
+UPDATE jobs SET moved = 1, counted = attempts WHERE state IN ('done', 'failed');
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The version this build writes.
 pub(super) const VERSION: i64 = MIGRATIONS.len() as i64;

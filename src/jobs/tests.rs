@@ -674,3 +674,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_run_killed_before_confirmation_does_not_count_but_claims_are_bounded() {
+    let (_dir, store) = store();
+    let a = add(&store, "a").id;
+    let give_up = GiveUp { max_counted: 2, max_claims: 4 };
+    for _ in 0..3 {
+        assert_eq!(store.claim_next(1).unwrap().map(|j| j.id), Some(a));
+        assert_eq!(store.recover_counted(give_up).unwrap(), Recovered { requeued: vec![a], failed: vec![] });
+    }
+    let j = store.get(a).unwrap();
+    assert_eq!((j.attempts, j.counted), (3, 0));
+    // A confirmed run counts, once.
+    store.claim_next(1).unwrap();
+    assert!(store.confirm_attempt(a).unwrap());
+    assert!(!store.confirm_attempt(a).unwrap(), "counted once per run");
+    let rec = store.recover_counted(give_up).unwrap();
+    assert_eq!(rec.failed, vec![a], "4 claims reach max_claims");
+    assert_eq!(store.get(a).unwrap().counted, 1);
+    assert!(store.get(a).unwrap().error.unwrap().contains("soon after its start"));
+}
+
+#[test]
+fn a_deferred_job_waits_for_its_time_and_keeps_its_reason() {
+    let (_dir, store) = store();
+    let a = add(&store, "a").id;
+    let b = add(&store, "b").id;
+    store.claim_next(1).unwrap();
+    let j = store.defer(a, "No space left on device", Duration::from_secs(3600)).unwrap();
+    assert_eq!((j.state, j.counted, j.deferrals), (JobState::Queued, 1, 1));
+    assert_eq!(j.error.as_deref(), Some("No space left on device"));
+    assert!(j.retry_at.unwrap() > now_ms() + 3_000_000);
+    assert_eq!(store.next_retry_at().unwrap(), j.retry_at);
+    // Not claimable yet: b, queued after it, goes first; then nothing.
+    assert_eq!(store.claim_next(2).unwrap().map(|j| j.id), Some(b));
+    assert_eq!(store.claim_next(2).unwrap(), None);
+    store.claim_next(2).unwrap();
+    store.finish(b).unwrap();
+    // Due now: claimable, and the claim clears the deferral.
+    store.lock().execute("UPDATE jobs SET retry_at = 0 WHERE id = ?1", params![a]).unwrap();
+    let again = store.claim_next(1).unwrap().unwrap();
+    assert_eq!((again.id, again.retry_at), (a, None));
+    assert_eq!(store.finish(a).unwrap().counted, 2);
+}

@@ -1,7 +1,8 @@
 //! One claimed job, end to end: process, write outputs atomically, then move the input.
 
+use super::failure::{self, Failure};
 use super::names::{self, output_base, with_suffix};
-use super::Shared;
+use super::{outcome, Shared};
 use crate::engine;
 use crate::format::AspectRatio;
 use crate::ingest::{self, open, watch};
@@ -30,18 +31,36 @@ pub(super) fn run(sh: &Shared, job: &Job) {
     sh.running.lock().unwrap_or_else(|p| p.into_inner()).insert(job.id, RunningJob { job_id: id.clone(), input: input.clone(), progress: 0.0 });
     sh.status.event(JobEvent::started(&id, &input));
     sh.publish_status();
-    info!(attempt = job.attempts, "started");
-    let result = match job.kind {
-        JobKind::Video { ratio } => video_job(sh, job, ratio),
-        JobKind::Index | JobKind::ContestFolder => batch_job(sh, job),
-    };
+    info!(attempt = job.attempts, counted = job.counted, "started");
+    let min = Duration::from_secs_f64(sh.cfg.serve.attempt_min_s);
+    let result = std::thread::scope(|scope| {
+        // The run counts against max_attempts once it has lasted `attempt_min_s`: a kill
+        // before that (a restart loop, an operator's reflex) costs the job nothing. Dropping
+        // `_done` when the job ends wakes this thread, which then counts nothing.
+        let (_done, wait) = std::sync::mpsc::channel::<()>();
+        scope.spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(min) {
+                if let Err(e) = sh.store.confirm_attempt(job.id) {
+                    warn!("cannot count the attempt: {e}");
+                }
+            }
+        });
+        match job.kind {
+            JobKind::Video { ratio } => video_job(sh, job, ratio),
+            JobKind::Index | JobKind::ContestFolder => batch_job(sh, job),
+        }
+    });
     sh.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
+    let ingest = &sh.cfg.serve.ingest_dir;
     match result {
         Ok(p) => {
-            // Outputs are durable (renamed into place): only now does the input leave.
-            move_input(&sh.cfg.serve.ingest_dir, &job.input, "done", None);
-            if let Err(e) = sh.store.finish(job.id) {
-                warn!("cannot record the job as done: {e}");
+            // Outputs are durable: record, then move (see `outcome`).
+            if !outcome::record(sh, "the job as done", || sh.store.finish(job.id)) {
+                return;
+            }
+            if outcome::move_input(ingest, &job.input, "done", None) {
+                let _ = sh.store.mark_moved(job.id);
+                sh.moved_out.lock().unwrap_or_else(|p| p.into_inner()).push(job.input.clone());
             }
             sh.done.fetch_add(1, Ordering::Relaxed);
             let summary = JobSummary {
@@ -55,11 +74,23 @@ pub(super) fn run(sh: &Shared, job: &Job) {
             info!(frames = p.frames, highlight_s = format!("{:.1}", p.highlight_s), elapsed_s = format!("{:.1}", summary.elapsed_s), "done");
             sh.status.event(JobEvent::done(&id, &input, summary));
         }
-        Err(reason) => {
+        Err(Failure::Transient(reason)) => {
+            let wait = failure::backoff(job.deferrals, Duration::from_secs_f64(sh.cfg.serve.retry_max_s));
+            warn!(retry_in_s = format!("{:.1}", wait.as_secs_f64()), "transient failure, the job stays queued: {reason}");
+            if !outcome::record(sh, "the job as deferred", || sh.store.defer(job.id, &reason, wait)) {
+                return;
+            }
+            sh.wake_workers();
+        }
+        Err(Failure::Permanent(reason)) => {
+            let reason = outcome::non_empty(&reason).to_string();
             warn!("failed: {reason}");
-            move_input(&sh.cfg.serve.ingest_dir, &job.input, "failed", Some(&reason));
-            if let Err(e) = sh.store.fail(job.id, &reason) {
-                warn!("cannot record the job as failed: {e}");
+            if !outcome::record(sh, "the job as failed", || sh.store.fail(job.id, &reason)) {
+                return;
+            }
+            if outcome::move_input(ingest, &job.input, "failed", Some(&reason)) {
+                let _ = sh.store.mark_moved(job.id);
+                sh.moved_out.lock().unwrap_or_else(|p| p.into_inner()).push(job.input.clone());
             }
             sh.failed.fetch_add(1, Ordering::Relaxed);
             sh.status.event(JobEvent::failed(&id, &input, reason));
@@ -91,7 +122,7 @@ fn progress<'a>(sh: &'a Shared, job: &'a Job, total_frames: Option<u64>, base: f
     }
 }
 
-fn video_job(sh: &Shared, job: &Job, ratio: AspectRatio) -> Result<Produced, String> {
+fn video_job(sh: &Shared, job: &Job, ratio: AspectRatio) -> Result<Produced, Failure> {
     let cfg = &sh.cfg;
     let name = stem(&job.input);
     let mut fields = Map::new();
@@ -100,23 +131,24 @@ fn video_job(sh: &Shared, job: &Job, ratio: AspectRatio) -> Result<Produced, Str
     fields.insert("targetRatioWH".into(), serde_json::to_value(ratio).unwrap_or(Value::Null));
     // Before anything opens it the way GStreamer does (blocking, following symlinks): a FIFO
     // or a symlink swapped in since the scan would hold this worker forever.
-    open::open_regular(&job.input).map_err(|e| e.to_string())?;
-    let base = output_base(&cfg.serve.ingest_dir, &cfg.serve.output_dir, &job.input)?;
-    let total = crate::decode::probe_frames(&job.input);
-    let r = engine::process_video(&job.input, ratio, cfg, progress(sh, job, total, 0.0, 1.0)).map_err(|e| e.to_string())?;
+    open::open_regular(&job.input)?;
+    let base = output_base(&cfg.serve.ingest_dir, &cfg.serve.output_dir, &job.input).map_err(Failure::Permanent)?;
+    let total = probe_within_limit(&job.input, cfg.serve.max_duration_s).map_err(Failure::Permanent)?;
+    let r = engine::process_video(&job.input, ratio, cfg, progress(sh, job, total, 0.0, 1.0))?;
     create_parent(&base)?;
     let preds_path = with_suffix(&base, names::PREDICTIONS);
     let meta_path = with_suffix(&base, names::CROP);
-    let mut lines = write::AtomicLines::create(&preds_path).map_err(|e| e.to_string())?;
-    lines.line(&write::output_line(&fields, &r.predictions)).map_err(|e| e.to_string())?;
-    lines.commit().map_err(|e| e.to_string())?;
-    metadata::write_json_atomic(&meta_path, &metadata::crop_metadata(&name, &job.input.display().to_string(), ratio, &r)).map_err(|e| e.to_string())?;
-    let mut outputs = vec![preds_path, meta_path];
+    metadata::write_json_atomic(&meta_path, &metadata::crop_metadata(&name, &job.input.display().to_string(), ratio, &r))?;
+    let mut outputs = vec![preds_path.clone(), meta_path];
     if cfg.serve.render && !r.predictions.is_empty() {
         let short = with_suffix(&base, names::SHORT);
-        crate::render::render(&job.input, ratio, &r.predictions, &short, &cfg.render).map_err(|e| e.to_string())?;
+        crate::render::render(&job.input, ratio, &r.predictions, &short, &cfg.render)?;
         outputs.push(short);
     }
+    // Last: its presence says the set is complete (`outcome::complete_outputs`).
+    let mut lines = write::AtomicLines::create(&preds_path)?;
+    lines.line(&write::output_line(&fields, &r.predictions))?;
+    lines.commit()?;
     Ok(Produced {
         outputs,
         frames: r.info.frames,
@@ -129,49 +161,54 @@ fn video_job(sh: &Shared, job: &Job, ratio: AspectRatio) -> Result<Produced, Str
 /// An index or contest folder: every file and folder it uses must stay inside the ingest
 /// folder (a contest folder's `video/` or `jsonl/` may not be a symlink leading out), and
 /// every file it reads is read as [`open`] reads ingest paths: regular files only, bounded.
-fn batch_job(sh: &Shared, job: &Job) -> Result<Produced, String> {
+fn batch_job(sh: &Shared, job: &Job) -> Result<Produced, Failure> {
     let cfg = &sh.cfg;
     let ingest_dir = &cfg.serve.ingest_dir;
     let max = cfg.serve.max_json_bytes;
     let rel = |p: &Path| p.strip_prefix(ingest_dir).map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| p.display().to_string());
     let entries = match job.kind {
         JobKind::Index => {
-            let text = open::read_text_bounded(&job.input, max).map_err(|e| format!("index {e}"))?;
+            let text = open::read_text_bounded(&job.input, max).map_err(|e| match Failure::from(e) {
+                Failure::Transient(r) => Failure::Transient(format!("index {r}")),
+                Failure::Permanent(r) => Failure::Permanent(format!("index {r}")),
+            })?;
             let parent = job.input.parent().map(Path::to_path_buf).unwrap_or_default();
             ingest::read_index(&text, &job.input.display().to_string(), &parent)
         }
         _ => {
             for sub in ["", "jsonl", "video"] {
                 let dir = job.input.join(sub);
-                watch::confined(ingest_dir, &rel(&dir)).map_err(|e| format!("{}: `{sub}` {e}", job.input.display()))?;
+                watch::confined(ingest_dir, &rel(&dir)).map_err(|e| Failure::Permanent(format!("{}: `{sub}` {e}", job.input.display())))?;
             }
-            ingest::read_contest_with(&job.input, None, |p| open::read_text_bounded(p, max).map_err(|e| e.to_string())).map_err(|e| e.to_string())?
+            ingest::read_contest_with(&job.input, None, |p| open::read_text_bounded(p, max).map_err(|e| e.to_string())).map_err(|e| Failure::Permanent(e.to_string()))?
         }
     };
     for e in &entries {
         if let Ok(t) = &e.task {
-            watch::confined(ingest_dir, &rel(&t.path)).map_err(|err| format!("{}: {err}", e.origin))?;
+            watch::confined(ingest_dir, &rel(&t.path)).map_err(|err| Failure::Permanent(format!("{}: {err}", e.origin)))?;
         }
     }
-    let base = output_base(ingest_dir, &cfg.serve.output_dir, &job.input)?;
+    let base = output_base(ingest_dir, &cfg.serve.output_dir, &job.input).map_err(Failure::Permanent)?;
     create_parent(&base)?;
     let meta_dir = with_suffix(&base, names::CROPS_DIR);
-    std::fs::create_dir_all(&meta_dir).map_err(|e| format!("{}: {e}", meta_dir.display()))?;
+    std::fs::create_dir_all(&meta_dir).map_err(|e| Failure::Transient(format!("{}: {e}", meta_dir.display())))?;
     let preds_path = with_suffix(&base, names::PREDICTIONS);
-    let mut lines = write::AtomicLines::create(&preds_path).map_err(|e| e.to_string())?;
+    let mut lines = write::AtomicLines::create(&preds_path)?;
     let (mut frames, mut duration_s, mut highlight_s, mut shots) = (0u64, 0.0, 0.0, 0usize);
     let n = entries.len().max(1) as f64;
     for (k, e) in entries.iter().enumerate() {
         let task = e.task.as_ref().map_err(Clone::clone).and_then(|t| open::open_regular(&t.path).map(|_| t).map_err(|err| format!("{}: {err}", e.origin)));
         let preds = match task {
-            Ok(t) => match engine::process_video(&t.path, t.ratio, cfg, progress(sh, job, crate::decode::probe_frames(&t.path), k as f64 / n, 1.0 / n)) {
+            Ok(t) => match probe_within_limit(&t.path, cfg.serve.max_duration_s).and_then(|total| {
+                engine::process_video(&t.path, t.ratio, cfg, progress(sh, job, total, k as f64 / n, 1.0 / n)).map_err(|e| e.to_string())
+            }) {
                 Ok(r) => {
                     frames += r.info.frames;
                     duration_s += r.info.frames as f64 / r.info.fps.max(1e-9);
                     highlight_s += r.predictions.len() as f64 / r.info.fps.max(1e-9);
                     shots += r.shots.len();
                     let doc = metadata::crop_metadata(&t.video_id, &t.path.display().to_string(), t.ratio, &r);
-                    metadata::write_json_atomic(&meta_dir.join(format!("{}.crop.json", metadata::file_name_for(&t.video_id))), &doc).map_err(|e| e.to_string())?;
+                    metadata::write_json_atomic(&meta_dir.join(format!("{}.crop.json", metadata::file_name_for(&t.video_id))), &doc)?;
                     r.predictions
                 }
                 Err(err) => {
@@ -184,47 +221,29 @@ fn batch_job(sh: &Shared, job: &Job) -> Result<Produced, String> {
                 Vec::new()
             }
         };
-        lines.line(&write::output_line(&e.fields, &preds)).map_err(|e| e.to_string())?;
+        lines.line(&write::output_line(&e.fields, &preds))?;
     }
-    lines.commit().map_err(|e| e.to_string())?;
+    // Last: its presence says the set is complete (`outcome::complete_outputs`).
+    lines.commit()?;
     Ok(Produced { outputs: vec![preds_path, meta_dir], frames, duration_s, highlight_s, shots })
 }
 
-/// Creates the folder an output base lives in (`output/16x9/` for a ratio sub-folder's drop).
-fn create_parent(base: &Path) -> Result<(), String> {
-    match base.parent() {
-        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display())),
-        None => Ok(()),
+/// The video's frame count estimate (for progress), after checking its duration against
+/// `serve.max_duration_s` (0: no limit). The probe prerolls the file with a 5 s deadline, so
+/// it cannot hold the worker; a duration it cannot read is not refused here (the decode's
+/// stall timeout still bounds a file that produces nothing).
+fn probe_within_limit(path: &Path, max_s: f64) -> Result<Option<u64>, String> {
+    let (fps, duration) = crate::decode::probe_stream(path).unwrap_or((None, None));
+    if let Some(d) = duration.filter(|&d| max_s > 0.0 && d > max_s) {
+        return Err(format!("{}: lasts {d:.0} s, longer than serve.max_duration_s = {max_s:.0} s", path.display()));
     }
+    Ok(fps.zip(duration).map(|(f, d)| (f * d).round() as u64))
 }
 
-/// Moves a finished input (and its sidecar) into `ingest/<to>/`, never over an existing file;
-/// with `error`, writes it next to the input as `<name>.error.txt`.
-pub(super) fn move_input(ingest: &Path, input: &Path, to: &str, error: Option<&str>) {
-    let dir = ingest.join(to);
-    let Some(name) = input.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
-    let free = |n: &str| -> PathBuf {
-        let first = dir.join(n);
-        if !first.exists() {
-            return first;
-        }
-        (1..).map(|k| dir.join(format!("{n}.{k}"))).find(|p| !p.exists()).unwrap_or(first)
-    };
-    let dest = free(&name);
-    if let Some(e) = error {
-        let note = dest.with_file_name(format!("{}.error.txt", dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
-        if let Err(err) = std::fs::write(&note, format!("{e}\n")) {
-            warn!("{}: {err}", note.display());
-        }
-    }
-    let sidecar = input.with_extension("json");
-    if input.is_file() && sidecar.is_file() {
-        let sd = free(&sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        if let Err(err) = std::fs::rename(&sidecar, &sd) {
-            warn!("cannot move {}: {err}", sidecar.display());
-        }
-    }
-    if let Err(err) = std::fs::rename(input, &dest) {
-        warn!("cannot move {} to {}: {err}", input.display(), dest.display());
+/// Creates the folder an output base lives in (`output/16x9/` for a ratio sub-folder's drop).
+fn create_parent(base: &Path) -> Result<(), Failure> {
+    match base.parent() {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| Failure::Transient(format!("{}: {e}", dir.display()))),
+        None => Ok(()),
     }
 }

@@ -11,15 +11,17 @@
 //! A crash at any point loses nothing: a job still `running` at start-up is queued again, and
 //! its outputs, written under temporary names and renamed, are simply written again.
 
+mod failure;
 mod job;
 mod names;
+mod outcome;
 
 use crate::config::Config;
 use crate::format::AspectRatio;
 use crate::ingest::wake::{self, ScanSchedule, EVENT_SCAN_GAP};
 use crate::ingest::open;
 use crate::ingest::watch::{self, Drop, EntryKind, Stability};
-use crate::jobs::{Enqueued, JobKind, JobStore};
+use crate::jobs::{Enqueued, GiveUp, JobKind, JobState, JobStore};
 use crate::status::{JobEvent, RunningJob, State, StatsSampler, Status, StatusHandle, StatusPublisher};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,10 @@ const STATUS_REFRESH: Duration = Duration::from_secs(5);
 /// Longest an idle worker sleeps without being woken: a safety net only, since every new job
 /// and the stop wake the workers.
 const WORKER_SAFETY_WAKE: Duration = Duration::from_secs(60);
+/// An interrupted job is failed for good after `max_attempts` counted runs, or after this many
+/// times `max_attempts` claims none of which lasted `attempt_min_s`: an input that kills the
+/// daemon at once must not loop forever, while a few quick kills cost nothing.
+const QUICK_CLAIMS_PER_ATTEMPT: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -62,6 +68,9 @@ struct Shared {
     /// instead of asking the store on a timer.
     work: Mutex<u64>,
     work_cv: Condvar,
+    /// Inputs moved out of the ingest folder by a worker since the last scan: the scan stops
+    /// treating them as settled, so the same file put back is seen again.
+    moved_out: Mutex<Vec<PathBuf>>,
 }
 
 impl Shared {
@@ -76,10 +85,11 @@ impl Shared {
         *self.work.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sleeps until the generation moves past `seen` (or the safety timeout passes).
-    fn wait_for_work(&self, seen: u64) {
+    /// Sleeps until the generation moves past `seen`, or until `limit` (the safety timeout,
+    /// or the time a deferred job becomes due) passes.
+    fn wait_for_work(&self, seen: u64, limit: Duration) {
         let guard = self.work.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = self.work_cv.wait_timeout_while(guard, WORKER_SAFETY_WAKE, |g| *g == seen && !self.stop.load(Ordering::SeqCst));
+        let _ = self.work_cv.wait_timeout_while(guard, limit, |g| *g == seen && !self.stop.load(Ordering::SeqCst));
     }
 
     fn publish_status(&self) {
@@ -109,7 +119,21 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
     let lock = std::fs::File::create(&lock_path).map_err(|source| ServeError::Folder { path: lock_path.clone(), source })?;
     lock.try_lock().map_err(|_| ServeError::Locked { path: s.state_dir.clone() })?;
     let store = JobStore::open(&s.state_dir)?;
-    let recovered = store.recover(s.max_attempts)?;
+    let swept = outcome::sweep_temporaries(&s.output_dir);
+    if swept > 0 {
+        info!(swept, "removed temporary outputs of a killed run");
+    }
+    // A job interrupted after its complete outputs were durable (say, the state disk was full
+    // when it tried to record itself done) is done: recorded so, not run again.
+    let mut finished_at_start = Vec::new();
+    for j in store.in_state(JobState::Running)? {
+        if outcome::complete_outputs(&s.ingest_dir, &s.output_dir, &j) {
+            store.finish(j.id)?;
+            info!(job = j.id, input = %j.input.display(), "outputs of an interrupted job are complete: recorded done");
+            finished_at_start.push(j);
+        }
+    }
+    let recovered = store.recover_counted(GiveUp { max_counted: s.max_attempts, max_claims: s.max_attempts.saturating_mul(QUICK_CLAIMS_PER_ATTEMPT) })?;
     if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {
         warn!(requeued = ?recovered.requeued, failed = ?recovered.failed, "jobs interrupted by a previous stop");
     }
@@ -125,11 +149,19 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
         stop: stop.clone(),
         work: Mutex::new(0),
         work_cv: Condvar::new(),
+        moved_out: Mutex::new(Vec::new()),
     });
-    // Jobs failed for good at recovery still have their input in the ingest folder.
+    // Jobs finished or failed for good at recovery still have their input in the ingest folder.
+    for j in &finished_at_start {
+        if outcome::move_input(&s.ingest_dir, &j.input, "done", None) {
+            let _ = shared.store.mark_moved(j.id);
+        }
+    }
     for id in &recovered.failed {
         if let Ok(j) = shared.store.get(*id) {
-            job::move_input(&shared.cfg.serve.ingest_dir, &j.input, "failed", j.error.as_deref());
+            if outcome::move_input(&s.ingest_dir, &j.input, "failed", j.error.as_deref()) {
+                let _ = shared.store.mark_moved(j.id);
+            }
         }
     }
     let workers: Vec<_> = (0..s.max_jobs)
@@ -149,7 +181,7 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
     shared.publish_status();
 
     let mut stability = Stability::default();
-    let mut sampler = StatsSampler::new(Some(s.output_dir.clone()));
+    let mut sampler = StatsSampler::new(Some(s.output_dir.clone())).with_state_path(s.state_dir.clone());
     let mut schedule = ScanSchedule::new(Duration::from_secs_f64(s.scan_interval_s), EVENT_SCAN_GAP);
     let mut scans = 0u64;
     let now = Instant::now();
@@ -288,6 +320,9 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
         std::fs::symlink_metadata(p).ok()?;
         Some(open::read_text_bounded(p, max_json).map_err(|e| e.to_string()))
     };
+    for p in std::mem::take(&mut *sh.moved_out.lock().unwrap_or_else(|p| p.into_inner())) {
+        stability.unsettle(&p);
+    }
     let found = candidates(&s.ingest_dir);
     // Paths gone since the last scan (picked up, deleted, renamed) are forgotten, so a storm
     // of short-lived files leaves nothing behind.
@@ -295,7 +330,7 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
     stability.retain(|p| present.contains(p));
     let refuse = |path: &Path, e: &watch::DropError| {
         warn!("{e}");
-        job::move_input(&s.ingest_dir, path, "failed", Some(&e.to_string()));
+        outcome::move_input(&s.ingest_dir, path, "failed", Some(&e.to_string()));
         sh.failed.fetch_add(1, Ordering::Relaxed);
         sh.status.event(JobEvent::failed("-", path.display().to_string(), e.to_string()));
     };
@@ -338,8 +373,9 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
         let mtime_ns = mtime.and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
         let key = format!("{}|{size}|{mtime_ns}", path.display());
         // A read first: a drop already known (say, from before a restart) costs no write.
-        if let Ok(Some(_)) = sh.store.by_key(&key) {
+        if let Ok(Some(known)) = sh.store.by_key(&key) {
             stability.settle(&path, size, mtime);
+            known_again(sh, &known);
             continue;
         }
         match sh.store.enqueue(&key, &path, job_kind) {
@@ -355,6 +391,35 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
         }
     }
     found.len()
+}
+
+/// A stable input in the ingest folder whose job the store already has.
+/// - done or failed but not moved: the daemon stopped between recording the outcome and
+///   moving the input; the move is finished now;
+/// - failed and moved: an operator moved it back from `failed/` (a rename keeps size and
+///   mtime, so the key is the same) to have it retried: queued again;
+/// - anything else (queued, running, done and moved then dropped again): nothing to do.
+fn known_again(sh: &Shared, job: &crate::jobs::Job) {
+    let ingest = &sh.cfg.serve.ingest_dir;
+    match (job.state, job.moved) {
+        (JobState::Done, false) | (JobState::Failed, false) => {
+            let (to, why) = if job.state == JobState::Done { ("done", None) } else { ("failed", job.error.as_deref()) };
+            info!(job = job.id, input = %job.input.display(), "finishing the move of a {} job's input", job.state);
+            if outcome::move_input(ingest, &job.input, to, why) {
+                let _ = sh.store.mark_moved(job.id);
+            }
+        }
+        (JobState::Failed, true) => match sh.store.retry(job.id) {
+            Ok(j) => {
+                info!(job = j.id, input = %j.input.display(), "put back from failed/: queued again");
+                sh.wake_workers();
+                sh.status.event(JobEvent::queued(j.id.to_string(), j.input.display().to_string()));
+                sh.publish_status();
+            }
+            Err(e) => warn!(input = %job.input.display(), "cannot queue again: {e}"),
+        },
+        _ => {}
+    }
 }
 
 /// Entries of the ingest folder and of its ratio sub-folders (`9x16/`…), without the
@@ -414,7 +479,9 @@ fn worker(sh: &Shared) {
         let job = match sh.store.claim_next(sh.cfg.serve.max_jobs) {
             Ok(Some(j)) => j,
             Ok(None) => {
-                sh.wait_for_work(seen);
+                // A deferred job wakes the worker when it becomes due.
+                let due = sh.store.next_retry_at().ok().flatten().map(|at| Duration::from_millis(u64::try_from(at.saturating_sub(crate::jobs::now_ms())).unwrap_or(0)));
+                sh.wait_for_work(seen, due.map_or(WORKER_SAFETY_WAKE, |d| d.clamp(Duration::from_millis(50), WORKER_SAFETY_WAKE)));
                 continue;
             }
             Err(e) => {

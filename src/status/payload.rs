@@ -150,8 +150,11 @@ pub struct Stats {
     pub videos_done: u64,
     /// Videos failed since the daemon started.
     pub videos_failed: u64,
-    /// Free space for the daemon's data folder, bytes.
+    /// Free space for the daemon's data folder (the output folder), bytes.
     pub disk_free_bytes: Option<u64>,
+    /// Free space of the state folder's file system (the job store), bytes: when it is full
+    /// the daemon cannot record outcomes and retries, so a fleet should see it coming.
+    pub state_disk_free_bytes: Option<u64>,
     /// Hottest thermal zone, °C.
     pub temperature_c: Option<f64>,
     /// GPU load, percent (Jetson).
@@ -275,6 +278,7 @@ pub fn stats_json(stats: &Stats, at: SystemTime) -> String {
         "videos_done": stats.videos_done,
         "videos_failed": stats.videos_failed,
         "disk_free_bytes": stats.disk_free_bytes,
+        "state_disk_free_bytes": stats.state_disk_free_bytes,
         "temperature_c": stats.temperature_c.and_then(|t| finite(t, 1)),
         "gpu_load": stats.gpu_load.and_then(|g| finite(g.clamp(0.0, 100.0), 1)),
         "cpu_percent": stats.cpu_percent.and_then(|c| finite(c, 2)).map(|c| c.max(0.0)),
@@ -408,13 +412,13 @@ mod tests {
 
     #[test]
     fn stats_payload_has_every_key() {
-        let v = parse(&stats_json(&Stats { frames_processed: 10, fps: 12.345, videos_done: 1, videos_failed: 0, disk_free_bytes: Some(5), temperature_c: Some(51.26), gpu_load: None, cpu_percent: Some(0.1234) }, at(0, 0)));
+        let v = parse(&stats_json(&Stats { frames_processed: 10, fps: 12.345, videos_done: 1, videos_failed: 0, disk_free_bytes: Some(5), state_disk_free_bytes: Some(6), temperature_c: Some(51.26), gpu_load: None, cpu_percent: Some(0.1234) }, at(0, 0)));
         assert_eq!(v["fps"], 12.35);
         assert_eq!(v["temperature_c"], 51.3);
         assert_eq!(v["gpu_load"], Value::Null);
         assert_eq!(v["cpu_percent"], 0.12);
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["frames_processed", "fps", "videos_done", "videos_failed", "disk_free_bytes", "temperature_c", "gpu_load", "cpu_percent", "at"]);
+        assert_eq!(keys, ["frames_processed", "fps", "videos_done", "videos_failed", "disk_free_bytes", "state_disk_free_bytes", "temperature_c", "gpu_load", "cpu_percent", "at"]);
         let spinning = parse(&stats_json(&Stats { cpu_percent: Some(185.0), ..Stats::default() }, at(0, 0)));
         assert_eq!(spinning["cpu_percent"], 185.0, "more than one core is reported as it is");
         let unknown = parse(&stats_json(&Stats { cpu_percent: Some(f64::NAN), ..Stats::default() }, at(0, 0)));

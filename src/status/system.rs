@@ -125,6 +125,7 @@ pub fn throughput(prev: (Instant, u64), now: (Instant, u64)) -> f64 {
 #[derive(Debug, Clone)]
 pub struct StatsSampler {
     disk_path: Option<PathBuf>,
+    state_path: Option<PathBuf>,
     sys: PathBuf,
     last: Option<(Instant, u64)>,
     /// The daemon's CPU time at the previous sample (or at creation).
@@ -135,7 +136,13 @@ impl StatsSampler {
     /// `disk_path`: the folder whose file system's free space is reported (the ingest or
     /// output folder), or `None` for no disk figure.
     pub fn new(disk_path: Option<PathBuf>) -> Self {
-        Self { disk_path, sys: PathBuf::from("/sys"), last: None, last_cpu: own_cpu_ticks().map(|t| (Instant::now(), t)) }
+        Self { disk_path, state_path: None, sys: PathBuf::from("/sys"), last: None, last_cpu: own_cpu_ticks().map(|t| (Instant::now(), t)) }
+    }
+
+    /// Also reports the free space of `state`'s file system (the job store's folder).
+    pub fn with_state_path(mut self, state: PathBuf) -> Self {
+        self.state_path = Some(state);
+        self
     }
 
     /// Reads sensors from another `/sys` tree (tests).
@@ -159,6 +166,7 @@ impl StatsSampler {
             videos_done,
             videos_failed,
             disk_free_bytes: self.disk_path.as_deref().and_then(disk_free_bytes),
+            state_disk_free_bytes: self.state_path.as_deref().and_then(disk_free_bytes),
             temperature_c: max_temperature_c(&self.sys),
             gpu_load: gpu_load_percent(&self.sys),
             cpu_percent,

@@ -56,6 +56,11 @@ impl AtomicLines {
         let file = out.into_inner().map_err(|e| WriteError { path: tmp.clone(), source: e.into_error() })?;
         file.sync_all().map_err(|source| WriteError { path: tmp.clone(), source })?;
         std::fs::rename(&tmp, &self.dest).map_err(|source| WriteError { path: self.dest.clone(), source })?;
+        // The rename is durable only once the folder is synced too: before, a power cut can
+        // bring back the old file, or none, though the job was recorded done.
+        if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(|source| WriteError { path: dir.into(), source })?;
+        }
         // Renamed: nothing left for Drop to remove.
         Ok(())
     }
