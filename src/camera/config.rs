@@ -64,7 +64,7 @@ pub struct RecordingConfig {
 
 impl Default for RecordingConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::new(), segment_s: 10.0, format: SegmentFormat::Mpegts, quota_bytes: 2 << 30, max_age_s: 24 * 3600 }
+        Self { dir: PathBuf::new(), segment_s: 4.0, format: SegmentFormat::Mpegts, quota_bytes: 2 << 30, max_age_s: 24 * 3600 }
     }
 }
 
@@ -232,6 +232,10 @@ pub fn check_all(cameras: &[CameraConfig], text: Option<&str>) -> Result<(), Cam
             if !(lo..=hi).contains(&v) {
                 return Err(bad(field, format!("must be between {lo} and {hi} seconds")));
             }
+        }
+        // A moment that runs to a segment's end is only decided once the next segment is in.
+        if c.decision_delay_s < 2.0 * c.recording.segment_s {
+            return Err(bad("decision_delay_s", format!("must be at least twice recording.segment_s ({} s): a moment is decided from whole segments", c.recording.segment_s)));
         }
         if c.recording.quota_bytes < 1 << 20 {
             return Err(bad("recording.quota_bytes", "must be at least 1048576 (1 MiB)".into()));
