@@ -423,3 +423,77 @@ fn ring_buffer_stays_under_quota_deleting_oldest_first() {
     assert!(last["segments_deleted"].as_u64().unwrap_or(0) >= deleted.len() as u64, "{last}");
     assert!(last["recording_bytes"].as_u64().unwrap_or(u64::MAX) <= quota, "{last}");
 }
+
+/// 20 s of a still picture (a real frame of footage, held), 5 s of real moving footage, 20 s
+/// of the still again, one stream: calm, action, calm.
+fn calm_action_calm(dir: &Path) -> PathBuf {
+    let out = dir.join("calm_action.mp4");
+    let bunny = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/bigbuckbunny.mp4");
+    let filter = "[0:v]scale=320:180,setsar=1,fps=15,split=2[a][b];\
+                  [a]trim=start_frame=30:end_frame=31,setpts=PTS-STARTPTS,loop=loop=299:size=1:start=0,setpts=N/15/TB,split=2[c1][c2];\
+                  [b]trim=duration=5,setpts=PTS-STARTPTS[act];\
+                  [c1][act][c2]concat=n=3:v=1:a=0,format=yuv420p";
+    let o = out.to_str().expect("utf-8 path");
+    ffmpeg(&["-i", bunny, "-an", "-filter_complex", filter, "-c:v", "libx264", "-preset", "veryfast", "-g", "15", "-keyint_min", "15", "-sc_threshold", "0", "-crf", "20", o]);
+    out
+}
+
+fn utc_ms(v: &Value) -> u64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+    // YYYY-MM-DDTHH:MM:SS.mmmZ, converted with `date` (GNU coreutils) to stay dependency-free.
+    let out = Command::new("date").args(["-u", "-d", s, "+%s%3N"]).output().expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or_else(|_| panic!("cannot parse {s}"))
+}
+
+/// (a) Calm footage, then an action stretch, then calm again, served over RTSP: exactly one
+/// `highlight` event, whose moment and clip cover the action, decided within
+/// `decision_delay_s` of the action's end. Prints the latency.
+#[test]
+fn action_after_calm_gives_exactly_one_highlight_with_its_clip() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = calm_action_calm(root);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"pitch\"\nurl = \"{}\"\ndecision_delay_s = 10\nclip_margin_s = 1\ntarget_ratios = [[9, 16], [16, 9]]\n[cameras.recording]\nsegment_s = 2\n", server.url());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    let live = sub.wait_state("pitch", "live", 0, Duration::from_secs(20));
+    // The shared media starts playing when the daemon connects: the action runs from about
+    // 20 s to 25 s after the camera went live.
+    let live_ms = utc_ms(&live["since"]);
+    let (action_start, action_end) = (live_ms + 20_000, live_ms + 25_000);
+    assert!(wait_for(Duration::from_secs(45), || !sub.events("pitch", "highlight").is_empty()), "no highlight event:\n{}", daemon.log_text());
+    let arrived = now_ms();
+    // Let the calm stretch after the action run to its end: still exactly one event.
+    std::thread::sleep(Duration::from_millis((live_ms + 47_000).saturating_sub(now_ms())));
+    let events = sub.events("pitch", "highlight");
+    daemon.terminate();
+    assert_eq!(events.len(), 1, "expected exactly one highlight: {events:#?}");
+    let ev = &events[0];
+    let (start, end) = (utc_ms(&ev["start"]), utc_ms(&ev["end"]));
+    let latency = arrived.saturating_sub(action_end) as f64 / 1000.0;
+    println!(
+        "highlight {:.1}–{:.1} s after live (action 20–25 s); event {latency:.1} s after the action's end (daemon's delay_s {}); score {}",
+        (start as f64 - live_ms as f64) / 1000.0,
+        (end as f64 - live_ms as f64) / 1000.0,
+        ev["delay_s"],
+        ev["score"]
+    );
+    assert!(start <= action_start + 2_000 && end + 2_000 >= action_end && start + 3_000 >= action_start && end <= action_end + 3_000, "moment {ev} is not the action");
+    assert!(latency <= 10.0 + 1.0, "event {latency:.1} s after the action's end, decision_delay_s is 10");
+    let clip_path = PathBuf::from(ev["clip"].as_str().unwrap_or_else(|| panic!("no clip: {ev}")));
+    let dur: f64 = ffprobe(&clip_path, &["-show_entries", "format=duration", "-of", "csv=p=0"]).trim().parse().unwrap_or(0.0);
+    println!("clip {} of {dur:.1} s", clip_path.display());
+    assert!(dur >= 5.0, "clip of {dur} s cannot hold the 5 s action");
+    let preds = PathBuf::from(format!("{}.predictions.jsonl", clip_path.display()));
+    let lines = read_jsonl(&preds);
+    assert_eq!(lines.len(), 2, "one line per target ratio");
+    assert!(lines.iter().all(|l| !predictions(l).is_empty()), "empty predictions for the action clip");
+    assert_eq!(ev["outputs"].as_array().map(Vec::len), Some(3), "{ev}");
+    let state = sub.states("pitch").last().cloned().unwrap_or_default();
+    assert_eq!(state["last_moment"]["start"], ev["start"], "{state}");
+}

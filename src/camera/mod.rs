@@ -4,12 +4,15 @@
 //! camera ([`record`]: RTSP or a looped file, recorded without re-encoding into fixed-length
 //! segments), reconnects with back-off when it fails or stalls, keeps the recording within
 //! its quota ([`retention`]) and publishes its state over MQTT under
-//! `<prefix>/<device_id>/cameras/<name>/`.
+//! `<prefix>/<device_id>/cameras/<name>/`. A second thread per camera ([`moments`]) runs the
+//! batch engine on each finalised segment, joins the selected frames into moments, cuts each
+//! closed moment into a clip and publishes a `highlight` event.
 //!
 //! The daemon sees only [`Cameras::start`] and [`Cameras::join`]: the cameras share its stop
 //! flag and its MQTT connection, nothing else.
 
 pub mod config;
+pub mod moments;
 pub mod record;
 pub mod retention;
 pub mod supervisor;
@@ -34,15 +37,31 @@ impl Cameras {
     pub fn start(cfg: &Config, sink: &CameraSink, stop: &Arc<AtomicBool>) -> Cameras {
         let mut threads = Vec::new();
         for cam in &cfg.cameras {
-            let sup = supervisor::Supervisor {
-                cam: cam.clone(),
-                segments_dir: cam.segments_dir(&cfg.serve.state_dir),
-                sink: sink.clone(),
-                stop: stop.clone(),
-                pins: retention::Pins::default(),
-                shared: Arc::default(),
-                analysis: None,
-            };
+            let segments_dir = cam.segments_dir(&cfg.serve.state_dir);
+            let pins = retention::Pins::default();
+            let shared: Arc<supervisor::Shared> = Arc::default();
+            let mut analysis = None;
+            if cam.analyse {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let analyst = moments::Analyst {
+                    cam: cam.clone(),
+                    cfg: cfg.clone(),
+                    segments_dir: segments_dir.clone(),
+                    out_dir: cfg.serve.output_dir.join("cameras").join(&cam.name),
+                    sink: sink.clone(),
+                    pins: pins.clone(),
+                    shared: shared.clone(),
+                    rx,
+                };
+                match std::thread::Builder::new().name(format!("moments-{}", cam.name)).spawn(move || analyst.run()) {
+                    Ok(t) => {
+                        threads.push((format!("{} (analysis)", cam.name), t));
+                        analysis = Some(tx);
+                    }
+                    Err(e) => tracing::error!(camera = %cam.name, "cannot start the analysis thread: {e}"),
+                }
+            }
+            let sup = supervisor::Supervisor { cam: cam.clone(), segments_dir, sink: sink.clone(), stop: stop.clone(), pins, shared, analysis };
             match std::thread::Builder::new().name(format!("camera-{}", cam.name)).spawn(move || sup.run()) {
                 Ok(t) => threads.push((cam.name.clone(), t)),
                 Err(e) => tracing::error!(camera = %cam.name, "cannot start the camera thread: {e}"),
