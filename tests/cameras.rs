@@ -252,6 +252,13 @@ impl Daemon {
         strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
     }
 
+    /// Peak resident memory of the daemon so far (VmHWM), KiB.
+    fn peak_kib(&self) -> u64 {
+        let Some(c) = &self.child else { return 0 };
+        let status = std::fs::read_to_string(format!("/proc/{}/status", c.id())).unwrap_or_default();
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+    }
+
     /// SIGTERM and wait; returns how long the exit took.
     fn terminate(&mut self) -> Duration {
         let t = Instant::now();
@@ -333,7 +340,9 @@ fn server_outage_reconnects_reports_the_gap_and_a_silent_camera_holds_nothing_up
 
     sub.wait_state("door", "live", 0, Duration::from_secs(20));
     assert!(wait_for(Duration::from_secs(20), || segments(&seg_dir).len() >= 2), "no segments recorded:\n{}", daemon.log_text());
-    assert_eq!(sub.states("silent").last().map(|s| s["state"].clone()), Some(Value::from("connecting")), "the silent camera is still connecting");
+    let silent_states: Vec<(Value, Value)> = sub.states("silent").iter().map(|s| (s["state"].clone(), s["error"].clone())).collect();
+    println!("silent camera: {silent_states:?}");
+    assert!(!silent_states.is_empty() && silent_states.iter().all(|s| s.0 == "connecting" || s.0 == "reconnecting"), "the silent camera is never live: {silent_states:?}");
 
     let n_before = sub.states("door").len();
     let killed_at = now_ms();
@@ -363,6 +372,7 @@ fn server_outage_reconnects_reports_the_gap_and_a_silent_camera_holds_nothing_up
     let segs = segments(&seg_dir);
     assert!(segs.iter().all(|s| s.0 < killed_at || s.0 > before_restart), "segments overlap the outage");
 
+    println!("daemon peak memory (VmHWM) {} MiB", daemon.peak_kib() / 1024);
     let took = daemon.terminate();
     println!("SIGTERM to exit: {took:?}");
     assert!(took < Duration::from_secs(8), "stop took {took:?}");
@@ -475,6 +485,7 @@ fn action_after_calm_gives_exactly_one_highlight_with_its_clip() {
     // Let the calm stretch after the action run to its end: still exactly one event.
     std::thread::sleep(Duration::from_millis((live_ms + 47_000).saturating_sub(now_ms())));
     let events = sub.events("pitch", "highlight");
+    println!("daemon peak memory (VmHWM) {} MiB", daemon.peak_kib() / 1024);
     daemon.terminate();
     assert_eq!(events.len(), 1, "expected exactly one highlight: {events:#?}");
     let ev = &events[0];
