@@ -92,6 +92,14 @@ impl RtspServer {
         assert!(wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "RTSP server did not listen on {port}");
     }
 
+    /// SIGSTOP / SIGCONT: the server keeps its connections open but sends nothing, the way a
+    /// hung camera or a saturated link looks.
+    fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill").arg(format!("-{sig}")).arg(c.id().to_string()).status();
+        }
+    }
+
     /// SIGKILL: the camera vanishes the way a power cut looks.
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -511,4 +519,41 @@ fn action_after_calm_gives_exactly_one_highlight_with_its_clip() {
     assert_eq!(ev["outputs"].as_array().map(Vec::len), Some(3), "{ev}");
     let state = sub.states("pitch").last().cloned().unwrap_or_default();
     assert_eq!(state["last_moment"]["start"], ev["start"], "{state}");
+}
+
+/// A stream that stops flowing while its connection stays open (the server frozen with
+/// SIGSTOP) is dropped after `stall_s` with the reason, and comes back live when the server
+/// does; the gap is reported.
+#[test]
+fn a_stalled_stream_is_dropped_after_stall_s_and_comes_back() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = footage(root, "cam.mp4", 120, "ball", (320, 240), 15, 500);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"gate\"\nurl = \"{}\"\nstall_s = 3\nreconnect_max_s = 2\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n", server.url());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    sub.wait_state("gate", "live", 0, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    let n = sub.states("gate").len();
+    server.signal("STOP");
+    let t = Instant::now();
+    let rec = sub.wait_state("gate", "reconnecting", n, Duration::from_secs(10));
+    let after = t.elapsed();
+    println!("stall detected after {after:?}: {}", rec["error"]);
+    assert!(rec["error"].as_str().is_some_and(|e| e.contains("no picture")), "{rec}");
+    assert!(after >= Duration::from_secs(3) && after <= Duration::from_secs(6), "stall_s = 3, detected after {after:?}");
+    std::thread::sleep(Duration::from_secs(8).saturating_sub(t.elapsed()));
+    let m = sub.states("gate").len();
+    server.signal("CONT");
+    let live = sub.wait_state("gate", "live", m, Duration::from_secs(25));
+    let secs = live["last_gap"]["seconds"].as_f64().unwrap_or(0.0);
+    println!("live again {:?} after SIGCONT; gap {secs} s", t.elapsed().saturating_sub(Duration::from_secs(8)));
+    // From the last picture (at SIGSTOP) to the first after SIGCONT: the 8 s and the reconnect.
+    assert!(secs >= 7.5, "{live}");
+    daemon.terminate();
 }

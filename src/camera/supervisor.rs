@@ -219,7 +219,9 @@ impl Supervisor {
                     last_report = Instant::now();
                 }
             };
-            let last_picture = if live { Some(now_ms()) } else { None };
+            // The gap starts at the last picture, not at its detection (`stall_s` later).
+            let last = conn.counters.last_buffer_ms.load(Ordering::Relaxed);
+            let last_picture = (last > 0).then(|| now_ms().saturating_sub((epoch.elapsed().as_millis() as u64).saturating_sub(last)));
             for f in conn.stop(FINALISE_WAIT) {
                 self.on_segment(f, &mut report);
             }
