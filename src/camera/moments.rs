@@ -111,6 +111,11 @@ impl Assembler {
         closed
     }
 
+    /// Start of the moment still open, if any.
+    pub fn open_start(&self) -> Option<u64> {
+        self.open.map(|m| m.start_ms)
+    }
+
     /// At stop: the moment still open, if any.
     pub fn finish(&mut self) -> Option<Moment> {
         self.open.take()
@@ -135,6 +140,8 @@ impl Analyst {
     pub fn run(self) {
         let _span = tracing::info_span!("camera", name = %self.cam.name).entered();
         let mut asm = Assembler::default();
+        let margin = (self.cam.clip_margin_s * 1000.0) as u64;
+        let mut open_pin: Option<retention::PinGuard> = None;
         let ratio = self.ratios().first().copied().unwrap_or(AspectRatio::PORTRAIT);
         while let Ok(seg) = self.rx.recv() {
             // Pinned from analysis on: a moment ending here will need this segment.
@@ -149,10 +156,14 @@ impl Analyst {
             for m in asm.segment(seg.start_ms, seg.end_ms, &pieces) {
                 self.emit(m);
             }
+            // A moment still open needs its segments (and the margin before it) when it
+            // closes, whatever the quota says meanwhile: pinned from its start on.
+            open_pin = asm.open_start().map(|start| self.pins.pin(start.saturating_sub(margin), u64::MAX));
         }
         if let Some(m) = asm.finish() {
             self.emit(m);
         }
+        drop(open_pin);
     }
 
     fn ratios(&self) -> Vec<AspectRatio> {
