@@ -285,7 +285,7 @@ mod tests {
         assert_eq!((closed[0].start_ms, closed[0].end_ms), (2500, 5500));
         // Ends at a segment end, and the next segment has nothing at its start: closed then.
         assert!(a.segment(8000, 12000, &[m(9000, 12000)]).is_empty());
-        assert_eq!(a.segment(12000, 16000, &[m(13000, 14000)]), [m(9000, 12000), m(13000, 14000)]);
+        assert_eq!(a.segment(12000, 16000, &[m(13500, 14500)]), [m(9000, 12000), m(13500, 14500)]);
     }
 
     #[test]
