@@ -8,6 +8,8 @@
 //! | `status`       | yes      | 1   | JSON: state, queue depth, running jobs, uptime, version, time  |
 //! | `events`       | no       | 1   | JSON: one per job event (queued, started, progress, done, failed) |
 //! | `stats`        | no       | 0   | JSON: frames, fps, videos done/failed, disk free, temperature, GPU, own CPU share |
+//! | `cameras/<name>/state` | yes | 1 | JSON: one camera's connection state, fps, recording ([`CameraSink`]) |
+//! | `cameras/<name>/gap`, `…/highlight` | no | 1 | JSON: an outage that ended; a decided moment |
 //!
 //! plus, when `home_assistant_discovery` is on, retained Home Assistant discovery configs under
 //! `<discovery_prefix>/sensor/<device_id>/<sensor>/config`. [`payload`] fixes every payload.
