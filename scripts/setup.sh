@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what highlightd needs to build and run, if it is missing; with `--test` also what
 # the test suite needs (Chromium for the report screenshot test, mosquitto for the MQTT
-# tests, systemd-analyze for the unit file). Idempotent.
+# tests, the GStreamer RTSP server library for the camera tests, systemd-analyze for the unit file). Idempotent.
 # Debian 12 / Ubuntu 22.04+; run as root or with sudo available.
 set -euo pipefail
 for_tests=false
@@ -31,6 +31,10 @@ if $for_tests; then
   # Text-detector test renders a title card with DejaVu; the speech test speaks with espeak-ng.
   [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)
   command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
+  # tests/cameras.rs runs a real RTSP server (gstreamer-rtsp-server crate) and the camera
+  # source reads it with rtspsrc (gstreamer1.0-plugins-good).
+  have_pc gstreamer-rtsp-server-1.0 || need_apt+=(libgstrtspserver-1.0-dev)
+  dpkg-query -W -f='${Status}' gstreamer1.0-rtsp 2>/dev/null | grep -q "ok installed" || need_apt+=(gstreamer1.0-rtsp)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -23,6 +23,8 @@ pub enum ConfigError {
     Value { path: PathBuf, key: &'static str, message: String },
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },
+    #[error("{path}: {source}")]
+    Camera { path: PathBuf, source: crate::camera::CameraConfigError },
 }
 
 /// Prefix of the environment variables that override configuration keys.
@@ -194,6 +196,8 @@ pub struct Config {
     pub render: RenderOptions,
     pub serve: ServeConfig,
     pub mqtt: crate::status::MqttConfig,
+    /// Live sources of `highlightd serve` (`[[cameras]]` entries); none by default.
+    pub cameras: Vec<crate::camera::CameraConfig>,
 }
 
 impl Config {
@@ -225,13 +229,20 @@ impl Config {
             message: e.to_string().trim_end().to_string(),
         })?;
         cfg.check(&shown)?;
+        cfg.check_cameras(&shown, Some(&text))?;
         Ok(cfg)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string().trim_end().to_string() })?;
         cfg.check(path)?;
+        cfg.check_cameras(path, Some(text))?;
         Ok(cfg)
+    }
+
+    /// The `[[cameras]]` entries; `text` (the file) lets errors name the line.
+    fn check_cameras(&self, path: &Path, text: Option<&str>) -> Result<(), ConfigError> {
+        crate::camera::check_all(&self.cameras, text).map_err(|source| ConfigError::Camera { path: path.into(), source })
     }
 
     /// Range checks serde cannot express.

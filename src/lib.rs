@@ -17,6 +17,7 @@
 
 pub mod analyse;
 pub mod bench;
+pub mod camera;
 pub mod config;
 pub mod decode;
 pub mod doctor;

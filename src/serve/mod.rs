@@ -42,6 +42,9 @@ const WORKER_SAFETY_WAKE: Duration = Duration::from_secs(60);
 /// daemon at once must not loop forever, while a few quick kills cost nothing.
 const QUICK_CLAIMS_PER_ATTEMPT: u32 = 4;
 
+/// Longest wait for the cameras to finalise their open segments at stop.
+const CAMERA_STOP_WAIT: Duration = Duration::from_secs(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("{path}: cannot create folder: {source}")]
@@ -176,6 +179,7 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
     let signals = wake_on_signals(stop.clone(), tx.clone()).map_err(|source| ServeError::Folder { path: s.state_dir.clone(), source })?;
     let dirty = Arc::new(AtomicBool::new(false));
     let _watcher = start_watcher(&s.ingest_dir, tx, dirty.clone());
+    let cameras = crate::camera::Cameras::start(&shared.cfg, &shared.status.camera_sink(), &stop);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     info!(ingest = %s.ingest_dir.display(), output = %s.output_dir.display(), jobs = s.max_jobs, "serving");
     shared.publish_status();
@@ -243,6 +247,7 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
             let _ = w.join();
         }
     }
+    cameras.join(CAMERA_STOP_WAIT);
     shared.status.shutdown();
     drop(lock);
     Ok(())

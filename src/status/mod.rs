@@ -8,6 +8,8 @@
 //! | `status`       | yes      | 1   | JSON: state, queue depth, running jobs, uptime, version, time  |
 //! | `events`       | no       | 1   | JSON: one per job event (queued, started, progress, done, failed) |
 //! | `stats`        | no       | 0   | JSON: frames, fps, videos done/failed, disk free, temperature, GPU, own CPU share |
+//! | `cameras/<name>/state` | yes | 1 | JSON: one camera's connection state, fps, recording ([`CameraSink`]) |
+//! | `cameras/<name>/gap`, `…/highlight` | no | 1 | JSON: an outage that ended; a decided moment |
 //!
 //! plus, when `home_assistant_discovery` is on, retained Home Assistant discovery configs under
 //! `<discovery_prefix>/sensor/<device_id>/<sensor>/config`. [`payload`] fixes every payload.
@@ -175,6 +177,12 @@ impl StatusHandle {
         i.shared.notify.notify_one();
     }
 
+    /// A handle for the camera sources: retained state and events under
+    /// `<prefix>/<device_id>/cameras/<name>/`. Cheap to clone, one per camera thread.
+    pub fn camera_sink(&self) -> CameraSink {
+        CameraSink { inner: self.inner.as_ref().map(|i| (i.shared.clone(), format!("{}/cameras", i.topics.status.strip_suffix("/status").unwrap_or(&i.topics.status)))) }
+    }
+
     /// How often the daemon should call [`StatusHandle::stats`] (`mqtt.stats_interval_s`).
     pub fn stats_interval(&self) -> Duration {
         self.inner.as_ref().map_or(Duration::from_secs(60), |i| i.stats_interval)
@@ -219,6 +227,42 @@ impl StatusHandle {
         } else {
             tracing::warn!("MQTT status thread still busy after {} s; leaving it to finish", SHUTDOWN_WAIT.as_secs());
         }
+    }
+}
+
+/// What a camera publishes; see [`StatusHandle::camera_sink`]. Like the handle, every method
+/// only touches the in-memory outbox and returns at once.
+#[derive(Clone)]
+pub struct CameraSink {
+    /// The MQTT thread's shared state and `<prefix>/<device_id>/cameras`.
+    inner: Option<(Arc<Shared>, String)>,
+}
+
+impl CameraSink {
+    /// A sink that publishes nothing (MQTT off).
+    pub fn disabled() -> Self {
+        Self { inner: None }
+    }
+
+    /// Sets the retained `cameras/<camera>/<leaf>` payload (latest kept, resent on reconnect).
+    pub fn retained(&self, camera: &str, leaf: &str, payload: String) {
+        let Some((shared, base)) = &self.inner else { return };
+        if lock(&shared.outbox).set_retained(&format!("{base}/{camera}/{leaf}"), payload) {
+            shared.notify.notify_one();
+        }
+    }
+
+    /// Queues a non-retained `cameras/<camera>/<leaf>` message (QoS 1).
+    pub fn event(&self, camera: &str, leaf: &str, payload: String) {
+        let Some((shared, base)) = &self.inner else { return };
+        lock(&shared.outbox).push(worker::message(&format!("{base}/{camera}/{leaf}"), payload, QoS::AtLeastOnce));
+        shared.notify.notify_one();
+    }
+}
+
+impl std::fmt::Debug for CameraSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CameraSink").field("topics", &self.inner.as_ref().map(|i| &i.1)).finish()
     }
 }
 

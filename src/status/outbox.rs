@@ -29,6 +29,10 @@ pub(crate) struct Outbox {
     dropped: u64,
     progress_gap: Duration,
     last_progress: HashMap<String, Instant>,
+    /// Retained messages other than the status (one per topic, e.g. each camera's state):
+    /// only the latest payload of a topic is kept, and all are sent again after a reconnect.
+    retained: std::collections::BTreeMap<String, String>,
+    retained_dirty: std::collections::BTreeSet<String>,
 }
 
 impl Outbox {
@@ -36,7 +40,17 @@ impl Outbox {
     /// one job. Starts with an idle status waiting to be sent, so the retained status exists as
     /// soon as the first connection is up.
     pub fn new(cap: usize, progress_gap: Duration) -> Self {
-        Self { cap: cap.max(1), queue: VecDeque::new(), status: Status::idle(), status_dirty: true, dropped: 0, progress_gap, last_progress: HashMap::new() }
+        Self {
+            cap: cap.max(1),
+            queue: VecDeque::new(),
+            status: Status::idle(),
+            status_dirty: true,
+            dropped: 0,
+            progress_gap,
+            last_progress: HashMap::new(),
+            retained: Default::default(),
+            retained_dirty: Default::default(),
+        }
     }
 
     /// Queues `m`, dropping the oldest message when full.
@@ -103,6 +117,36 @@ impl Outbox {
         }
         self.last_progress.insert(job_id.to_string(), now);
         true
+    }
+
+    /// Sets the retained payload of `topic`; true when it changed (and is now to be sent).
+    pub fn set_retained(&mut self, topic: &str, payload: String) -> bool {
+        if self.retained.get(topic) == Some(&payload) {
+            return false;
+        }
+        self.retained.insert(topic.to_string(), payload);
+        self.retained_dirty.insert(topic.to_string());
+        true
+    }
+
+    /// After a (re)connect: every retained payload is to be sent again.
+    pub fn mark_retained_dirty(&mut self) {
+        self.retained_dirty = self.retained.keys().cloned().collect();
+    }
+
+    pub fn retained_pending(&self) -> bool {
+        !self.retained_dirty.is_empty()
+    }
+
+    /// The next retained (topic, payload) to send, without clearing its mark.
+    pub fn next_retained(&self) -> Option<(String, String)> {
+        let t = self.retained_dirty.iter().next()?;
+        self.retained.get(t).map(|p| (t.clone(), p.clone()))
+    }
+
+    /// `topic` was handed to the client.
+    pub fn retained_sent(&mut self, topic: &str) {
+        self.retained_dirty.remove(topic);
     }
 
     /// A job ended: its next run starts with a fresh progress throttle.

@@ -247,7 +247,9 @@ impl Worker {
         for (topic, payload) in &self.discovery {
             s.resync.push_back(Publish { topic: topic.clone(), payload: payload.clone(), qos: QoS::AtLeastOnce, retain: true });
         }
-        lock(&self.shared.outbox).mark_status_dirty();
+        let mut ob = lock(&self.shared.outbox);
+        ob.mark_status_dirty();
+        ob.mark_retained_dirty();
     }
 
     /// Logs a failed attempt when it differs from the previous one; returns the next attempt.
@@ -312,6 +314,12 @@ impl Worker {
             }
             s.last_status_sent = Some(Instant::now());
         }
+        while let Some((topic, payload)) = ob.next_retained() {
+            if let Sent::Full = Self::try_send(s, &Publish { topic: topic.clone(), payload, qos: QoS::AtLeastOnce, retain: true }) {
+                return true;
+            }
+            ob.retained_sent(&topic);
+        }
         let mut full = false;
         while let Some(m) = ob.front() {
             let p = Publish { topic: m.topic.clone(), payload: m.payload.clone(), qos: m.qos, retain: false };
@@ -332,7 +340,7 @@ impl Worker {
     fn idle(&self, s: &mut Session) -> bool {
         s.resync.is_empty() && {
             let ob = lock(&self.shared.outbox);
-            ob.len() == 0 && !ob.status_dirty()
+            ob.len() == 0 && !ob.status_dirty() && !ob.retained_pending()
         }
     }
 

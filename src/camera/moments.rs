@@ -1,0 +1,301 @@
+//! From finalised segments to highlight moments, clips and events.
+//!
+//! First design: every finalised segment goes through the batch engine (the very code
+//! `predict` and the ingest jobs use, [`crate::engine::process_video`]); its selected runs
+//! scoring at least [`MIN_SCORE`] become moment pieces in wall-clock time. Pieces closer than
+//! [`JOIN_MS`] are one moment, also across segments: a moment that reaches the end of its
+//! segment stays open until the next segment shows whether it goes on. A closed moment is
+//! cut into a clip by joining its segments (plus `clip_margin_s`) without re-encoding, the
+//! clip goes through the engine again for its predictions and crop metadata (one line per
+//! target ratio), and a `highlight` event is published.
+//!
+//! Joining is byte concatenation, which MPEG-TS allows (every segment starts at a key frame
+//! with its parameter sets); for MP4 recordings no clip is cut, the event lists the segments.
+
+use super::config::{CameraConfig, SegmentFormat};
+use super::record::{now_ms, Finalised};
+use super::retention::{self, Pins};
+use super::supervisor::{ms_time, Shared};
+use crate::config::Config;
+use crate::engine;
+use crate::format::AspectRatio;
+use crate::status::payload::rfc3339;
+use crate::status::CameraSink;
+use crate::write::{self, metadata};
+use serde_json::{json, Map, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use tracing::{info, warn};
+
+/// Least mean highlight probability of a selected run for it to count as a moment.
+pub const MIN_SCORE: f64 = 0.5;
+/// Pieces closer than this (ms) belong to one moment.
+pub const JOIN_MS: u64 = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MomentError {
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("engine: {0}")]
+    Engine(#[from] engine::EngineError),
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> MomentError {
+    MomentError::Io { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// A moment in wall-clock time (UTC ms).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moment {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Sum of per-frame probability over its frames, and the frame count (the score is the
+    /// mean).
+    pub p_sum: f64,
+    pub frames: u64,
+}
+
+impl Moment {
+    pub fn score(&self) -> f64 {
+        if self.frames == 0 {
+            0.0
+        } else {
+            self.p_sum / self.frames as f64
+        }
+    }
+}
+
+/// Joins pieces into moments across segments. Pure: fed the pieces of each segment in order,
+/// returns the moments that closed.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    open: Option<Moment>,
+}
+
+impl Assembler {
+    /// The pieces of one segment `[seg_start, seg_end]`, in order.
+    pub fn segment(&mut self, seg_start: u64, seg_end: u64, pieces: &[Moment]) -> Vec<Moment> {
+        let mut closed = Vec::new();
+        // The previous segment's open moment does not go on if this segment starts late
+        // (a gap in the recording) or starts without a piece at its beginning.
+        if let Some(m) = self.open {
+            let continues = pieces.first().is_some_and(|p| p.start_ms <= m.end_ms + JOIN_MS && p.start_ms <= seg_start + JOIN_MS);
+            if !continues {
+                closed.push(m);
+                self.open = None;
+            }
+        }
+        for p in pieces {
+            match &mut self.open {
+                Some(m) if p.start_ms <= m.end_ms + JOIN_MS => {
+                    m.end_ms = m.end_ms.max(p.end_ms);
+                    m.p_sum += p.p_sum;
+                    m.frames += p.frames;
+                }
+                _ => {
+                    if let Some(m) = self.open.take() {
+                        closed.push(m);
+                    }
+                    self.open = Some(*p);
+                }
+            }
+        }
+        if let Some(m) = self.open {
+            if m.end_ms + JOIN_MS < seg_end {
+                closed.push(m);
+                self.open = None;
+            }
+        }
+        closed
+    }
+
+    /// Start of the moment still open, if any.
+    pub fn open_start(&self) -> Option<u64> {
+        self.open.map(|m| m.start_ms)
+    }
+
+    /// At stop: the moment still open, if any.
+    pub fn finish(&mut self) -> Option<Moment> {
+        self.open.take()
+    }
+}
+
+/// One camera's analysis thread.
+pub struct Analyst {
+    pub cam: CameraConfig,
+    pub cfg: Config,
+    pub segments_dir: PathBuf,
+    /// `<serve.output_dir>/cameras/<name>`.
+    pub out_dir: PathBuf,
+    pub sink: CameraSink,
+    pub pins: Pins,
+    pub shared: Arc<Shared>,
+    pub rx: Receiver<Finalised>,
+}
+
+impl Analyst {
+    /// Runs until the supervisor hangs up (it stopped).
+    pub fn run(self) {
+        let _span = tracing::info_span!("camera", name = %self.cam.name).entered();
+        let mut asm = Assembler::default();
+        let margin = (self.cam.clip_margin_s * 1000.0) as u64;
+        let mut open_pin: Option<retention::PinGuard> = None;
+        let ratio = self.ratios().first().copied().unwrap_or(AspectRatio::PORTRAIT);
+        while let Ok(seg) = self.rx.recv() {
+            // Pinned from analysis on: a moment ending here will need this segment.
+            let _pin = self.pins.pin(seg.start_ms, seg.end_ms);
+            let pieces = match self.pieces(&seg, ratio) {
+                Ok(p) => p,
+                Err(e) => {
+                    warn!(segment = %seg.path.display(), "analysis failed: {e}");
+                    Vec::new()
+                }
+            };
+            for m in asm.segment(seg.start_ms, seg.end_ms, &pieces) {
+                self.emit(m);
+            }
+            // A moment still open needs its segments (and the margin before it) when it
+            // closes, whatever the quota says meanwhile: pinned from its start on.
+            open_pin = asm.open_start().map(|start| self.pins.pin(start.saturating_sub(margin), u64::MAX));
+        }
+        if let Some(m) = asm.finish() {
+            self.emit(m);
+        }
+        drop(open_pin);
+    }
+
+    fn ratios(&self) -> Vec<AspectRatio> {
+        self.cam.target_ratios.iter().filter_map(|r| AspectRatio::new(r[0], r[1])).collect()
+    }
+
+    /// The selected runs of one segment scoring at least [`MIN_SCORE`], in wall-clock time.
+    fn pieces(&self, seg: &Finalised, ratio: AspectRatio) -> Result<Vec<Moment>, MomentError> {
+        let r = engine::process_video(&seg.path, ratio, &self.cfg, |_| {})?;
+        let fps = r.info.fps.max(1e-3);
+        let at = |frame: usize| seg.start_ms + (frame as f64 * 1000.0 / fps) as u64;
+        Ok(r.selection
+            .segments
+            .iter()
+            .filter(|s| s.p >= MIN_SCORE && s.end > s.start)
+            .map(|s| Moment { start_ms: at(s.start), end_ms: at(s.end).min(seg.end_ms.max(at(s.start))), p_sum: s.p * (s.end - s.start) as f64, frames: (s.end - s.start) as u64 })
+            .collect())
+    }
+
+    /// Cuts the clip, writes its predictions and crop metadata, publishes the event.
+    fn emit(&self, m: Moment) {
+        let margin = (self.cam.clip_margin_s * 1000.0) as u64;
+        let (from, to) = (m.start_ms.saturating_sub(margin), m.end_ms + margin);
+        let _pin = self.pins.pin(from, to);
+        let ext = self.cam.recording.format.extension();
+        let segs: Vec<retention::Segment> = retention::list(&self.segments_dir, ext).into_iter().filter(|s| s.start_ms <= to && from <= s.end_ms).collect();
+        let stem = format!("{}-{}", m.start_ms, m.end_ms);
+        let (clip, outputs) = if self.cam.recording.format == SegmentFormat::Mpegts && !segs.is_empty() {
+            match self.clip(&segs, &stem) {
+                Ok((clip, outputs)) => (Some(clip), outputs),
+                Err(e) => {
+                    warn!("cannot cut the clip of moment {stem}: {e}");
+                    (None, Vec::new())
+                }
+            }
+        } else {
+            (None, Vec::new())
+        };
+        let decided = now_ms();
+        let delay_s = decided.saturating_sub(m.end_ms) as f64 / 1000.0;
+        if delay_s > self.cam.decision_delay_s {
+            warn!(delay_s = format!("{delay_s:.1}"), "moment decided later than decision_delay_s ({} s): the analysis does not keep up", self.cam.decision_delay_s);
+        }
+        let v = json!({
+            "camera": self.cam.name,
+            "start": rfc3339(ms_time(m.start_ms)),
+            "end": rfc3339(ms_time(m.end_ms)),
+            "score": (m.score() * 1000.0).round() / 1000.0,
+            "clip": clip.as_ref().map(|p| p.display().to_string()),
+            "outputs": outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "segments": segs.iter().map(|s| s.path.display().to_string()).collect::<Vec<_>>(),
+            "decided": rfc3339(ms_time(decided)),
+            "delay_s": (delay_s * 10.0).round() / 10.0,
+        });
+        info!(start = %rfc3339(ms_time(m.start_ms)), end = %rfc3339(ms_time(m.end_ms)), score = format!("{:.2}", m.score()), delay_s = format!("{delay_s:.1}"), "highlight");
+        *self.shared.last_moment.lock().unwrap_or_else(|p| p.into_inner()) = Some(v.clone());
+        self.sink.event(&self.cam.name, "highlight", v.to_string());
+    }
+
+    /// Joins `segs` into `<out>/<stem>.ts`, then runs the engine on it once per target ratio:
+    /// `<stem>.ts.predictions.jsonl` (one line per ratio) and `<stem>.ts.<W>x<H>.crop.json`.
+    fn clip(&self, segs: &[retention::Segment], stem: &str) -> Result<(PathBuf, Vec<PathBuf>), MomentError> {
+        std::fs::create_dir_all(&self.out_dir).map_err(|e| io(&self.out_dir, e))?;
+        let clip = self.out_dir.join(format!("{stem}.ts"));
+        let tmp = self.out_dir.join(format!(".{stem}.ts.tmp"));
+        {
+            let mut out = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+            for s in segs {
+                let mut f = std::fs::File::open(&s.path).map_err(|e| io(&s.path, e))?;
+                std::io::copy(&mut f, &mut out).map_err(|e| io(&tmp, e))?;
+            }
+            out.flush().map_err(|e| io(&tmp, e))?;
+            out.sync_all().map_err(|e| io(&tmp, e))?;
+        }
+        std::fs::rename(&tmp, &clip).map_err(|e| io(&clip, e))?;
+        let name = format!("{stem}.ts");
+        let preds = self.out_dir.join(format!("{name}.predictions.jsonl"));
+        let mut lines = write::AtomicLines::create(&preds).map_err(|e| io(&preds, e))?;
+        let mut outputs = vec![preds.clone()];
+        for ratio in self.ratios() {
+            let r = engine::process_video(&clip, ratio, &self.cfg, |_| {})?;
+            let mut fields = Map::new();
+            fields.insert("video_id".into(), Value::String(format!("{}-{stem}", self.cam.name)));
+            fields.insert("video".into(), Value::String(name.clone()));
+            fields.insert("camera".into(), Value::String(self.cam.name.clone()));
+            fields.insert("targetRatioWH".into(), serde_json::to_value(ratio).unwrap_or(Value::Null));
+            lines.line(&write::output_line(&fields, &r.predictions)).map_err(|e| io(&preds, e))?;
+            let meta = self.out_dir.join(format!("{name}.{}x{}.crop.json", ratio.w(), ratio.h()));
+            metadata::write_json_atomic(&meta, &metadata::crop_metadata(&format!("{}-{stem}", self.cam.name), &clip.display().to_string(), ratio, &r)).map_err(|e| io(&meta, e))?;
+            outputs.push(meta);
+        }
+        lines.commit().map_err(|e| io(&preds, e))?;
+        Ok((clip, outputs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(a: u64, b: u64) -> Moment {
+        Moment { start_ms: a, end_ms: b, p_sum: (b - a) as f64 / 100.0, frames: (b - a) / 100 }
+    }
+
+    #[test]
+    fn a_moment_inside_a_segment_closes_with_it() {
+        let mut a = Assembler::default();
+        assert!(a.segment(0, 4000, &[]).is_empty());
+        assert_eq!(a.segment(4000, 8000, &[m(5000, 6000)]), [m(5000, 6000)]);
+        assert!(a.finish().is_none());
+    }
+
+    #[test]
+    fn a_moment_reaching_the_segment_end_waits_for_the_next() {
+        let mut a = Assembler::default();
+        assert!(a.segment(0, 4000, &[m(2500, 4000)]).is_empty());
+        let closed = a.segment(4000, 8000, &[m(4000, 5500)]);
+        assert_eq!(closed.len(), 1);
+        assert_eq!((closed[0].start_ms, closed[0].end_ms), (2500, 5500));
+        // Ends at a segment end, and the next segment has nothing at its start: closed then.
+        assert!(a.segment(8000, 12000, &[m(9000, 12000)]).is_empty());
+        assert_eq!(a.segment(12000, 16000, &[m(13500, 14500)]), [m(9000, 12000), m(13500, 14500)]);
+    }
+
+    #[test]
+    fn nearby_pieces_join_and_a_recording_gap_splits() {
+        let mut a = Assembler::default();
+        let closed = a.segment(0, 4000, &[m(500, 1000), m(1500, 2000)]);
+        assert_eq!(closed.len(), 1);
+        assert_eq!((closed[0].start_ms, closed[0].end_ms), (500, 2000));
+        assert!(a.segment(4000, 8000, &[m(7000, 8000)]).is_empty());
+        // 20 s outage: the next segment starts late, the open moment closes.
+        assert_eq!(a.segment(28000, 32000, &[m(28000, 29000)]), [m(7000, 8000), m(28000, 29000)]);
+    }
+}

@@ -1,0 +1,374 @@
+//! One connection to a camera as a GStreamer pipeline that writes the stream, without
+//! re-encoding, into fixed-length segments:
+//!
+//! ```text
+//! rtspsrc ─► rtph264depay ─┐
+//!                          ├─► h264parse ─► queue ─► splitmuxsink (mpegtsmux | mp4mux)
+//! filesrc ─► parsebin ─────┘      ▲ probe: last buffer, frames
+//! ```
+//!
+//! A new pipeline per connection: after an error nothing of the old one (a half-negotiated
+//! session, a stuck jitter buffer) can leak into the next. Segments are written as
+//! `<start_ms>.<ext>.part` and renamed to `<start_ms>-<end_ms>.<ext>` once splitmuxsink has
+//! closed them, so only finalised segments ever count (see [`super::retention`]).
+
+use super::config::{SegmentFormat, SourceUrl, Transport};
+use super::retention::segment_name;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("GStreamer element `{0}` is missing (install the GStreamer plugins: scripts/setup.sh)")]
+    Element(&'static str),
+    #[error("cannot build the pipeline: {0}")]
+    Build(String),
+    #[error("cannot start the pipeline")]
+    Start,
+}
+
+/// What the streaming threads report to the supervisor, lock-free.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Milliseconds since `epoch` of the last video buffer (0: none yet).
+    pub last_buffer_ms: AtomicU64,
+    /// Video buffers (access units) seen.
+    pub frames: AtomicU64,
+    /// Buffers marked as following a discontinuity (lost packets, a jump in the stream).
+    pub discont: AtomicU64,
+}
+
+/// Where and how segments are written.
+#[derive(Debug, Clone)]
+pub struct SegmentSpec {
+    pub dir: PathBuf,
+    pub format: SegmentFormat,
+    pub segment: Duration,
+}
+
+/// What the source needs to connect.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub url: SourceUrl,
+    pub transport: Transport,
+    /// (user, password) for RTSP; never logged.
+    pub credentials: Option<(String, String)>,
+}
+
+/// A finalised segment, reported by [`Connection::poll`].
+#[derive(Debug, Clone)]
+pub struct Finalised {
+    pub path: PathBuf,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// What the bus said.
+#[derive(Debug)]
+pub enum Event {
+    Segment(Finalised),
+    /// The stream ended (a file at its end; a server that closed the session).
+    Ended,
+    Error(String),
+}
+
+/// One live pipeline.
+pub struct Connection {
+    pipeline: gst::Pipeline,
+    /// Where EOS is pushed to finalise the open segment (the queue before splitmuxsink).
+    tail: gst::Element,
+    pub counters: Arc<Counters>,
+    spec: SegmentSpec,
+    /// `.part` location → wall-clock start (ms) and running time at opening.
+    open: HashMap<String, (u64, Option<u64>)>,
+    /// Start (wall-clock ms) of each fragment by its `.part` location, from the naming
+    /// callback (a streaming thread).
+    starts: Arc<std::sync::Mutex<HashMap<String, u64>>>,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn make(factory: &'static str) -> Result<gst::Element, RecordError> {
+    gst::ElementFactory::make(factory).build().map_err(|_| RecordError::Element(factory))
+}
+
+impl Connection {
+    /// Builds and starts the pipeline; returns at once (the connection is made by GStreamer's
+    /// own threads, so an unanswering camera never blocks the caller). `epoch` is the
+    /// supervisor's clock origin for [`Counters::last_buffer_ms`].
+    pub fn start(src: &SourceSpec, spec: &SegmentSpec, epoch: Instant) -> Result<Connection, RecordError> {
+        gst::init().map_err(|e| RecordError::Build(e.to_string()))?;
+        let pipeline = gst::Pipeline::new();
+        let parse = make("h264parse")?;
+        // Parameter sets before every key frame: each segment decodes on its own.
+        parse.set_property("config-interval", -1i32);
+        let queue = make("queue")?;
+        let mux = make(spec.format.muxer())?;
+        let split = make("splitmuxsink")?;
+        split.set_property("max-size-time", spec.segment.as_nanos() as u64);
+        split.set_property("muxer", &mux);
+        split.set_property("async-finalize", false);
+        let build = |e: String| RecordError::Build(e);
+        pipeline.add_many([&parse, &queue, &split]).map_err(|e| build(e.to_string()))?;
+        let mut chain: Vec<&gst::Element> = vec![&parse];
+        // A file plays as fast as it can be read: paced to the clock it looks like a camera.
+        let pace = make("identity")?;
+        if matches!(src.url, SourceUrl::File { .. }) {
+            pace.set_property("sync", true);
+            pipeline.add(&pace).map_err(|e| build(e.to_string()))?;
+            chain.push(&pace);
+        }
+        chain.push(&queue);
+        chain.push(&split);
+        gst::Element::link_many(chain).map_err(|e| build(e.to_string()))?;
+
+        let counters = Arc::new(Counters::default());
+        if let Some(pad) = parse.static_pad("src") {
+            let c = counters.clone();
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if let Some(buf) = info.buffer() {
+                    c.frames.fetch_add(1, Ordering::Relaxed);
+                    if buf.flags().contains(gst::BufferFlags::DISCONT) {
+                        c.discont.fetch_add(1, Ordering::Relaxed);
+                    }
+                    c.last_buffer_ms.store((epoch.elapsed().as_millis() as u64).max(1), Ordering::Relaxed);
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
+
+        let starts: Arc<std::sync::Mutex<HashMap<String, u64>>> = Default::default();
+        {
+            let dir = spec.dir.clone();
+            let ext = spec.format.extension();
+            let starts = starts.clone();
+            split.connect("format-location-full", false, move |_| {
+                let start = now_ms();
+                let loc = dir.join(format!("{start}.{ext}.part")).to_string_lossy().into_owned();
+                starts.lock().unwrap_or_else(|p| p.into_inner()).insert(loc.clone(), start);
+                Some(loc.to_value())
+            });
+        }
+
+        match &src.url {
+            SourceUrl::Rtsp(url) => {
+                let rtsp = make("rtspsrc")?;
+                rtsp.set_property("location", url);
+                rtsp.set_property("latency", 200u32);
+                rtsp.set_property_from_str("protocols", if src.transport == Transport::Udp { "udp" } else { "tcp" });
+                // Our own stall detection reconnects; rtspsrc's would retry in place.
+                rtsp.set_property("tcp-timeout", 5_000_000u64);
+                if let Some((user, pw)) = &src.credentials {
+                    rtsp.set_property("user-id", user);
+                    rtsp.set_property("user-pw", pw);
+                }
+                let depay = make("rtph264depay")?;
+                pipeline.add_many([&rtsp, &depay]).map_err(|e| build(e.to_string()))?;
+                depay.link(&parse).map_err(|e| build(e.to_string()))?;
+                let weak = pipeline.downgrade();
+                let depay = depay.downgrade();
+                rtsp.connect_pad_added(move |_, pad| {
+                    let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
+                    let s = caps.as_ref().and_then(|c| c.structure(0).map(|s| s.to_owned()));
+                    let media = s.as_ref().and_then(|s| s.get::<String>("media").ok()).unwrap_or_default();
+                    let enc = s.as_ref().and_then(|s| s.get::<String>("encoding-name").ok()).unwrap_or_default();
+                    if media == "video" && enc.eq_ignore_ascii_case("H264") {
+                        if let Some(sink) = depay.upgrade().and_then(|d| d.static_pad("sink")) {
+                            if !sink.is_linked() {
+                                let _ = pad.link(&sink);
+                                return;
+                            }
+                        }
+                    }
+                    // Audio, metadata or a second video stream: not recorded (yet), but
+                    // linked so that it does not stop the session with not-linked.
+                    if let Some(p) = weak.upgrade() {
+                        if let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build() {
+                            let _ = p.add(&fake);
+                            let _ = fake.sync_state_with_parent();
+                            if let Some(sink) = fake.static_pad("sink") {
+                                let _ = pad.link(&sink);
+                            }
+                        }
+                    }
+                    if media == "video" {
+                        tracing::warn!(encoding = %enc, "camera video is not H.264: not recorded (only H.264 is supported so far)");
+                    }
+                });
+            }
+            SourceUrl::File { path, .. } => {
+                let file = make("filesrc")?;
+                file.set_property("location", path.to_string_lossy().as_ref());
+                let pb = make("parsebin")?;
+                pipeline.add_many([&file, &pb]).map_err(|e| build(e.to_string()))?;
+                file.link(&pb).map_err(|e| build(e.to_string()))?;
+                let parse_w = parse.downgrade();
+                let weak = pipeline.downgrade();
+                pb.connect_pad_added(move |_, pad| {
+                    let is_h264 = pad.current_caps().or_else(|| Some(pad.query_caps(None))).and_then(|c| c.structure(0).map(|s| s.name() == "video/x-h264")).unwrap_or(false);
+                    if is_h264 {
+                        if let Some(sink) = parse_w.upgrade().and_then(|p| p.static_pad("sink")) {
+                            if !sink.is_linked() {
+                                let _ = pad.link(&sink);
+                                return;
+                            }
+                        }
+                    }
+                    if let Some(p) = weak.upgrade() {
+                        if let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build() {
+                            let _ = p.add(&fake);
+                            let _ = fake.sync_state_with_parent();
+                            if let Some(sink) = fake.static_pad("sink") {
+                                let _ = pad.link(&sink);
+                            }
+                        }
+                    }
+                });
+            }
+        }
+        if pipeline.set_state(gst::State::Playing).is_err() {
+            let _ = pipeline.set_state(gst::State::Null);
+            return Err(RecordError::Start);
+        }
+        Ok(Connection { pipeline, tail: queue, counters, spec: spec.clone(), open: HashMap::new(), starts })
+    }
+
+    /// The next bus event within `wait`, if any.
+    pub fn poll(&mut self, wait: Duration) -> Option<Event> {
+        let bus = self.pipeline.bus()?;
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64))?;
+            if let Some(ev) = self.handle(&msg) {
+                return Some(ev);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: &gst::Message) -> Option<Event> {
+        use gst::MessageView as V;
+        match msg.view() {
+            V::Eos(_) => Some(Event::Ended),
+            V::Error(e) => {
+                let mut text = e.error().to_string();
+                // Debug text of rtspsrc may carry the URL: only the error itself is kept.
+                if text.is_empty() {
+                    text = "stream error".into();
+                }
+                Some(Event::Error(text))
+            }
+            V::Element(el) => {
+                let s = el.structure()?;
+                let loc = s.get::<String>("location").ok()?;
+                let rt = s.get::<u64>("running-time").ok();
+                match s.name().as_str() {
+                    "splitmuxsink-fragment-opened" => {
+                        let start = self.starts.lock().unwrap_or_else(|p| p.into_inner()).remove(&loc).unwrap_or_else(now_ms);
+                        self.open.insert(loc, (start, rt));
+                        None
+                    }
+                    "splitmuxsink-fragment-closed" => {
+                        let (start, opened_rt) = self.open.remove(&loc).unwrap_or((now_ms(), None));
+                        let end = match (opened_rt, rt) {
+                            (Some(a), Some(b)) if b >= a => start + (b - a) / 1_000_000,
+                            _ => now_ms().max(start),
+                        };
+                        self.finalise(&loc, start, end).map(Event::Segment)
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Renames a closed `.part` to its final name; None when it vanished or is empty.
+    fn finalise(&self, loc: &str, start: u64, end: u64) -> Option<Finalised> {
+        let part = Path::new(loc);
+        let size = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+        if size == 0 {
+            let _ = std::fs::remove_file(part);
+            return None;
+        }
+        let path = self.spec.dir.join(segment_name(start, end, self.spec.format.extension()));
+        match std::fs::rename(part, &path) {
+            Ok(()) => Some(Finalised { path, start_ms: start, end_ms: end }),
+            Err(e) => {
+                tracing::warn!("cannot finalise segment {}: {e}", part.display());
+                None
+            }
+        }
+    }
+
+    /// Finalises the open segment (EOS into splitmuxsink, waiting at most `wait` for it to
+    /// close the file) and tears the pipeline down. Returns the segments finalised meanwhile.
+    pub fn stop(mut self, wait: Duration) -> Vec<Finalised> {
+        let mut out = Vec::new();
+        if !self.open.is_empty() || !self.starts.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+            if let Some(pad) = self.tail.static_pad("sink") {
+                pad.send_event(gst::event::Eos::new());
+            }
+            let deadline = Instant::now() + wait;
+            while !self.open.is_empty() && Instant::now() < deadline {
+                match self.poll(Duration::from_millis(100)) {
+                    Some(Event::Segment(f)) => out.push(f),
+                    Some(Event::Ended) => break,
+                    _ => {}
+                }
+            }
+        }
+        // splitmuxsink closes on NULL; what it leaves open is still a readable MPEG-TS.
+        let _ = self.pipeline.set_state(gst::State::Null);
+        let leftovers: Vec<(String, (u64, Option<u64>))> = self.open.drain().collect();
+        for (loc, (start, _)) in leftovers {
+            if self.spec.format == SegmentFormat::Mpegts {
+                if let Some(f) = self.finalise(&loc, start, now_ms().max(start)) {
+                    out.push(f);
+                }
+            } else {
+                let _ = std::fs::remove_file(&loc);
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// At start-up: `.part` files a crash left behind. MPEG-TS ones are playable up to where
+/// they stop and are kept (end = their modification time); MP4 ones lack their index and go.
+pub fn recover_parts(dir: &Path, format: SegmentFormat) -> usize {
+    let ext = format.extension();
+    let suffix = format!(".{ext}.part");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(start) = name.strip_suffix(&suffix).and_then(|s| s.parse::<u64>().ok()) else { continue };
+        let path = e.path();
+        let meta = e.metadata().ok();
+        let end = meta.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(start, |d| d.as_millis() as u64).max(start);
+        if format == SegmentFormat::Mpegts && meta.is_some_and(|m| m.len() > 0) {
+            if std::fs::rename(&path, dir.join(segment_name(start, end, ext))).is_ok() {
+                n += 1;
+            }
+        } else {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    n
+}

@@ -1,0 +1,559 @@
+//! Cameras as a source of `highlightd serve`, end to end: the real binary, a real RTSP server
+//! (gstreamer-rtsp-server, in a child process of this test binary so that it can be killed
+//! like a camera losing power), a real mosquitto, footage made here with gst-launch/x264enc.
+//!
+//! Needs libgstrtspserver-1.0-dev, gstreamer1.0-rtsp, mosquitto and mosquitto-clients
+//! (scripts/setup.sh --test).
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Set in the child that runs the RTSP server: `<port> <file>`.
+const SERVER_ENV: &str = "HIGHLIGHTD_TEST_RTSP_SERVER";
+const PREFIX: &str = "hltest";
+const DEVICE: &str = "box";
+
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cond()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+// ------------------------------------------------------------------------ RTSP server
+
+/// The child side: serves `<file>` (MP4, H.264) at `rtsp://127.0.0.1:<port>/cam` until
+/// killed. Does nothing unless started by [`RtspServer::start`].
+#[test]
+fn rtsp_server_child() {
+    use gstreamer_rtsp_server::prelude::*;
+    let Ok(spec) = std::env::var(SERVER_ENV) else { return };
+    let (port, file) = spec.split_once(' ').expect("<port> <file>");
+    gstreamer::init().expect("gst init");
+    let main_loop = gstreamer::glib::MainLoop::new(None, false);
+    let server = gstreamer_rtsp_server::RTSPServer::new();
+    server.set_address("127.0.0.1");
+    server.set_service(port);
+    let mounts = server.mount_points().expect("mount points");
+    let factory = gstreamer_rtsp_server::RTSPMediaFactory::new();
+    factory.set_launch(&format!("( filesrc location={file} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )"));
+    // One pipeline for every client: a reconnecting client joins the running "camera".
+    factory.set_shared(true);
+    mounts.add_factory("/cam", factory);
+    let _id = server.attach(None).expect("attach the RTSP server");
+    println!("rtsp server ready on {port}");
+    main_loop.run();
+}
+
+/// The RTSP server child, SIGKILLed on drop.
+struct RtspServer {
+    port: u16,
+    file: PathBuf,
+    child: Option<Child>,
+}
+
+impl RtspServer {
+    fn start(file: &Path) -> RtspServer {
+        let mut s = RtspServer { port: free_port(), file: file.to_path_buf(), child: None };
+        s.launch();
+        s
+    }
+
+    fn url(&self) -> String {
+        format!("rtsp://127.0.0.1:{}/cam", self.port)
+    }
+
+    fn launch(&mut self) {
+        let exe = std::env::current_exe().expect("test binary");
+        let child = Command::new(exe)
+            .args(["--exact", "rtsp_server_child", "--nocapture", "--test-threads", "1"])
+            .env(SERVER_ENV, format!("{} {}", self.port, self.file.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the RTSP server child");
+        self.child = Some(child);
+        let port = self.port;
+        assert!(wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "RTSP server did not listen on {port}");
+    }
+
+    /// SIGSTOP / SIGCONT: the server keeps its connections open but sends nothing, the way a
+    /// hung camera or a saturated link looks.
+    fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill").arg(format!("-{sig}")).arg(c.id().to_string()).status();
+        }
+    }
+
+    /// SIGKILL: the camera vanishes the way a power cut looks.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `secs` seconds of H.264 at `fps` with a key frame every second, made with x264enc.
+/// `pattern`: videotestsrc pattern (`ball`: little motion, small; `snow`: incompressible).
+fn footage(dir: &Path, name: &str, secs: u32, pattern: &str, size: (u32, u32), fps: u32, kbps: u32) -> PathBuf {
+    let out = dir.join(name);
+    let n = format!("num-buffers={}", secs * fps);
+    let pat = format!("pattern={pattern}");
+    let caps = format!("video/x-raw,width={},height={},framerate={fps}/1", size.0, size.1);
+    let enc = ["x264enc", "speed-preset=ultrafast", "tune=zerolatency"];
+    let key = format!("key-int-max={fps}");
+    let rate = format!("bitrate={kbps}");
+    let loc = format!("location={}", out.display());
+    let mut p = vec!["videotestsrc", &n, &pat, "!", &caps, "!"];
+    p.extend_from_slice(&enc);
+    p.extend_from_slice(&[&key, &rate, "!", "h264parse", "!", "mp4mux", "!", "filesink", &loc]);
+    gst_launch(&p);
+    out
+}
+
+// ----------------------------------------------------------------------------- broker
+
+struct Broker {
+    _dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        assert!(Path::new("/usr/sbin/mosquitto").exists(), "mosquitto is needed (Debian packages mosquitto, mosquitto-clients); run scripts/setup.sh --test");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let user = Command::new("id").arg("-un").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_else(|_| "root".into());
+        let conf = dir.path().join("m.conf");
+        std::fs::write(&conf, format!("user {user}\nlistener {port} 127.0.0.1\nallow_anonymous true\n")).expect("conf");
+        let child = Command::new("/usr/sbin/mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start mosquitto");
+        assert!(wait_for(Duration::from_secs(5), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "mosquitto did not listen");
+        Broker { _dir: dir, port, child }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `mosquitto_sub -v` on everything of the test device, into a file; killed on drop.
+struct Sub {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Sub {
+    fn start(broker: &Broker, out: &Path) -> Sub {
+        let topic = format!("{PREFIX}/{DEVICE}/cameras/#");
+        // Line-buffered (stdbuf): into a file mosquitto_sub's output would wait in a 4 KiB
+        // buffer and every "within N s" below would measure the buffer, not the daemon.
+        let child = Command::new("stdbuf")
+            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", &broker.port.to_string(), "-v", "-q", "1", "-t", &topic])
+            .stdout(std::fs::File::create(out).expect("sub file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub (Debian package mosquitto-clients)");
+        std::thread::sleep(Duration::from_millis(300));
+        Sub { child, out: out.to_path_buf() }
+    }
+
+    /// (topic, payload) of every message so far.
+    fn messages(&self) -> Vec<(String, Value)> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter_map(|(t, p)| serde_json::from_str(p).ok().map(|v| (t.to_string(), v)))
+            .collect()
+    }
+
+    /// States published for `camera`, in order.
+    fn states(&self, camera: &str) -> Vec<Value> {
+        let t = format!("{PREFIX}/{DEVICE}/cameras/{camera}/state");
+        self.messages().into_iter().filter(|(topic, _)| *topic == t).map(|(_, v)| v).collect()
+    }
+
+    fn events(&self, camera: &str, leaf: &str) -> Vec<Value> {
+        let t = format!("{PREFIX}/{DEVICE}/cameras/{camera}/{leaf}");
+        self.messages().into_iter().filter(|(topic, _)| *topic == t).map(|(_, v)| v).collect()
+    }
+
+    fn wait_state(&self, camera: &str, state: &str, after: usize, limit: Duration) -> Value {
+        let mut found = None;
+        wait_for(limit, || {
+            found = self.states(camera).into_iter().skip(after).find(|s| s["state"] == state);
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("camera {camera}: no state {state} within {limit:?}; states: {:#?}", self.states(camera).iter().map(|s| (s["state"].clone(), s["error"].clone())).collect::<Vec<_>>()))
+    }
+}
+
+impl Drop for Sub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ----------------------------------------------------------------------------- daemon
+
+struct Daemon {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `highlightd serve` with `cameras` (TOML `[[cameras]]` entries) and MQTT on
+    /// `broker`; returns once it logged "serving", and how long that took.
+    fn start(root: &Path, broker: &Broker, cameras: &str) -> (Daemon, Duration) {
+        let cfg = root.join("highlightd.toml");
+        let text = format!(
+            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\n\n[engines]\nenabled = false\n\n[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {port}\ndevice_id = \"{DEVICE}\"\ntopic_prefix = \"{PREFIX}\"\nhome_assistant_discovery = false\n\n{cameras}",
+            r = root.display(),
+            port = broker.port
+        );
+        std::fs::write(&cfg, text).expect("write config");
+        let log = root.join("daemon.log");
+        let t = Instant::now();
+        let child = Command::new(bin())
+            .args(["--log", "info", "serve", "--config"])
+            .arg(&cfg)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start highlightd serve");
+        let d = Daemon { child: Some(child), log };
+        assert!(wait_for(Duration::from_secs(10), || d.log_text().contains("serving")), "daemon did not start:\n{}", d.log_text());
+        (d, t.elapsed())
+    }
+
+    fn log_text(&self) -> String {
+        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
+    /// Peak resident memory of the daemon so far (VmHWM), KiB.
+    fn peak_kib(&self) -> u64 {
+        let Some(c) = &self.child else { return 0 };
+        let status = std::fs::read_to_string(format!("/proc/{}/status", c.id())).unwrap_or_default();
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// SIGTERM and wait; returns how long the exit took.
+    fn terminate(&mut self) -> Duration {
+        let t = Instant::now();
+        let Some(mut c) = self.child.take() else { return Duration::ZERO };
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        if wait_for(Duration::from_secs(30), || matches!(c.try_wait(), Ok(Some(_)))) {
+            return t.elapsed();
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        panic!("daemon did not exit within 30 s of SIGTERM:\n{}", self.log_text());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Finalised segments (`<start>-<end>.ts`) in `dir`: (start, end, bytes), oldest first.
+fn segments(dir: &Path) -> Vec<(u64, u64, u64)> {
+    let mut v: Vec<(u64, u64, u64)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let (a, b) = name.strip_suffix(".ts")?.split_once('-')?;
+                    Some((a.parse().ok()?, b.parse().ok()?, e.metadata().ok()?.len()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn parts(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir).map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".part")).collect()).unwrap_or_default()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+// ------------------------------------------------------------------------------ tests
+
+/// (b) The camera's server is killed for ~20 s and started again: the state goes
+/// `reconnecting`, then `live`; the gap is reported with its length; recording goes on after
+/// it. A second camera whose URL never answers (a socket that accepts and stays silent)
+/// delays neither the start nor the stop, and SIGTERM leaves no segment unfinalised.
+#[test]
+fn server_outage_reconnects_reports_the_gap_and_a_silent_camera_holds_nothing_up() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = footage(root, "cam.mp4", 120, "ball", (320, 240), 15, 500);
+    let mut server = RtspServer::start(&clip);
+    let silent = TcpListener::bind("127.0.0.1:0").expect("silent port");
+    let silent_port = silent.local_addr().expect("addr").port();
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let creds = root.join("door.credentials");
+    std::fs::write(&creds, "viewer:s3cret-pw\n").expect("credentials file");
+    let cameras = format!(
+        "[[cameras]]\nname = \"door\"\nurl = \"{}\"\ncredentials_file = \"{}\"\nstall_s = 3\nreconnect_max_s = 2\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n\n[[cameras]]\nname = \"silent\"\nurl = \"rtsp://127.0.0.1:{silent_port}/never\"\nstall_s = 60\nanalyse = false\n",
+        server.url(),
+        creds.display()
+    );
+    let (mut daemon, startup) = Daemon::start(root, &broker, &cameras);
+    println!("start-up with a silent camera: {startup:?}");
+    assert!(startup < Duration::from_secs(5), "start-up took {startup:?}");
+    let seg_dir = root.join("state/cameras/door/segments");
+
+    sub.wait_state("door", "live", 0, Duration::from_secs(20));
+    assert!(wait_for(Duration::from_secs(20), || segments(&seg_dir).len() >= 2), "no segments recorded:\n{}", daemon.log_text());
+    let silent_states: Vec<(Value, Value)> = sub.states("silent").iter().map(|s| (s["state"].clone(), s["error"].clone())).collect();
+    println!("silent camera: {silent_states:?}");
+    assert!(!silent_states.is_empty() && silent_states.iter().all(|s| s.0 == "connecting" || s.0 == "reconnecting"), "the silent camera is never live: {silent_states:?}");
+
+    let n_before = sub.states("door").len();
+    let killed_at = now_ms();
+    server.kill();
+    let t = Instant::now();
+    let rec = sub.wait_state("door", "reconnecting", n_before, Duration::from_secs(15));
+    println!("reconnecting after {:?}: {}", t.elapsed(), rec["error"]);
+    let before_restart = segments(&seg_dir).last().map(|s| s.1).unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(20).saturating_sub(t.elapsed()));
+    let n_mid = sub.states("door").len();
+    server.launch();
+    let restarted_at = now_ms();
+    let live = sub.wait_state("door", "live", n_mid, Duration::from_secs(20));
+    let gap = &live["last_gap"];
+    let secs = gap["seconds"].as_f64().unwrap_or(0.0);
+    println!("live again {:.1} s after the restart; gap reported: {gap}", (now_ms() - restarted_at) as f64 / 1000.0);
+    assert!(secs >= 15.0 && secs <= 40.0, "gap of {secs} s for an outage of ~20 s: {gap}");
+    assert_eq!(live["gaps"], 1, "{live}");
+    assert!(wait_for(Duration::from_secs(5), || !sub.events("door", "gap").is_empty()), "no gap event");
+    // Recording continues after the outage.
+    assert!(
+        wait_for(Duration::from_secs(20), || segments(&seg_dir).iter().filter(|s| s.0 > restarted_at).count() >= 2),
+        "no new segments after the restart: {:?}\n{}",
+        segments(&seg_dir),
+        daemon.log_text()
+    );
+    let segs = segments(&seg_dir);
+    assert!(segs.iter().all(|s| s.0 < killed_at || s.0 > before_restart), "segments overlap the outage");
+
+    println!("daemon peak memory (VmHWM) {} MiB", daemon.peak_kib() / 1024);
+    let took = daemon.terminate();
+    println!("SIGTERM to exit: {took:?}");
+    assert!(took < Duration::from_secs(8), "stop took {took:?}");
+    assert!(parts(&seg_dir).is_empty(), "open segments left: {:?}", parts(&seg_dir));
+    assert!(wait_for(Duration::from_secs(3), || sub.states("door").last().is_some_and(|s| s["state"] == "stopped")), "door not stopped");
+    assert!(wait_for(Duration::from_secs(3), || sub.states("silent").last().is_some_and(|s| s["state"] == "stopped")), "silent not stopped");
+    // The credentials are handed to rtspsrc only: never in the log, never over MQTT.
+    assert!(!daemon.log_text().contains("s3cret"), "password in the log");
+    assert!(!std::fs::read_to_string(&sub.out).unwrap_or_default().contains("s3cret"), "password over MQTT");
+    drop(silent);
+}
+
+/// (c) Retention over an accelerated run: incompressible footage at ~3 Mbit/s, 1 s segments,
+/// a 1 MiB quota. The finalised segments never take more than the quota (plus the one just
+/// finalised, before its retention pass), the oldest go first, and the state counts them.
+#[test]
+fn ring_buffer_stays_under_quota_deleting_oldest_first() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = footage(root, "snow.mp4", 60, "snow", (640, 360), 15, 3000);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let quota: u64 = 1 << 20;
+    let cameras = format!("[[cameras]]\nname = \"yard\"\nurl = \"{}\"\nanalyse = false\n[cameras.recording]\nsegment_s = 1\nquota_bytes = {quota}\n", server.url());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    let seg_dir = root.join("state/cameras/yard/segments");
+    sub.wait_state("yard", "live", 0, Duration::from_secs(20));
+    let mut seen = std::collections::BTreeMap::new();
+    let mut worst = 0u64;
+    let mut largest_segment = 0u64;
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        let segs = segments(&seg_dir);
+        let total: u64 = segs.iter().map(|s| s.2).sum();
+        worst = worst.max(total);
+        for s in &segs {
+            seen.insert(s.0, s.2);
+            largest_segment = largest_segment.max(s.2);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    daemon.terminate();
+    let present: Vec<u64> = segments(&seg_dir).iter().map(|s| s.0).collect();
+    let written: u64 = seen.values().sum();
+    let deleted: Vec<u64> = seen.keys().copied().filter(|k| !present.contains(k)).collect();
+    println!("written {written} bytes in {} segments, largest {largest_segment}; {} deleted; worst disk use {worst} (quota {quota})", seen.len(), deleted.len());
+    assert!(written > 3 * quota, "the run did not write enough to test the quota: {written}");
+    assert!(!deleted.is_empty());
+    // Between a segment's finalisation and its retention pass the folder may hold one more.
+    assert!(worst <= quota + largest_segment, "disk use {worst} over quota {quota} + one segment {largest_segment}");
+    let final_total: u64 = segments(&seg_dir).iter().map(|s| s.2).sum();
+    assert!(final_total <= quota, "after the stop: {final_total} > {quota}");
+    let oldest_kept = present.first().copied().unwrap_or(u64::MAX);
+    assert!(deleted.iter().all(|d| *d < oldest_kept), "a newer segment was deleted before an older one: deleted {deleted:?}, kept {present:?}");
+    let last = sub.states("yard").last().cloned().unwrap_or_default();
+    assert!(last["segments_deleted"].as_u64().unwrap_or(0) >= deleted.len() as u64, "{last}");
+    assert!(last["recording_bytes"].as_u64().unwrap_or(u64::MAX) <= quota, "{last}");
+}
+
+/// 20 s of a still picture (a real frame of footage, held), 5 s of real moving footage, 20 s
+/// of the still again, one stream: calm, action, calm. Without B-frames, as IP cameras send
+/// (the recorder does not handle B-frames over RTSP yet: mpegtsmux wants DTS).
+fn calm_action_calm(dir: &Path) -> PathBuf {
+    let out = dir.join("calm_action.mp4");
+    let bunny = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/bigbuckbunny.mp4");
+    let filter = "[0:v]scale=320:180,setsar=1,fps=15,split=2[a][b];\
+                  [a]trim=start_frame=30:end_frame=31,setpts=PTS-STARTPTS,loop=loop=299:size=1:start=0,setpts=N/15/TB,split=2[c1][c2];\
+                  [b]trim=duration=5,setpts=PTS-STARTPTS[act];\
+                  [c1][act][c2]concat=n=3:v=1:a=0,format=yuv420p";
+    let o = out.to_str().expect("utf-8 path");
+    ffmpeg(&["-i", bunny, "-an", "-filter_complex", filter, "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "15", "-keyint_min", "15", "-sc_threshold", "0", "-crf", "20", o]);
+    out
+}
+
+fn utc_ms(v: &Value) -> u64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+    // YYYY-MM-DDTHH:MM:SS.mmmZ, converted with `date` (GNU coreutils) to stay dependency-free.
+    let out = Command::new("date").args(["-u", "-d", s, "+%s%3N"]).output().expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or_else(|_| panic!("cannot parse {s}"))
+}
+
+/// (a) Calm footage, then an action stretch, then calm again, served over RTSP: exactly one
+/// `highlight` event, whose moment and clip cover the action, decided within
+/// `decision_delay_s` of the action's end. Prints the latency.
+#[test]
+fn action_after_calm_gives_exactly_one_highlight_with_its_clip() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = calm_action_calm(root);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"pitch\"\nurl = \"{}\"\ndecision_delay_s = 10\nclip_margin_s = 1\ntarget_ratios = [[9, 16], [16, 9]]\n[cameras.recording]\nsegment_s = 2\n", server.url());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    assert!(wait_for(Duration::from_secs(20), || sub.states("pitch").iter().any(|s| s["state"] == "live")), "not live:\n{}", daemon.log_text());
+    let live = sub.wait_state("pitch", "live", 0, Duration::from_secs(1));
+    // The shared media starts playing when the daemon connects: the action runs from about
+    // 20 s to 25 s after the camera went live.
+    let live_ms = utc_ms(&live["since"]);
+    let (action_start, action_end) = (live_ms + 20_000, live_ms + 25_000);
+    assert!(wait_for(Duration::from_secs(45), || !sub.events("pitch", "highlight").is_empty()), "no highlight event:\n{}", daemon.log_text());
+    let arrived = now_ms();
+    // Let the calm stretch after the action run to its end: still exactly one event.
+    std::thread::sleep(Duration::from_millis((live_ms + 47_000).saturating_sub(now_ms())));
+    let events = sub.events("pitch", "highlight");
+    println!("daemon peak memory (VmHWM) {} MiB", daemon.peak_kib() / 1024);
+    daemon.terminate();
+    assert_eq!(events.len(), 1, "expected exactly one highlight: {events:#?}");
+    let ev = &events[0];
+    let (start, end) = (utc_ms(&ev["start"]), utc_ms(&ev["end"]));
+    let latency = arrived.saturating_sub(action_end) as f64 / 1000.0;
+    println!(
+        "highlight {:.1}–{:.1} s after live (action 20–25 s); event {latency:.1} s after the action's end (daemon's delay_s {}); score {}",
+        (start as f64 - live_ms as f64) / 1000.0,
+        (end as f64 - live_ms as f64) / 1000.0,
+        ev["delay_s"],
+        ev["score"]
+    );
+    assert!(start <= action_start + 2_000 && end + 2_000 >= action_end && start + 3_000 >= action_start && end <= action_end + 3_000, "moment {ev} is not the action");
+    assert!(latency <= 10.0 + 1.0, "event {latency:.1} s after the action's end, decision_delay_s is 10");
+    let clip_path = PathBuf::from(ev["clip"].as_str().unwrap_or_else(|| panic!("no clip: {ev}")));
+    let dur: f64 = ffprobe(&clip_path, &["-show_entries", "format=duration", "-of", "csv=p=0"]).trim().parse().unwrap_or(0.0);
+    println!("clip {} of {dur:.1} s", clip_path.display());
+    assert!(dur >= 5.0, "clip of {dur} s cannot hold the 5 s action");
+    let preds = PathBuf::from(format!("{}.predictions.jsonl", clip_path.display()));
+    let lines = read_jsonl(&preds);
+    assert_eq!(lines.len(), 2, "one line per target ratio");
+    assert!(lines.iter().all(|l| !predictions(l).is_empty()), "empty predictions for the action clip");
+    assert_eq!(ev["outputs"].as_array().map(Vec::len), Some(3), "{ev}");
+    let state = sub.states("pitch").last().cloned().unwrap_or_default();
+    assert_eq!(state["last_moment"]["start"], ev["start"], "{state}");
+}
+
+/// A stream that stops flowing while its connection stays open (the server frozen with
+/// SIGSTOP) is dropped after `stall_s` with the reason, and comes back live when the server
+/// does; the gap is reported.
+#[test]
+fn a_stalled_stream_is_dropped_after_stall_s_and_comes_back() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = footage(root, "cam.mp4", 120, "ball", (320, 240), 15, 500);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"gate\"\nurl = \"{}\"\nstall_s = 3\nreconnect_max_s = 2\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n", server.url());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    sub.wait_state("gate", "live", 0, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    let n = sub.states("gate").len();
+    server.signal("STOP");
+    let t = Instant::now();
+    let rec = sub.wait_state("gate", "reconnecting", n, Duration::from_secs(10));
+    let after = t.elapsed();
+    println!("stall detected after {after:?}: {}", rec["error"]);
+    assert!(rec["error"].as_str().is_some_and(|e| e.contains("no picture")), "{rec}");
+    assert!(after >= Duration::from_secs(3) && after <= Duration::from_secs(6), "stall_s = 3, detected after {after:?}");
+    std::thread::sleep(Duration::from_secs(8).saturating_sub(t.elapsed()));
+    let m = sub.states("gate").len();
+    server.signal("CONT");
+    let live = sub.wait_state("gate", "live", m, Duration::from_secs(25));
+    let secs = live["last_gap"]["seconds"].as_f64().unwrap_or(0.0);
+    println!("live again {:?} after SIGCONT; gap {secs} s", t.elapsed().saturating_sub(Duration::from_secs(8)));
+    // From the last picture (at SIGSTOP) to the first after SIGCONT: the 8 s and the reconnect.
+    assert!(secs >= 7.5, "{live}");
+    daemon.terminate();
+}
