@@ -95,6 +95,19 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Links a stream the recording does not keep (audio, metadata, a second video) to a
+/// `fakesink`, so that an unlinked pad cannot stop the whole session with not-linked.
+fn discard_pad(pipeline: &gst::glib::WeakRef<gst::Pipeline>, pad: &gst::Pad) {
+    let Some(p) = pipeline.upgrade() else { return };
+    if let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build() {
+        let _ = p.add(&fake);
+        let _ = fake.sync_state_with_parent();
+        if let Some(sink) = fake.static_pad("sink") {
+            let _ = pad.link(&sink);
+        }
+    }
+}
+
 fn make(factory: &'static str) -> Result<gst::Element, RecordError> {
     gst::ElementFactory::make(factory).build().map_err(|_| RecordError::Element(factory))
 }
@@ -189,15 +202,7 @@ impl Connection {
                     }
                     // Audio, metadata or a second video stream: not recorded (yet), but
                     // linked so that it does not stop the session with not-linked.
-                    if let Some(p) = weak.upgrade() {
-                        if let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build() {
-                            let _ = p.add(&fake);
-                            let _ = fake.sync_state_with_parent();
-                            if let Some(sink) = fake.static_pad("sink") {
-                                let _ = pad.link(&sink);
-                            }
-                        }
-                    }
+                    discard_pad(&weak, pad);
                     if media == "video" {
                         tracing::warn!(encoding = %enc, "camera video is not H.264: not recorded (only H.264 is supported so far)");
                     }
@@ -221,15 +226,7 @@ impl Connection {
                             }
                         }
                     }
-                    if let Some(p) = weak.upgrade() {
-                        if let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build() {
-                            let _ = p.add(&fake);
-                            let _ = fake.sync_state_with_parent();
-                            if let Some(sink) = fake.static_pad("sink") {
-                                let _ = pad.link(&sink);
-                            }
-                        }
-                    }
+                    discard_pad(&weak, pad);
                 });
             }
         }
