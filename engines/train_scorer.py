@@ -6,7 +6,11 @@
 Training data (real annotated footage; see each set's README for sources and licences):
 - ../shared/evalsets/dev2 (67 videos: 25 tracking sequences of UAV123@10fps, OTB-100, VOT2015,
   with nine kinds of filler and compilations of active and calm clips);
-- ../shared/evalsets/dev (19 videos: 7 of those sequences with four filler kinds).
+- ../shared/evalsets/dev (19 videos: 7 of those sequences with four filler kinds);
+- extra (--set extra=PATH; 67 videos built like dev2 by engines/dataset/make_extra.py from 41
+  other public sequences, DAVIS-2016 train, OTB, UAV123, VOT2014, with nine more filler kinds;
+  engines/dataset/sources.txt lists every repository, commit and path).
+The shipped model: `train_scorer.py --dumps out/dumps --set extra=../extra`.
 The held-out footage of ../shared/evalsets/HELD_OUT.md is not among them.
 
 The rows are the dumps of `highlightd predict --dump-features` (scripts/crossval.sh makes
