@@ -536,6 +536,11 @@ fn run_pipeline(
             break Err(DecodeError::Stalled { path: path.into(), secs: opts.stall_timeout.as_secs() });
         }
     };
+    // Stopped while frames still flow (the deadline): the streaming threads may be blocked
+    // handing a frame to a full channel, and the state change below waits for them. Closing
+    // the channels first makes their sends fail at once.
+    drop(rx);
+    drop(drx);
     let _ = pipeline.set_state(gst::State::Null);
     result?;
 
