@@ -67,6 +67,13 @@ pub struct ServeConfig {
     /// Longest video accepted, seconds (from the container, read before decoding): a longer
     /// one is refused with the reason instead of holding a worker for hours. 0: no limit.
     pub max_duration_s: f64,
+    /// Whole-decode deadline of a job, as a multiple of the video's probed duration (plus
+    /// `decode_deadline_floor_s`): the stall timeout only catches a decode that stops, this
+    /// one a decode that never ends. A video of unknown duration is given `max_duration_s`
+    /// (no deadline when that is 0 too). 0: no deadline.
+    pub decode_deadline_factor: f64,
+    /// Fixed part of the decode deadline, seconds: start-up, network loading, short videos.
+    pub decode_deadline_floor_s: f64,
 }
 
 impl Default for ServeConfig {
@@ -86,6 +93,8 @@ impl Default for ServeConfig {
             attempt_min_s: 10.0,
             retry_max_s: 300.0,
             max_duration_s: 4.0 * 3600.0,
+            decode_deadline_factor: 10.0,
+            decode_deadline_floor_s: 300.0,
         }
     }
 }
@@ -327,6 +336,12 @@ impl Config {
         }
         if !(v.max_duration_s >= 0.0 && v.max_duration_s.is_finite()) {
             return bad("serve.max_duration_s", "must be 0 (no limit) or a positive number of seconds");
+        }
+        if !(0.0..=1000.0).contains(&v.decode_deadline_factor) {
+            return bad("serve.decode_deadline_factor", "must be 0 (no deadline) or a positive number up to 1000");
+        }
+        if !(0.0..=86400.0).contains(&v.decode_deadline_floor_s) {
+            return bad("serve.decode_deadline_floor_s", "must be between 0 and 86400 seconds");
         }
         if let Err(e) = self.mqtt.check() {
             return Err(ConfigError::Parse { path: path.into(), message: e.to_string() });

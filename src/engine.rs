@@ -22,6 +22,10 @@ pub enum EngineError {
     Decode(#[from] DecodeError),
     #[error("{path}: neural networks: {source}")]
     Networks { path: std::path::PathBuf, source: InferError },
+    /// The picture cannot hold a usable window of the target ratio (see
+    /// [`frame::geometry::MIN_WINDOW_SIDE_PX`]).
+    #[error("{path}: {source}")]
+    Window { path: std::path::PathBuf, source: frame::geometry::WindowTooSmall },
 }
 
 /// Everything learnt about one video; the predictions are what the contest format needs,
@@ -48,6 +52,7 @@ pub fn decode_options(cfg: &Config) -> DecodeOptions {
         audio: cfg.decode.audio,
         stall_timeout: Duration::from_secs(cfg.decode.stall_timeout_s),
         detail: None,
+        deadline: None,
     }
 }
 
@@ -119,25 +124,52 @@ fn with_models<R>(cfg: &Config, path: &Path, f: impl FnOnce(Option<&mut Models>)
     })
 }
 
-/// How often each network runs, as a step in analysed (detail) frames.
-fn schedule(engines: &EnginesConfig, k: u64) -> Which {
-    let step = |fps: f64| (engines.sample_fps / fps.max(1e-3)).round().max(1.0) as u64;
+/// Below this frame rate the detail pictures come slower than `sample_fps` asks for.
+const LOW_FPS: f64 = 10.0;
+
+/// How many detail (network) frames arrive per second of video. Normally `sample_fps`; but a
+/// video slower than that gives a detail picture on every frame (the step has a floor of
+/// one frame), so they arrive at the video's own rate. Only applied under [`LOW_FPS`], so
+/// 25/30 fps results stay exactly what they were.
+fn detail_rate(engines: &EnginesConfig, video_fps: f64) -> f64 {
+    if video_fps.is_finite() && video_fps > 0.0 && video_fps < LOW_FPS {
+        engines.sample_fps.min(video_fps)
+    } else {
+        engines.sample_fps
+    }
+}
+
+/// Which networks run on detail frame `k`, when detail frames arrive at `rate` per second:
+/// each network's step in detail frames comes from its rate in time (`saliency_fps`,
+/// `text_fps`), with a floor of one frame. Time-based so a 1 fps video gets saliency on every
+/// frame, not every 2 s, and text every second, not every 5 s.
+fn schedule(engines: &EnginesConfig, rate: f64, k: u64) -> Which {
+    let step = |fps: f64| (rate / fps.max(1e-3)).round().max(1.0) as u64;
     Which { face: true, person: true, saliency: k.is_multiple_of(step(engines.saliency_fps)), text: k.is_multiple_of(step(engines.text_fps)) }
 }
 
 /// Processes one video for one target ratio.
 pub fn process_video(path: &Path, ratio: AspectRatio, cfg: &Config, progress: impl FnMut(u64)) -> Result<VideoResult, EngineError> {
-    with_models(cfg, path, |models| run(path, ratio, cfg, models, progress))
+    process_video_within(path, ratio, cfg, None, progress)
 }
 
-fn run(path: &Path, ratio: AspectRatio, cfg: &Config, mut models: Option<&mut Models>, mut progress: impl FnMut(u64)) -> Result<VideoResult, EngineError> {
+/// [`process_video`] with a whole-decode deadline (the daemon's; the command line has none:
+/// someone is watching it).
+pub fn process_video_within(path: &Path, ratio: AspectRatio, cfg: &Config, deadline: Option<decode::Deadline>, progress: impl FnMut(u64)) -> Result<VideoResult, EngineError> {
+    with_models(cfg, path, |models| run(path, ratio, cfg, deadline, models, progress))
+}
+
+fn run(path: &Path, ratio: AspectRatio, cfg: &Config, deadline: Option<decode::Deadline>, mut models: Option<&mut Models>, mut progress: impl FnMut(u64)) -> Result<VideoResult, EngineError> {
     let _span = info_span!("video", path = %path.display()).entered();
     let started = Instant::now();
     let mut opts = decode_options(cfg);
+    opts.deadline = deadline;
+    let mut rate = 0.0;
     if let Some(m) = models.as_deref() {
         let fps = decode::probe_stream(path).and_then(|(fps, _)| fps).filter(|f| f.is_finite() && *f > 0.0).unwrap_or(25.0);
         let every = (fps / m.engines.sample_fps).round().max(1.0) as u32;
         opts.detail = Some(DetailOptions { side: m.engines.detail_side, every });
+        rate = detail_rate(&m.engines, fps);
     }
     let mut analyser = Analyser::new(cfg.shots.cut_distance);
     let mut features = Vec::new();
@@ -159,7 +191,7 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, mut models: Option<&mut Mo
         }
         if let (Some(n), Some(d), Some(e)) = (nets.as_deref_mut(), f.detail.as_ref(), engines.as_ref()) {
             if net_error.is_none() {
-                match n.analyse(&d.rgb, d.width, d.height, schedule(e, sample_k)) {
+                match n.analyse(&d.rgb, d.width, d.height, schedule(e, rate, sample_k)) {
                     Ok(dets) => {
                         let mut cues = NetCues::from_detections(&dets, cfg.subjects.saliency_power);
                         // UNISAL runs on every other sample: hold its last spread between.
@@ -223,6 +255,8 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, mut models: Option<&mut Mo
         }
     }
     let canvas = Canvas { width: info.width, height: info.height, fps: info.fps, ratio };
+    // Before any selection: "done" with degenerate or no windows would hide the problem.
+    frame::geometry::usable_window(canvas.width, canvas.height, ratio).map_err(|source| EngineError::Window { path: path.into(), source })?;
     let scorer = models.as_deref_mut().and_then(|m| m.scorer.as_mut());
     let decision = decide(&features, &shots, &canvas, cfg, scorer.map(|s| s as &mut dyn Model));
     let Decision { selection, predictions, plans } = decision;
@@ -309,5 +343,38 @@ fn apply_subjects(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize
                 f.subject_area = s.area;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Detail frames among the first `n` on which (saliency, text) run.
+    fn runs(rate: f64, n: u64) -> (usize, usize) {
+        let e = EnginesConfig::default();
+        let w: Vec<Which> = (0..n).map(|k| schedule(&e, rate, k)).collect();
+        (w.iter().filter(|w| w.saliency).count(), w.iter().filter(|w| w.text).count())
+    }
+
+    #[test]
+    fn networks_sample_by_time_even_at_very_low_frame_rates() {
+        let e = EnginesConfig::default();
+        // Normal rates: unchanged, detail frames at sample_fps (5/s): saliency every 2nd,
+        // text every 5th, as before.
+        for fps in [10.0, 24.0, 25.0, 30.0, 60.0] {
+            assert_eq!(detail_rate(&e, fps), e.sample_fps);
+        }
+        assert_eq!(runs(detail_rate(&e, 25.0), 10), (5, 2));
+        // 1 fps: every frame is a detail frame, one a second; saliency (2.5/s) and text
+        // (1/s) both want at least that, so both run on every frame (floor of one frame).
+        assert_eq!(detail_rate(&e, 1.0), 1.0);
+        assert_eq!(runs(detail_rate(&e, 1.0), 10), (10, 10));
+        // 0.2 fps: the same, never a step of zero.
+        assert_eq!(runs(detail_rate(&e, 0.2), 4), (4, 4));
+        // 4 fps: detail frames at 4/s; saliency every 2nd (1.6 rounds to 2), text every 4th.
+        assert_eq!(runs(detail_rate(&e, 4.0), 8), (4, 2));
+        // An unreadable rate falls back to the normal schedule.
+        assert_eq!(detail_rate(&e, f64::NAN), e.sample_fps);
     }
 }

@@ -1162,3 +1162,30 @@ fn a_video_longer_than_max_duration_is_refused_naming_the_limit_and_the_file() {
     assert!(why.contains("long.mp4") && why.contains("max_duration_s = 2"), "{why}");
     assert!(!root.join("out/long.mp4.predictions.jsonl").exists(), "refused before any output");
 }
+
+#[test]
+fn a_decode_that_outlives_its_deadline_is_stopped_and_failed_naming_the_file_and_the_limit() {
+    let dir = tempdir();
+    let root = dir.path();
+    // 20 s at 25 fps: 500 frames keep coming, far past a 0.005 × 20 s = 0.1 s deadline, so
+    // only the whole-decode deadline (not the stall timeout) can stop it.
+    let slow = moving(root, "slow.mp4", 20.0, (160, 96), 25);
+    let d = Daemon::start(root, "decode_deadline_factor = 0.005\ndecode_deadline_floor_s = 0.0\n");
+    drop_file(&slow, &d.ingest(), "slow.mp4");
+    let why = wait_failed(&d, "slow.mp4", Duration::from_secs(60));
+    assert!(why.contains("slow.mp4") && why.contains("deadline of 0.1 s") && why.contains("decode_deadline_factor") && why.contains("20.0 s"), "{why}");
+    assert!(!root.join("out/slow.mp4.predictions.jsonl").exists(), "no outputs for a stopped decode");
+}
+
+#[test]
+fn a_picture_too_small_for_a_window_of_its_ratio_is_refused_naming_size_and_ratio() {
+    let dir = tempdir();
+    let root = dir.path();
+    // 2000×4 framed 9:16 (the default ratio) would give 2×3.6 px windows.
+    let strip = moving(root, "strip.mp4", 1.0, (2000, 4), 25);
+    let d = Daemon::start(root, "");
+    drop_file(&strip, &d.ingest(), "strip.mp4");
+    let why = wait_failed(&d, "strip.mp4", Duration::from_secs(60));
+    assert!(why.contains("strip.mp4") && why.contains("2000×4") && why.contains("9:16") && why.contains("minimum"), "{why}");
+    assert!(!root.join("out/strip.mp4.predictions.jsonl").exists(), "never done with degenerate crops");
+}

@@ -46,6 +46,10 @@ pub enum DecodeError {
     Stalled { path: PathBuf, secs: u64 },
     #[error("{path}: no video stream found within {secs} s (truncated, or not a video)")]
     NoStreamFound { path: PathBuf, secs: u64 },
+    /// Frames kept coming but the whole decode outlived its deadline (a stream whose
+    /// timestamps never reach the end its container announced, or a lying duration).
+    #[error("{path}: decoding stopped after its deadline of {secs:.1} s ({why})")]
+    Deadline { path: PathBuf, secs: f64, why: String },
 }
 
 /// How to decode.
@@ -59,6 +63,28 @@ pub struct DecodeOptions {
     pub stall_timeout: Duration,
     /// A larger picture on sampled frames (for neural networks); `None` costs nothing.
     pub detail: Option<DetailOptions>,
+    /// Longest the whole decode may take, with how it was derived (for the message); `None`:
+    /// no limit. The stall timeout only catches a file that stops producing frames; this
+    /// bounds one that never stops.
+    pub deadline: Option<Deadline>,
+}
+
+/// A whole-decode time limit and the reason it has the value it has (quoted in the error).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Deadline {
+    pub limit: Duration,
+    /// The probed duration it was derived from, seconds (`None`: unknown, assumed).
+    pub from_duration_s: Option<f64>,
+}
+
+impl Deadline {
+    fn error(&self, path: &Path) -> DecodeError {
+        let why = match self.from_duration_s {
+            Some(d) => format!("video of {d:.1} s; serve.decode_deadline_factor × duration + serve.decode_deadline_floor_s"),
+            None => "duration unknown; serve.decode_deadline_factor × serve.max_duration_s + serve.decode_deadline_floor_s".to_string(),
+        };
+        DecodeError::Deadline { path: path.into(), secs: self.limit.as_secs_f64(), why }
+    }
 }
 
 /// Which frames get a detail picture, and how large it is.
@@ -93,7 +119,7 @@ impl DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        Self { analysis_side: 192, audio: true, stall_timeout: Duration::from_secs(60), detail: None }
+        Self { analysis_side: 192, audio: true, stall_timeout: Duration::from_secs(60), detail: None, deadline: None }
     }
 }
 
@@ -433,6 +459,11 @@ fn run_pipeline(
     let out_of_step = |e: String| DecodeError::Stream { path: path.into(), msg: e };
     let mut last_activity = Instant::now();
     let result = loop {
+        // Checked before anything else: a decode that keeps delivering frames never reaches
+        // the stall check below.
+        if let Some(d) = opts.deadline.filter(|d| started.elapsed() > d.limit) {
+            break Err(d.error(path));
+        }
         let mut got = false;
         if let Some(f) = waiting.take() {
             match drx.recv_timeout(Duration::from_millis(5)) {
@@ -505,6 +536,11 @@ fn run_pipeline(
             break Err(DecodeError::Stalled { path: path.into(), secs: opts.stall_timeout.as_secs() });
         }
     };
+    // Stopped while frames still flow (the deadline): the streaming threads may be blocked
+    // handing a frame to a full channel, and the state change below waits for them. Closing
+    // the channels first makes their sends fail at once.
+    drop(rx);
+    drop(drx);
     let _ = pipeline.set_state(gst::State::Null);
     result?;
 

@@ -26,6 +26,32 @@ pub fn largest_window(width: u32, height: u32, ratio: AspectRatio) -> Option<Win
     Some(WindowSize { w, h: f64::from(w) * th as f64 / tw as f64 })
 }
 
+/// Smallest crop window accepted on either side, pixels. Below this a "crop" is a line or a
+/// dot: the job would report done with windows nobody can use (a 2000×4 picture framed
+/// 9:16 gives 2×3.6 px), so such a picture/ratio pair is refused with a reason instead.
+pub const MIN_WINDOW_SIDE_PX: f64 = 8.0;
+
+/// A picture/ratio pair whose largest window is under [`MIN_WINDOW_SIDE_PX`] on a side.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("a {ratio} crop window in a {width}×{height} px picture would be {w}×{h:.1} px, under the {MIN_WINDOW_SIDE_PX} px minimum on a side: this video cannot be framed at {ratio}")]
+pub struct WindowTooSmall {
+    pub width: u32,
+    pub height: u32,
+    pub ratio: AspectRatio,
+    /// The largest window's width (0: not even one pixel fits).
+    pub w: u32,
+    pub h: f64,
+}
+
+/// [`largest_window`], refusing a window under [`MIN_WINDOW_SIDE_PX`] on either side.
+pub fn usable_window(width: u32, height: u32, ratio: AspectRatio) -> Result<WindowSize, WindowTooSmall> {
+    let size = largest_window(width, height, ratio);
+    match size {
+        Some(s) if f64::from(s.w) >= MIN_WINDOW_SIDE_PX && s.h >= MIN_WINDOW_SIDE_PX => Ok(s),
+        _ => Err(WindowTooSmall { width, height, ratio, w: size.map_or(0, |s| s.w), h: size.map_or(0.0, |s| s.h) }),
+    }
+}
+
 /// Range of valid integer top-left positions along each axis for a window of `size`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Slack {
@@ -90,6 +116,21 @@ mod tests {
         assert_eq!(s.w, 134);
         assert!((s.h - 75.375).abs() < 1e-9);
         assert_eq!(slack(134, 240, s).y_max, 164);
+    }
+
+    #[test]
+    fn windows_under_a_few_pixels_are_refused_naming_picture_and_ratio() {
+        let e = usable_window(2000, 4, r(9, 16)).unwrap_err();
+        assert_eq!((e.width, e.height, e.w), (2000, 4, 2));
+        let msg = e.to_string();
+        assert!(msg.contains("2000×4") && msg.contains("9:16") && msg.contains("minimum"), "{msg}");
+        // Not even one pixel wide.
+        assert_eq!(usable_window(2000, 1, r(1, 40)).unwrap_err().w, 0);
+        // Too short the other way: a 16:9 window in a 10 px wide strip is 10×5.6.
+        assert!(usable_window(10, 4000, r(16, 9)).is_err());
+        // At the minimum exactly, and ordinary pictures, pass unchanged.
+        assert_eq!(usable_window(8, 8, r(1, 1)).unwrap(), WindowSize { w: 8, h: 8.0 });
+        assert_eq!(usable_window(640, 360, r(9, 16)).unwrap(), largest_window(640, 360, r(9, 16)).unwrap());
     }
 
     proptest! {

@@ -48,7 +48,7 @@ pub fn grab(path: &Path, frames: &[usize], side: u32, stall: Duration) -> Result
     let wanted: BTreeSet<u64> = frames.iter().map(|&f| f as u64).collect();
     let last = wanted.iter().next_back().copied();
     let mut kept: Vec<AnalysisFrame> = Vec::with_capacity(wanted.len());
-    let opts = DecodeOptions { analysis_side: side, audio: false, stall_timeout: stall, detail: None };
+    let opts = DecodeOptions { analysis_side: side, audio: false, stall_timeout: stall, detail: None, deadline: None };
     decode::decode(path, &opts, |f| {
         // The whole stream is still read (decode has no early stop); only the kept frames
         // are held, so memory stays at a handful of small pictures.

@@ -61,7 +61,16 @@ impl From<EngineError> for Failure {
             // are this machine's state, not the video's.
             EngineError::Networks { .. } => Failure::Transient(e.to_string()),
             EngineError::Decode(DecodeError::Init { .. }) => Failure::Transient(e.to_string()),
+            // Permanent, not transient: a transient job is never failed for good, so a video
+            // that always outlives its deadline would hold a worker for the whole deadline,
+            // again and again, forever. The deadline is generous (10 × the duration + 300 s
+            // by default), so outliving it says the input is at fault (timestamps that never
+            // reach the end, a lying duration), not a briefly busy machine; an operator who
+            // disagrees moves it back from failed/.
+            EngineError::Decode(DecodeError::Deadline { .. }) => Failure::Permanent(e.to_string()),
             EngineError::Decode(_) => Failure::Permanent(e.to_string()),
+            // The picture's size and the ratio are the drop's: no later try changes them.
+            EngineError::Window { .. } => Failure::Permanent(e.to_string()),
         }
     }
 }

@@ -3,6 +3,8 @@
 use super::failure::{self, Failure};
 use super::names::{self, output_base, with_suffix};
 use super::{outcome, Shared};
+use crate::config::ServeConfig;
+use crate::decode::Deadline;
 use crate::engine;
 use crate::format::AspectRatio;
 use crate::ingest::{self, open, watch};
@@ -133,8 +135,8 @@ fn video_job(sh: &Shared, job: &Job, ratio: AspectRatio) -> Result<Produced, Fai
     // or a symlink swapped in since the scan would hold this worker forever.
     open::open_regular(&job.input)?;
     let base = output_base(&cfg.serve.ingest_dir, &cfg.serve.output_dir, &job.input).map_err(Failure::Permanent)?;
-    let total = probe_within_limit(&job.input, cfg.serve.max_duration_s).map_err(Failure::Permanent)?;
-    let r = engine::process_video(&job.input, ratio, cfg, progress(sh, job, total, 0.0, 1.0))?;
+    let (total, deadline) = probe_within_limit(&job.input, &cfg.serve).map_err(Failure::Permanent)?;
+    let r = engine::process_video_within(&job.input, ratio, cfg, deadline, progress(sh, job, total, 0.0, 1.0))?;
     create_parent(&base)?;
     let preds_path = with_suffix(&base, names::PREDICTIONS);
     let meta_path = with_suffix(&base, names::CROP);
@@ -199,8 +201,8 @@ fn batch_job(sh: &Shared, job: &Job) -> Result<Produced, Failure> {
     for (k, e) in entries.iter().enumerate() {
         let task = e.task.as_ref().map_err(Clone::clone).and_then(|t| open::open_regular(&t.path).map(|_| t).map_err(|err| format!("{}: {err}", e.origin)));
         let preds = match task {
-            Ok(t) => match probe_within_limit(&t.path, cfg.serve.max_duration_s).and_then(|total| {
-                engine::process_video(&t.path, t.ratio, cfg, progress(sh, job, total, k as f64 / n, 1.0 / n)).map_err(|e| e.to_string())
+            Ok(t) => match probe_within_limit(&t.path, &cfg.serve).and_then(|(total, deadline)| {
+                engine::process_video_within(&t.path, t.ratio, cfg, deadline, progress(sh, job, total, k as f64 / n, 1.0 / n)).map_err(|e| e.to_string())
             }) {
                 Ok(r) => {
                     frames += r.info.frames;
@@ -228,16 +230,33 @@ fn batch_job(sh: &Shared, job: &Job) -> Result<Produced, Failure> {
     Ok(Produced { outputs: vec![preds_path, meta_dir], frames, duration_s, highlight_s, shots })
 }
 
-/// The video's frame count estimate (for progress), after checking its duration against
-/// `serve.max_duration_s` (0: no limit). The probe prerolls the file with a 5 s deadline, so
-/// it cannot hold the worker; a duration it cannot read is not refused here (the decode's
-/// stall timeout still bounds a file that produces nothing).
-fn probe_within_limit(path: &Path, max_s: f64) -> Result<Option<u64>, String> {
+/// The video's frame count estimate (for progress) and its decode deadline, after checking
+/// its duration against `serve.max_duration_s` (0: no limit). The probe prerolls the file
+/// with a 5 s deadline, so it cannot hold the worker; a duration it cannot read is not
+/// refused here (the decode's stall timeout and deadline still bound it).
+fn probe_within_limit(path: &Path, serve: &ServeConfig) -> Result<(Option<u64>, Option<Deadline>), String> {
+    let max_s = serve.max_duration_s;
     let (fps, duration) = crate::decode::probe_stream(path).unwrap_or((None, None));
+    let duration = duration.filter(|d| d.is_finite() && *d >= 0.0);
     if let Some(d) = duration.filter(|&d| max_s > 0.0 && d > max_s) {
         return Err(format!("{}: lasts {d:.0} s, longer than serve.max_duration_s = {max_s:.0} s", path.display()));
     }
-    Ok(fps.zip(duration).map(|(f, d)| (f * d).round() as u64))
+    Ok((fps.zip(duration).map(|(f, d)| (f * d).round() as u64), decode_deadline(duration, serve)))
+}
+
+/// The whole-decode deadline: `decode_deadline_factor` × duration + `decode_deadline_floor_s`.
+/// Proportional because a 4 h recording legitimately decodes for a long time and a 10 s clip
+/// does not; the floor covers start-up and network loading. An unknown duration is taken as
+/// `max_duration_s`, the longest the daemon accepts anyway. `None`: factor 0, or neither
+/// duration nor `max_duration_s` known.
+pub(super) fn decode_deadline(duration_s: Option<f64>, serve: &ServeConfig) -> Option<Deadline> {
+    if serve.decode_deadline_factor <= 0.0 {
+        return None;
+    }
+    let base = duration_s.or(Some(serve.max_duration_s).filter(|&m| m > 0.0))?;
+    let secs = serve.decode_deadline_factor * base + serve.decode_deadline_floor_s;
+    let limit = Duration::try_from_secs_f64(secs).ok()?;
+    Some(Deadline { limit, from_duration_s: duration_s })
 }
 
 /// Creates the folder an output base lives in (`output/16x9/` for a ratio sub-folder's drop).
@@ -245,5 +264,25 @@ fn create_parent(base: &Path) -> Result<(), Failure> {
     match base.parent() {
         Some(dir) => std::fs::create_dir_all(dir).map_err(|e| Failure::Transient(format!("{}: {e}", dir.display()))),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decode_deadline_grows_with_the_duration_and_falls_back_on_the_longest_accepted() {
+        let serve = ServeConfig::default();
+        let d = decode_deadline(Some(60.0), &serve).expect("a deadline");
+        assert_eq!(d.limit, Duration::from_secs(10 * 60 + 300));
+        assert_eq!(d.from_duration_s, Some(60.0));
+        let unknown = decode_deadline(None, &serve).expect("a deadline");
+        assert_eq!(unknown.limit, Duration::from_secs_f64(10.0 * 4.0 * 3600.0 + 300.0));
+        assert_eq!(unknown.from_duration_s, None);
+        let off = ServeConfig { decode_deadline_factor: 0.0, ..ServeConfig::default() };
+        assert_eq!(decode_deadline(Some(60.0), &off), None);
+        let no_max = ServeConfig { max_duration_s: 0.0, ..ServeConfig::default() };
+        assert_eq!(decode_deadline(None, &no_max), None);
     }
 }
