@@ -50,11 +50,11 @@ fn index_layout_resolves_every_file_field_and_copies_fields() {
     let dir = tempdir();
     let vids = dir.path().join("vids");
     std::fs::create_dir_all(vids.join("sub")).unwrap();
-    let a = moving(&vids, "a.mp4", 2.0, (320, 180), 25);
-    let b = moving_mandelbrot(&vids.join("sub"), "b.mp4", 2.0, (240, 160), 25, 1);
-    let c = moving(&vids, "c.mkv", 2.0, (180, 320), 30);
-    let d = moving_mandelbrot(&vids, "d.mp4", 2.0, (240, 160), 25, 3);
-    let e = moving(&vids, "e.mp4", 1.5, (160, 96), 25);
+    let a = footage(&vids, "a.mp4", 2.0, (320, 180), 25, 1);
+    let b = footage(&vids.join("sub"), "b.mp4", 2.0, (240, 160), 25, 1);
+    let c = footage(&vids, "c.mkv", 2.0, (180, 320), 30, 2);
+    let d = footage(&vids, "d.mp4", 2.0, (240, 160), 25, 3);
+    let e = footage(&vids, "e.mp4", 1.5, (160, 96), 25, 3);
     let index_dir = dir.path().join("idx");
     std::fs::create_dir_all(&index_dir).unwrap();
     let index = index_dir.join("index.jsonl");
@@ -91,8 +91,8 @@ fn contest_layout_keeps_ids_and_fields() {
     let root = dir.path().join("contest");
     std::fs::create_dir_all(root.join("jsonl")).unwrap();
     std::fs::create_dir_all(root.join("video")).unwrap();
-    let v0 = moving(&root.join("video"), "000.mp4", 2.0, (320, 180), 25);
-    let v1 = moving_mandelbrot(&root.join("video"), "001.mp4", 2.0, (240, 160), 25, 2);
+    let v0 = footage(&root.join("video"), "000.mp4", 2.0, (320, 180), 25, 0);
+    let v1 = footage(&root.join("video"), "001.mp4", 2.0, (240, 160), 25, 2);
     std::fs::write(root.join("jsonl/000.jsonl"), "{\"targetRatioWH\": [9, 16], \"meta\": {\"a\": [1, 2]}}\n").unwrap();
     std::fs::write(root.join("jsonl/001.jsonl"), "{\"video_id\": \"001\", \"targetRatioWH\": [16, 9]}\n").unwrap();
     let out = dir.path().join("pred.jsonl");
@@ -130,8 +130,8 @@ fn short_stall_config(dir: &Path) -> PathBuf {
 fn bad_inputs_get_empty_lines_with_logged_reasons_and_the_batch_goes_on() {
     let dir = tempdir();
     let d = dir.path();
-    let good1 = moving(d, "good1.mp4", 2.0, (320, 180), 25);
-    let good2 = moving_mandelbrot(d, "good2.mp4", 2.0, (240, 160), 25, 0);
+    let good1 = footage(d, "good1.mp4", 2.0, (320, 180), 25, 1);
+    let good2 = footage(d, "good2.mp4", 2.0, (240, 160), 25, 0);
     random_bytes(d, "corrupt.mp4", 64 * 1024);
     truncated_copy(&good1, d, "truncated.mp4");
     std::fs::write(d.join("empty.mp4"), b"").unwrap();
@@ -204,7 +204,7 @@ fn bad_inputs_get_empty_lines_with_logged_reasons_and_the_batch_goes_on() {
 fn truncated_mp4_fails_without_waiting_for_the_stall_timeout() {
     let dir = tempdir();
     let d = dir.path();
-    let good = moving(d, "good.mp4", 2.0, (160, 96), 25);
+    let good = footage(d, "good.mp4", 2.0, (160, 96), 25, 2);
     truncated_copy(&good, d, "truncated.mp4");
     let index = d.join("index.jsonl");
     let lines: Vec<Value> = (0..20).map(|i| json!({"video_id": format!("t{i}"), "video": "truncated.mp4", "targetRatioWH": [9, 16]})).collect();
@@ -266,11 +266,11 @@ fn black_start_is_never_selected_and_black_plus_title_card_gives_nothing() {
 /// (id, frames, width, height).
 fn batch(dir: &Path) -> (PathBuf, Vec<(String, u64, u32, u32)>) {
     let files = [
-        moving(dir, "v0.mp4", 2.0, (320, 180), 25),
-        moving_mandelbrot(dir, "v1.mp4", 2.0, (240, 160), 25, 1),
+        footage(dir, "v0.mp4", 2.0, (320, 180), 25, 3),
+        footage(dir, "v1.mp4", 2.0, (240, 160), 25, 1),
         black_then_moving(dir, "v2.mp4", 1.0, 1.5, (240, 136), 25),
-        moving(dir, "v3.mp4", 1.5, (144, 256), 30),
-        moving_mandelbrot(dir, "v4.mp4", 1.5, (200, 200), 25, 4),
+        footage(dir, "v3.mp4", 1.5, (144, 256), 30, 0),
+        footage(dir, "v4.mp4", 1.5, (200, 200), 25, 4),
     ];
     let ratios = [[9, 16], [16, 9], [9, 16], [16, 9], [9, 16]];
     let index = dir.join("index.jsonl");
@@ -456,7 +456,7 @@ fn failed_predict_leaves_the_existing_output_alone() {
 #[test]
 fn bench_reports_decode_and_predict_rates() {
     let dir = tempdir();
-    let file = moving(dir.path(), "bench.mp4", 2.0, (160, 96), 25);
+    let file = footage(dir.path(), "bench.mp4", 2.0, (160, 96), 25, 1);
     let run = highlightd(["bench".as_ref(), os(&file), "--repeat".as_ref(), "1".as_ref()]);
     run.expect_success("bench");
     let number = |prefix: &str| -> f64 {
@@ -515,7 +515,7 @@ fn config_check_accepts_the_shipped_file_and_names_bad_keys_lines_and_variables(
 fn crop_metadata_agrees_with_the_prediction_line() {
     let dir = tempdir();
     let d = dir.path();
-    moving(d, "m.mp4", 2.0, (320, 180), 25);
+    footage(d, "m.mp4", 2.0, (320, 180), 25, 2);
     let index = d.join("index.jsonl");
     write_jsonl(&index, &[json!({"video_id": "m/1", "video": "m.mp4", "targetRatioWH": [9, 16]})]);
     let out = d.join("pred.jsonl");

@@ -243,11 +243,18 @@ pub fn moving(dir: &Path, name: &str, secs: f64, size: (u32, u32), fps: u32) -> 
     out
 }
 
-/// A different moving content: the Mandelbrot zoom (`seed` shifts the start).
-pub fn moving_mandelbrot(dir: &Path, name: &str, secs: f64, size: (u32, u32), fps: u32, seed: u32) -> PathBuf {
+/// `secs` seconds of real footage: the bundled Big Buck Bunny clip from `seed` × 1.3 s on
+/// (looped), scaled to `size` at `fps`. For tests that need a highlight: the scorer rightly
+/// calls test patterns (`testsrc2`) and fractal zooms graphics, not camera content.
+pub fn footage(dir: &Path, name: &str, secs: f64, size: (u32, u32), fps: u32, seed: u32) -> PathBuf {
+    let _ = std::fs::create_dir_all(dir);
     let out = dir.join(name);
-    let src = format!("mandelbrot=s={}x{}:r={fps}:start_scale={},trim=duration={secs}", size.0, size.1, 3.0 - f64::from(seed % 5) * 0.4);
-    let mut args = vec!["-f", "lavfi", "-i", &src];
+    let bunny = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/bigbuckbunny.mp4");
+    let from = (f64::from(seed % 4) * 1.3).to_string();
+    // Exactly secs × fps frames (a looped, trimmed input can give one more).
+    let frames = ((secs * f64::from(fps)).round() as u64).to_string();
+    let filter = format!("scale={}:{},setsar=1,fps={fps},format=yuv420p", size.0, size.1);
+    let mut args = vec!["-ss", &from, "-stream_loop", "-1", "-i", bunny, "-an", "-vf", &filter, "-frames:v", &frames];
     args.extend_from_slice(H264);
     args.push(s(&out));
     ffmpeg(&args);
