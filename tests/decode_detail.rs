@@ -144,7 +144,7 @@ fn detail_picture_with_an_edit_list() {
 #[test]
 fn detail_on_1080p_delivers_the_same_frames() {
     let dir = tempdir();
-    let file = moving(dir.path(), "hd.mp4", 2.0, (1920, 1080), 25);
+    let file = pattern(dir.path(), "hd.mp4", 2.0, (1920, 1080), 25);
     let (info, plain) = decode_frames(&file, &DecodeOptions { audio: false, ..DecodeOptions::default() });
     assert_eq!(info.frames, 50);
     for every in [5, 1] {
@@ -231,7 +231,7 @@ fn raw_audio_with_detail_on() {
 #[test]
 fn raw_audio_callback_is_never_called_without_audio() {
     let dir = tempdir();
-    let silent = moving(dir.path(), "silent.mp4", 2.0, (160, 96), 25);
+    let silent = pattern(dir.path(), "silent.mp4", 2.0, (160, 96), 25);
     let calls = AtomicUsize::new(0);
     let info = decode_with_audio(&silent, &DecodeOptions::default(), |_| {}, |_| {
         calls.fetch_add(1, Ordering::Relaxed);

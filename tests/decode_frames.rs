@@ -306,7 +306,7 @@ fn rotation_metadata_gives_displayed_size_and_valid_windows() {
 fn files_with_and_without_audio_decode() {
     let dir = tempdir();
     let with = moving_with_sine(dir.path(), "with_audio.mp4", 2.0, (160, 96), 25);
-    let without = moving(dir.path(), "without_audio.mp4", 2.0, (160, 96), 25);
+    let without = pattern(dir.path(), "without_audio.mp4", 2.0, (160, 96), 25);
     let v = ffprobe_json(&with, false);
     assert!(v["streams"].as_array().unwrap().iter().any(|s| s["codec_type"] == "audio"), "with_audio.mp4 must have an audio stream");
     let duration: f64 = v["format"]["duration"].as_str().unwrap().parse().unwrap();

@@ -27,12 +27,14 @@ struct Fixture {
     clip_f: f64,
 }
 
-/// 2 s of moving `testsrc2`, then 1 s of black, one H.264 stream.
+/// 2 s of real footage (the bundled clip: the scorer rightly calls a test pattern a
+/// graphic), then 1 s of black, one H.264 stream.
 fn moving_then_black(dir: &Path) -> PathBuf {
     let out = dir.join("clip.mp4");
-    let content = format!("testsrc2=s={}x{}:r={FPS}:d=2", SIZE.0, SIZE.1);
+    let bunny = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/bigbuckbunny.mp4");
     let black = format!("color=c=black:s={}x{}:r={FPS}:d=1", SIZE.0, SIZE.1);
-    let mut args = vec!["-f", "lavfi", "-i", &content, "-f", "lavfi", "-i", &black, "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0,format=yuv420p"];
+    let filter = format!("[0:v]scale={}:{},setsar=1,fps={FPS},trim=end_frame={},setpts=PTS-STARTPTS[c];[c][1:v]concat=n=2:v=1:a=0,format=yuv420p", SIZE.0, SIZE.1, 2 * FPS);
+    let mut args = vec!["-i", bunny, "-f", "lavfi", "-i", &black, "-an", "-filter_complex", &filter];
     args.extend_from_slice(H264);
     let o = out.to_str().expect("utf-8 path");
     args.push(o);

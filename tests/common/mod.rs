@@ -231,9 +231,16 @@ pub fn grey_ramp(dir: &Path, name: &str, frames: u32, fps: u32, size: (u32, u32)
     out
 }
 
-/// `secs` seconds of moving, detailed content (ffmpeg `testsrc2`: a moving box over a
-/// colour chart, plus a running counter).
+/// `secs` seconds of moving content: real footage (see [`footage`]), because the highlight
+/// scorer rightly calls a test pattern (`testsrc2`) a graphic, not a highlight.
 pub fn moving(dir: &Path, name: &str, secs: f64, size: (u32, u32), fps: u32) -> PathBuf {
+    footage(dir, name, secs, size, fps, 0)
+}
+
+/// `secs` seconds of ffmpeg's `testsrc2` (a moving box over a colour chart and a running
+/// counter): every frame differs from every other, which decode tests that match frames need.
+/// Not a highlight: the scorer calls it a graphic.
+pub fn pattern(dir: &Path, name: &str, secs: f64, size: (u32, u32), fps: u32) -> PathBuf {
     let out = dir.join(name);
     let src = format!("testsrc2=s={}x{}:r={fps}:d={secs}", size.0, size.1);
     let mut args = vec!["-f", "lavfi", "-i", &src];
