@@ -513,34 +513,7 @@ impl JobStore {
     /// Only call it when no other process works on this store (one daemon per state folder):
     /// a job running elsewhere would be taken for dead and run twice.
     pub fn recover(&self, max_attempts: u32) -> Result<Recovered, JobError> {
-        const OP: &str = "recover";
-        let mut conn = self.lock();
-        let tx = begin(&mut conn, OP)?;
-        let running = select_jobs(&tx, "WHERE state = 'running' ORDER BY id", [], OP)?;
-        let now = now_ms();
-        let mut out = Recovered::default();
-        for job in running {
-            if job.attempts >= max_attempts {
-                let reason = format!("interrupted {} times", job.attempts);
-                tx.execute(
-                    "UPDATE jobs SET state = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",
-                    params![job.id, now, reason],
-                )
-                .op(OP)?;
-                tracing::warn!(id = job.id, key = %job.key, attempts = job.attempts, "job store: interrupted job failed, out of attempts");
-                out.failed.push(job.id);
-            } else {
-                tx.execute(
-                    "UPDATE jobs SET state = 'queued', finished_at = NULL, error = NULL, progress = 0 WHERE id = ?1",
-                    params![job.id],
-                )
-                .op(OP)?;
-                tracing::info!(id = job.id, key = %job.key, attempts = job.attempts, "job store: interrupted job queued again");
-                out.requeued.push(job.id);
-            }
-        }
-        tx.commit().op(OP)?;
-        Ok(out)
+        self.recover_with(|job| (job.attempts >= max_attempts).then(|| format!("interrupted {} times", job.attempts)))
     }
 
     /// [`recover`](Self::recover) as the daemon does it: an interrupted run counts only if it
@@ -548,6 +521,20 @@ impl JobStore {
     /// claim costs the job nothing; `give_up.max_claims` still ends a job that kills the
     /// daemon every time before the minimum time.
     pub fn recover_counted(&self, give_up: GiveUp) -> Result<Recovered, JobError> {
+        self.recover_with(|job| {
+            if job.counted >= give_up.max_counted {
+                Some(format!("interrupted {} times", job.counted))
+            } else if job.attempts >= give_up.max_claims {
+                Some(format!("interrupted {} times, each soon after its start", job.attempts))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Every `Running` job, in one transaction: to `Failed` with the reason `give_up` gives,
+    /// else back to `Queued`.
+    fn recover_with(&self, give_up: impl Fn(&Job) -> Option<String>) -> Result<Recovered, JobError> {
         const OP: &str = "recover";
         let mut conn = self.lock();
         let tx = begin(&mut conn, OP)?;
@@ -555,14 +542,7 @@ impl JobStore {
         let now = now_ms();
         let mut out = Recovered::default();
         for job in running {
-            let reason = if job.counted >= give_up.max_counted {
-                Some(format!("interrupted {} times", job.counted))
-            } else if job.attempts >= give_up.max_claims {
-                Some(format!("interrupted {} times, each soon after its start", job.attempts))
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
+            if let Some(reason) = give_up(&job) {
                 tx.execute("UPDATE jobs SET state = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1", params![job.id, now, reason]).op(OP)?;
                 tracing::warn!(id = job.id, key = %job.key, attempts = job.attempts, counted = job.counted, "job store: interrupted job failed, out of attempts");
                 out.failed.push(job.id);

@@ -120,7 +120,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let by_shot = learned.map(|l| {
         let mut v = footage_shot_means(&l.p, &l.p1, shots);
         if p.activity_ratio > 0.0 && l.activity.len() == v.len() {
-            activity_gate(&mut v, &l.p1, &l.activity, shots, ((fps * 0.5).round() as usize).max(1), p.activity_ratio);
+            activity_gate(&mut v, &l.p1, &l.activity, shots, scorer::footage_min_len(fps), p.activity_ratio);
         }
         v
     });
@@ -205,10 +205,7 @@ pub fn footage_shot_means(p: &[f64], p1: &[f32], shots: &[Range<usize>]) -> Vec<
 /// keeps `(s / ratio)²` of its probability. One footage shot alone is never lowered.
 pub fn activity_gate(prob: &mut [f64], p1: &[f32], activity: &[f64], shots: &[Range<usize>], min_len: usize, ratio: f64) {
     let n = prob.len().min(p1.len()).min(activity.len());
-    let footage: Vec<&Range<usize>> = shots
-        .iter()
-        .filter(|s| s.end <= n && s.len() >= min_len && (*s).clone().map(|i| f64::from(p1[i])).sum::<f64>() >= 0.5 * s.len() as f64)
-        .collect();
+    let footage: Vec<&Range<usize>> = shots.iter().filter(|s| s.end <= n && scorer::is_footage_shot(p1, s, min_len)).collect();
     if footage.len() < 2 {
         return;
     }

@@ -164,6 +164,18 @@ pub fn inputs(features: &[FrameFeatures], shots: &[Range<usize>], fps: f64, aspe
 /// row: the stretches that are worth comparing with each other.
 const FOOTAGE_P: f32 = 0.5;
 
+/// Shortest footage shot compared with others: half a second (a flash between two cuts says
+/// nothing about which recording is the highlight).
+pub fn footage_min_len(fps: f64) -> usize {
+    ((fps * 0.5).round() as usize).max(1)
+}
+
+/// Whether `shot` is footage for comparisons between shots (the relative row, the activity
+/// gate of [`crate::select`]): first-stage mean at least [`FOOTAGE_P`], `min_len` frames long.
+pub fn is_footage_shot(p1: &[f32], shot: &Range<usize>, min_len: usize) -> bool {
+    shot.end <= p1.len() && shot.len() >= min_len && p1[shot.clone()].iter().sum::<f32>() / shot.len() as f32 >= FOOTAGE_P
+}
+
 /// The second-stage row of every frame, `n × RELATIVE.len()`, from the first stage's
 /// probabilities `p1` and the absolute rows `x` (as [`inputs`] makes them).
 ///
@@ -178,12 +190,11 @@ pub fn relative(x: &[f32], p1: &[f32], shots: &[Range<usize>], fps: f64) -> Vec<
     let r = RELATIVE.len();
     let logit = |p: f32| (p.clamp(1e-4, 1.0 - 1e-4) / (1.0 - p.clamp(1e-4, 1.0 - 1e-4))).ln().clamp(-6.0, 6.0) / 6.0;
     let shot_col = |i: usize, k: usize| x.get(i * INPUTS + 2 * BASE.len() + k).copied().unwrap_or(0.0);
-    let min_len = ((fps * 0.5).round() as usize).max(1);
+    let min_len = footage_min_len(fps);
     let mut per_shot = Vec::new();
     for s in shots.iter().filter(|s| s.end <= n && !s.is_empty()) {
-        let mean = s.clone().map(|i| p1[i]).sum::<f32>() / s.len() as f32;
         let lmean = s.clone().map(|i| logit(p1[i])).sum::<f32>() / s.len() as f32;
-        let footage = mean >= FOOTAGE_P && s.len() >= min_len;
+        let footage = is_footage_shot(p1, s, min_len);
         per_shot.push((s.clone(), lmean, footage, MOTION.map(|k| shot_col(s.start, k))));
     }
     let footage: Vec<_> = per_shot.iter().filter(|s| s.2).collect();
