@@ -152,6 +152,10 @@ def main():
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--json", help="write every figure here")
     ap.add_argument("--skip-kinds", action="store_true")
+    ap.add_argument("--judges", default="learned,both,rules",
+                    help="comma-separated: learned (scorer only), both (scorer + rules: the default), rules")
+    ap.add_argument("--in-sample", action="store_true",
+                    help="also fit one scorer on every training video and score the sets with it: the full-set figure the held-out one is compared with")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=PATH",
                     help="more annotated footage (dumps in DUMPS/NAME): in the folds, trained on and scored held out")
     ap.add_argument("--no-train", action="append", default=[], metavar="NAME",
@@ -179,7 +183,7 @@ def main():
         models[f["fold"]] = Path(work) / f"fold{f['fold']}.onnx"
         scorer.export_onnx(scorer.train([by_key[k] for k in f["train"]]), models[f["fold"]], videos[0]["names"])
     result["judges"] = {}
-    for judge in ("learned", "both", "rules"):
+    for judge in args.judges.split(","):
         env = {"HIGHLIGHTD__SELECT__JUDGE": judge}
         if judge == "rules":
             lines = {s: replay(args.bin, s, args.dumps, Path(work) / f"rules-{s}.jsonl", "none") for s in DIRS}
@@ -187,12 +191,22 @@ def main():
             lines = heldout_predictions(args.bin, args.dumps, work, folds, models, env, tag=judge)
         reps = {s: evaluate(args.bin, s, lines[s], work, judge) for s in DIRS}
         result["judges"][judge] = {s: summary(reps[s]) for s in DIRS}
+        print(judge, json.dumps(result["judges"][judge]), flush=True)
         per = {v["video_id"]: v["f"] for v in reps["dev2"]["videos"]}
         result["judges"][judge]["per_fold_dev2"] = []
         for f in folds:
             ids = [k.split("/")[1] for k in f["test"] if k.startswith("dev2/")]
             result["judges"][judge]["per_fold_dev2"].append(round(100 * float(np.mean([per[i] for i in ids])), 2) if ids else None)
-        print(judge, json.dumps(result["judges"][judge]))
+        print(judge, "per fold dev2", result["judges"][judge]["per_fold_dev2"], flush=True)
+
+    if args.in_sample:
+        full = Path(work) / "full.onnx"
+        scorer.export_onnx(scorer.train([v for v in videos if v["set"] not in args.no_train]), full, videos[0]["names"])
+        result["in_sample"] = {}
+        for s in DIRS:
+            got = replay(args.bin, s, args.dumps, Path(work) / f"full-{s}.jsonl", full)
+            result["in_sample"][s] = summary(evaluate(args.bin, s, got, work, "full"))
+        print("in-sample (fit on every video, scored on the same)", json.dumps(result["in_sample"]), flush=True)
 
     # Leave-one-kind-out (dev2 only).
     if not args.skip_kinds:

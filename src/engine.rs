@@ -42,6 +42,8 @@ pub struct VideoResult {
     pub subjects: Vec<(usize, Subject)>,
     /// Frames the image networks analysed.
     pub subjects_sampled: usize,
+    /// Wall time spent inside the image networks (the decoder keeps running meanwhile).
+    pub network_seconds: f64,
     pub audio: AudioEvents,
     pub seconds: f64,
 }
@@ -184,6 +186,7 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, deadline: Option<decode::D
     let mut sample_k = 0u64;
     let mut cues_seen: Vec<(usize, NetCues)> = Vec::new();
     let mut last_spread = 1.0f32;
+    let mut network_seconds = 0.0f64;
     let mut on_frame = |f: decode::AnalysisFrame| {
         let mut feat = analyser.push(&f);
         if feat.cut_distance > cfg.shots.cut_distance {
@@ -191,7 +194,10 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, deadline: Option<decode::D
         }
         if let (Some(n), Some(d), Some(e)) = (nets.as_deref_mut(), f.detail.as_ref(), engines.as_ref()) {
             if net_error.is_none() {
-                match n.analyse(&d.rgb, d.width, d.height, schedule(e, rate, sample_k)) {
+                let t = Instant::now();
+                let analysed = n.analyse(&d.rgb, d.width, d.height, schedule(e, rate, sample_k));
+                network_seconds += t.elapsed().as_secs_f64();
+                match analysed {
                     Ok(dets) => {
                         let mut cues = NetCues::from_detections(&dets, cfg.subjects.saliency_power);
                         // UNISAL runs on every other sample: hold its last spread between.
@@ -260,7 +266,7 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, deadline: Option<decode::D
     let scorer = models.as_deref_mut().and_then(|m| m.scorer.as_mut());
     let decision = decide(&features, &shots, &canvas, cfg, scorer.map(|s| s as &mut dyn Model));
     let Decision { selection, predictions, plans } = decision;
-    Ok(VideoResult { info, features, shots, selection, plans, predictions, subjects: subjects_seen, subjects_sampled: sample_k as usize, audio, seconds: started.elapsed().as_secs_f64() })
+    Ok(VideoResult { info, features, shots, selection, plans, predictions, subjects: subjects_seen, subjects_sampled: sample_k as usize, network_seconds, audio, seconds: started.elapsed().as_secs_f64() })
 }
 
 /// The shots of a video from its features.

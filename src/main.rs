@@ -503,6 +503,10 @@ fn bench_cmd(a: BenchArgs) -> Result<std::process::ExitCode> {
         println!("predict/decode  {:.2}x", r.ratio);
         println!("real time       {:.2}x", r.realtime);
         println!("networks        {} frames analysed, {} audio patches", r.network_frames, r.audio_patches);
+        println!("time            predict {:.1} s, {:.1} s of it in the image networks ({:.0} %)", r.predict_seconds, r.network_seconds, 100.0 * r.network_seconds / r.predict_seconds.max(1e-9));
+        if let Some(c) = r.predict_cores {
+            println!("cores busy      {c:.2} (processor time / wall time of predict)");
+        }
         if let Some(m) = r.peak_rss_mib {
             println!("peak memory     {m:.0} MiB");
         }

@@ -481,6 +481,12 @@ fn bench_reports_decode_and_predict_rates() {
         assert!(v[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {v}");
     }
     assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(160), Some(96)), "{v}");
+    // The breakdown: time in the networks is part of predict's wall time, and predict keeps
+    // at least part of a core busy (processor time from getrusage).
+    let (net, wall) = (v["network_seconds"].as_f64().unwrap_or(-1.0), v["predict_seconds"].as_f64().unwrap_or(0.0));
+    assert!(wall > 0.0 && (0.0..=wall).contains(&net), "network_seconds {net} within predict_seconds {wall}: {v}");
+    let cores = v["predict_cores"].as_f64().unwrap_or(0.0);
+    assert!(cores > 0.05 && cores < 64.0, "predict_cores {cores}: {v}");
 }
 
 // ---------------------------------------------------------------------- 9. config check
