@@ -294,6 +294,9 @@ impl Config {
         if !(0.0..=1.0).contains(&s.activity_ratio) {
             return bad("select.activity_ratio", "must be between 0 (off) and 1");
         }
+        if !(0.0..=1.0).contains(&s.footage_floor) {
+            return bad("select.footage_floor", "must be between 0 (off) and 1");
+        }
         let cue_weights = s.action_weight + s.subject_weight + s.excitement_weight + s.speech_weight;
         if [s.subject_weight, s.excitement_weight, s.speech_weight].iter().any(|w| !(0.0..=1.0).contains(w)) || cue_weights > 1.0 {
             return bad("select.*_weight", "each must be between 0 and 1, and together at most 1");

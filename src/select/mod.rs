@@ -44,6 +44,10 @@ pub struct SelectParams {
     /// this share of the most active footage shot's speed has its probability lowered by
     /// the square of the shortfall (0 turns it off). See [`activity_gate`].
     pub activity_ratio: f64,
+    /// With the scorer, when no frame reaches a first-stage probability of 0.5: the shot that
+    /// looks most like live footage is still kept whole if its mean first-stage probability
+    /// reaches this floor (0 turns it off). See [`unfamiliar_footage`].
+    pub footage_floor: f64,
 }
 
 /// Who decides how likely a frame is to be a highlight.
@@ -62,7 +66,7 @@ pub enum Judge {
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.4 }
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.4, footage_floor: 0.15 }
     }
 }
 
@@ -173,10 +177,42 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
             if !foot.is_empty() {
                 let best = foot.remove(0);
                 (segments, expected_f) = choose_after(best, foot, expected_gt);
+            } else if let Some(r) = unfamiliar_footage(f, shots, scorer::footage_min_len(fps), p.footage_floor) {
+                let frames: Vec<bool> = r.clone().map(|i| ev[i].black < 0.5).collect();
+                let seg = runs_of(&frames).into_iter().max_by_key(|k| k.len()).map(|k| (r.start + k.start)..(r.start + k.end));
+                if let Some(k) = seg {
+                    let len = k.len() as f64;
+                    let sp: f64 = f[k.clone()].iter().sum();
+                    let sq: f64 = k.clone().map(|i| f[i] * crop_iou.get(i).copied().unwrap_or(0.5)).sum();
+                    let best = Segment { start: k.start, end: k.end, p: sp / len, q: sq / len };
+                    // Its expected number of highlight frames: the shot's footage probability.
+                    (segments, expected_f) = choose_after(best, Vec::new(), sp);
+                }
             }
         }
     }
     Selection { segments, expected_f, evidence: ev, p: prob, p1: Vec::new() }
+}
+
+/// The shot to keep when no frame looks like footage to the first stage (all below 0.5): the
+/// one with the highest mean first-stage probability, if that mean reaches `floor` and the
+/// shot is at least `min_len` frames. Why: real footage unlike anything the scorer was trained
+/// on (another kind of scene, another camera) comes out under-confident, and calling a real
+/// video empty costs the whole video; the held-out folds show it — the best shot of every
+/// filler-only video stays below 0.14 (most below 0.03), while unfamiliar real sequences sit
+/// at 0.14–0.47 with nothing else in their video above 0.07. The reference is absolute (the
+/// shot's own mean probability), so no other stretch of the video moves it.
+pub fn unfamiliar_footage(p1: &[f64], shots: &[Range<usize>], min_len: usize, floor: f64) -> Option<Range<usize>> {
+    if floor <= 0.0 {
+        return None;
+    }
+    shots
+        .iter()
+        .filter(|s| s.end <= p1.len() && s.len() >= min_len.max(1))
+        .map(|s| (s, p1[s.clone()].iter().sum::<f64>() / s.len() as f64))
+        .filter(|&(_, m)| m >= floor)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(s, _)| s.clone())
 }
 
 /// The learned probability with every footage frame (first stage ≥ 0.5) given the mean over
@@ -400,6 +436,48 @@ mod tests {
         let mut short = vec![0.8; 30];
         activity_gate(&mut short, &p1, &activity, &shots, 11, 0.4);
         assert!(short.iter().all(|&v| v == 0.8));
+    }
+
+    #[test]
+    fn unfamiliar_footage_is_the_best_shot_above_the_floor() {
+        let shots = vec![0..30, 30..90, 90..120, 120..124];
+        let mut p1 = vec![0.01; 30];
+        p1.extend(vec![0.2; 60]);
+        p1.extend(vec![0.05; 30]);
+        p1.extend(vec![0.9; 4]); // highest, but shorter than a footage shot may be
+        assert_eq!(unfamiliar_footage(&p1, &shots, 13, 0.15), Some(30..90));
+        assert_eq!(unfamiliar_footage(&p1, &shots, 13, 0.25), None, "nothing reaches the floor");
+        assert_eq!(unfamiliar_footage(&p1, &shots, 13, 0.0), None, "0 turns it off");
+        assert_eq!(unfamiliar_footage(&p1, &shots, 3, 0.15), Some(120..124));
+    }
+
+    /// Features of a lit, moving picture: no black or frozen veto.
+    fn lit(n: usize) -> Vec<FrameFeatures> {
+        (0..n).map(|_| FrameFeatures { luma_mean: 110.0, luma_std: 45.0, change: 6.0, sharpness: 20.0, ..FrameFeatures::default() }).collect()
+    }
+
+    fn scores(p1: &[f32]) -> scorer::Scores {
+        scorer::Scores { p1: p1.to_vec(), p: p1.iter().map(|&v| f64::from(v) * 0.9).collect(), activity: vec![0.0; p1.len()] }
+    }
+
+    #[test]
+    fn a_video_whose_footage_the_first_stage_doubts_keeps_its_best_shot_not_nothing() {
+        // 25 fps: 1 s of filler, 3 s the first stage gives 0.2, 1 s of filler.
+        let shots = vec![0..25, 25..100, 100..125];
+        let mut p1 = vec![0.003f32; 25];
+        p1.extend(vec![0.2f32; 75]);
+        p1.extend(vec![0.01f32; 25]);
+        let features = lit(125);
+        let iou = vec![0.8; 125];
+        let params = SelectParams::default();
+        let sel = select(&features, &shots, &iou, 25.0, &params, Some(&scores(&p1)));
+        assert_eq!(sel.frames().collect::<Vec<_>>(), (25..100).collect::<Vec<_>>());
+        // Off: the video is called empty, as before the floor.
+        let off = SelectParams { footage_floor: 0.0, ..SelectParams::default() };
+        assert!(select(&features, &shots, &iou, 25.0, &off, Some(&scores(&p1))).is_empty());
+        // A filler-only video (best shot 0.02) stays empty.
+        let filler = vec![0.02f32; 125];
+        assert!(select(&features, &shots, &iou, 25.0, &params, Some(&scores(&filler))).is_empty());
     }
 
     #[test]
