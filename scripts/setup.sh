@@ -27,6 +27,7 @@ if $for_tests; then
   command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
   [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
   command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
+  command -v openssl >/dev/null || need_apt+=(openssl)   # certificates for the MQTT-over-TLS test
   command -v systemd-analyze >/dev/null || need_apt+=(systemd)
   # Text-detector test renders a title card with DejaVu; the speech test speaks with espeak-ng.
   [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)

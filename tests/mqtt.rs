@@ -6,7 +6,7 @@
 //! fail with a message naming the packages; they never pass silently. Only 127.0.0.1 is used,
 //! every wait is bounded.
 
-use highlightd::status::{JobEvent, JobSummary, Link, MqttConfig, RunningJob, State, Stats, Status, StatusHandle, StatusPublisher, SHUTDOWN_WAIT};
+use highlightd::status::{JobEvent, JobSummary, Link, MqttConfig, RunningJob, State, Stats, Status, StatusHandle, StatusPublisher, TlsConfig, SHUTDOWN_WAIT};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -94,6 +94,8 @@ struct Broker {
     child: Option<Child>,
     /// Credentials for our subscribers, when the broker wants them.
     login: Option<(String, String)>,
+    /// The CA that signed the broker's certificate, when it listens with TLS only.
+    ca: Option<PathBuf>,
 }
 
 impl Broker {
@@ -107,9 +109,25 @@ impl Broker {
     }
 
     fn start_with(login: Option<(String, String)>) -> Broker {
+        Self::start_full(login, false)
+    }
+
+    /// A broker that speaks TLS only, with a server certificate for 127.0.0.1 signed by a CA
+    /// made for this test (`self.ca`).
+    fn start_tls() -> Broker {
+        Self::start_full(None, true)
+    }
+
+    fn start_full(login: Option<(String, String)>, tls: bool) -> Broker {
         require_tools();
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut b = Broker { dir, port: 0, conf: PathBuf::new(), child: None, login };
+        let tls_lines = if tls {
+            let (ca, cert, key) = make_certificates(dir.path());
+            Some((ca.clone(), format!("cafile {}\ncertfile {}\nkeyfile {}\n", ca.display(), cert.display(), key.display())))
+        } else {
+            None
+        };
+        let mut b = Broker { dir, port: 0, conf: PathBuf::new(), child: None, login, ca: tls_lines.as_ref().map(|t| t.0.clone()) };
         // A port found free may be taken before mosquitto binds it: try a few.
         for _ in 0..3 {
             b.port = free_port();
@@ -117,6 +135,9 @@ impl Broker {
             // As root mosquitto drops to the `mosquitto` user, which cannot read our temporary
             // folder; `user <us>` keeps it as us (ignored when not root).
             let mut text = format!("user {}\nlistener {} 127.0.0.1\n", user_name(), b.port);
+            if let Some((_, lines)) = &tls_lines {
+                text.push_str(lines);
+            }
             match &b.login {
                 None => text.push_str("allow_anonymous true\n"),
                 Some((u, p)) => {
@@ -194,6 +215,7 @@ impl Broker {
             topic_prefix: PREFIX.into(),
             username: self.login.as_ref().map(|l| l.0.clone()),
             password: self.login.as_ref().map(|l| l.1.clone()),
+            tls: self.ca.as_ref().map(|ca| TlsConfig { ca_file: ca.clone(), client_cert: None, client_key: None }),
             keep_alive_s: 5,
             reconnect_max_s: 2,
             ..MqttConfig::default()
@@ -240,6 +262,9 @@ impl Sub {
         cmd.args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1", "-F", "%r %t %p", "-W", &secs.to_string()]);
         if let Some((u, p)) = &broker.login {
             cmd.args(["-u", u, "-P", p]);
+        }
+        if let Some(ca) = &broker.ca {
+            cmd.arg("--cafile").arg(ca);
         }
         cmd.args(extra);
         for t in topics {
@@ -300,6 +325,32 @@ impl Drop for Sub {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it (openssl; PEM files in `dir`):
+/// `(ca, cert, key)`.
+fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (ca_key, ca) = (dir.join("ca.key"), dir.join("ca.pem"));
+    make_ca(&ca_key, &ca, "highlightd test CA");
+    let (key, csr, cert, ext) = (dir.join("server.key"), dir.join("server.csr"), dir.join("server.pem"), dir.join("server.ext"));
+    std::fs::write(&ext, "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\nkeyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n").expect("write ext");
+    openssl(&["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", s(&key), "-out", s(&csr)]);
+    openssl(&["x509", "-req", "-in", s(&csr), "-CA", s(&ca), "-CAkey", s(&ca_key), "-CAcreateserial", "-days", "2", "-extfile", s(&ext), "-out", s(&cert)]);
+    (ca, cert, key)
+}
+
+/// A self-signed CA certificate and its key.
+fn make_ca(key: &Path, cert: &Path, name: &str) {
+    openssl(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", &format!("/CN={name}"), "-keyout", s(key), "-out", s(cert)]);
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temporary path")
+}
+
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl").args(args).output().unwrap_or_else(|e| panic!("cannot run openssl: {e} (install the Debian package openssl)"));
+    assert!(out.status.success(), "openssl {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn topic(device: &str, leaf: &str) -> String {
@@ -605,6 +656,32 @@ fn password_right_and_wrong() {
     bad.shutdown();
     good.shutdown();
     assert!(t.elapsed() < SHUTDOWN_WAIT * 2, "shutdown took {:?}", t.elapsed());
+}
+
+/// MQTT over TLS (rustls on ring): with the CA that signed the broker's certificate the
+/// publisher connects and its retained status arrives; with another CA it refuses the broker
+/// (the certificate is really checked) and says so.
+#[test]
+fn tls_with_the_right_ca_and_a_wrong_one() {
+    let broker = Broker::start_tls();
+    let good = start(broker.config("tls-ok"));
+    connected(&good, &broker);
+    let st = await_retained(&broker, &topic("tls-ok", "status"), Duration::from_secs(5), |_| true).json();
+    assert_eq!(st["state"], "idle");
+
+    let other = broker.dir.path().join("other-ca.pem");
+    make_ca(&broker.dir.path().join("other-ca.key"), &other, "someone else");
+    let bad = start(MqttConfig { tls: Some(TlsConfig { ca_file: other, client_cert: None, client_key: None }), ..broker.config("tls-bad") });
+    assert!(
+        wait_until(Duration::from_secs(5), || matches!(bad.link(), Link::Down { .. })) && !bad.is_connected(),
+        "a broker whose certificate the CA did not sign must be refused: {:?}",
+        bad.link()
+    );
+    let link = format!("{:?}", bad.link());
+    assert!(link.to_lowercase().contains("certificate") || link.to_lowercase().contains("tls"), "{link}");
+    eprintln!("refused as expected: {link}");
+    bad.shutdown();
+    good.shutdown();
 }
 
 /// Requirement 6: A clean shutdown sends what is queued, then `offline` (retained), quickly.
