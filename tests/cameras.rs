@@ -170,7 +170,8 @@ struct Sub {
 
 impl Sub {
     fn start(broker: &Broker, out: &Path) -> Sub {
-        let topic = format!("{PREFIX}/{DEVICE}/cameras/#");
+        // The whole box: the cameras, and the ingest folder's job `events` too.
+        let topic = format!("{PREFIX}/{DEVICE}/#");
         // Line-buffered (stdbuf): into a file mosquitto_sub's output would wait in a 4 KiB
         // buffer and every "within N s" below would measure the buffer, not the daemon.
         let child = Command::new("stdbuf")
@@ -232,9 +233,14 @@ impl Daemon {
     /// Starts `highlightd serve` with `cameras` (TOML `[[cameras]]` entries) and MQTT on
     /// `broker`; returns once it logged "serving", and how long that took.
     fn start(root: &Path, broker: &Broker, cameras: &str) -> (Daemon, Duration) {
+        Self::start_with(root, broker, "", cameras)
+    }
+
+    /// Like [`Daemon::start`], with `serve` lines added to `[serve]`.
+    fn start_with(root: &Path, broker: &Broker, serve: &str, cameras: &str) -> (Daemon, Duration) {
         let cfg = root.join("highlightd.toml");
         let text = format!(
-            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\n\n[engines]\nenabled = false\n\n[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {port}\ndevice_id = \"{DEVICE}\"\ntopic_prefix = \"{PREFIX}\"\nhome_assistant_discovery = false\n\n{cameras}",
+            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\n{serve}\n[engines]\nenabled = false\n\n[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {port}\ndevice_id = \"{DEVICE}\"\ntopic_prefix = \"{PREFIX}\"\nhome_assistant_discovery = false\n\n{cameras}",
             r = root.display(),
             port = broker.port
         );
@@ -556,4 +562,78 @@ fn a_stalled_stream_is_dropped_after_stall_s_and_comes_back() {
     // From the last picture (at SIGSTOP) to the first after SIGCONT: the 8 s and the reconnect.
     assert!(secs >= 7.5, "{live}");
     daemon.terminate();
+}
+
+/// Copies `src` into the ingest folder the way a careful uploader does: under a hidden name,
+/// then renamed into place.
+fn drop_into_ingest(src: &Path, ingest: &Path, name: &str) {
+    std::fs::create_dir_all(ingest).expect("ingest folder");
+    let tmp = ingest.join(format!(".{name}.part"));
+    std::fs::copy(src, &tmp).expect("copy into ingest");
+    std::fs::rename(&tmp, ingest.join(name)).expect("rename into place");
+}
+
+/// (d) Two RTSP cameras (two servers, both analysed) and a file dropped into the ingest
+/// folder, all at once: each camera gets its highlight, its clip, outputs and segments under
+/// its own name, every state and highlight payload names its own camera, and the dropped
+/// file's prediction is written as if the cameras were not there.
+#[test]
+fn two_cameras_and_a_dropped_file_are_all_processed_without_mixing_outputs() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let action = calm_action_calm(root);
+    let dropped = common::footage(root, "dropped-src.mp4", 6.0, (320, 180), 15, 1);
+    let (east, west) = (RtspServer::start(&action), RtspServer::start(&action));
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cam = |name: &str, url: String| format!("[[cameras]]\nname = \"{name}\"\nurl = \"{url}\"\ndecision_delay_s = 10\nclip_margin_s = 1\n[cameras.recording]\nsegment_s = 2\n\n");
+    let cameras = format!("{}{}", cam("east", east.url()), cam("west", west.url()));
+    let (mut daemon, _) = Daemon::start_with(root, &broker, "scan_interval_s = 0.2\nstable_s = 1.0\n", &cameras);
+    for name in ["east", "west"] {
+        sub.wait_state(name, "live", 0, Duration::from_secs(20));
+    }
+    // Dropped while both cameras record and analyse.
+    drop_into_ingest(&dropped, &root.join("ingest"), "dropped.mp4");
+    let preds = root.join("out/dropped.mp4.predictions.jsonl");
+    let t = Instant::now();
+    assert!(wait_for(Duration::from_secs(60), || preds.exists()), "the dropped file was not processed:\n{}", daemon.log_text());
+    println!("dropped file done {:?} after the drop, with two cameras live", t.elapsed());
+    assert!(wait_for(Duration::from_secs(60), || ["east", "west"].iter().all(|c| !sub.events(c, "highlight").is_empty())), "not every camera gave its highlight:\n{}", daemon.log_text());
+    println!("daemon peak memory (VmHWM) {} MiB with two analysed cameras and an ingest job", daemon.peak_kib() / 1024);
+    daemon.terminate();
+
+    let lines = read_jsonl(&preds);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(!predictions(&lines[0]).is_empty(), "the dropped footage has no highlight: {}", lines[0]);
+    assert!(lines[0].get("camera").is_none(), "an ingest prediction names a camera: {}", lines[0]);
+    let done: Vec<Value> = sub.messages().into_iter().filter(|(t, _)| *t == format!("{PREFIX}/{DEVICE}/events")).map(|(_, v)| v).collect();
+    assert!(done.iter().any(|e| e["event"] == "done" && e["input"].as_str().is_some_and(|i| i.ends_with("dropped.mp4"))), "no `done` event for the dropped file: {done:?}");
+    let out_cams: Vec<String> = std::fs::read_dir(root.join("out/cameras")).expect("out/cameras").filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(out_cams.iter().all(|c| c == "east" || c == "west"), "{out_cams:?}");
+
+    for (name, other) in [("east", "west"), ("west", "east")] {
+        let states = sub.states(name);
+        assert!(!states.is_empty() && states.iter().all(|s| s["camera"] == name), "{name}: a state names another camera: {states:?}");
+        let events = sub.events(name, "highlight");
+        assert_eq!(events.len(), 1, "{name}: {events:#?}");
+        let ev = &events[0];
+        assert_eq!(ev["camera"], name, "{ev}");
+        let own_out = root.join("out/cameras").join(name);
+        let own_segs = root.join("state/cameras").join(name).join("segments");
+        let clip = PathBuf::from(ev["clip"].as_str().unwrap_or_else(|| panic!("{name}: no clip: {ev}")));
+        assert!(clip.starts_with(&own_out) && clip.exists(), "{name}: clip {} not in {}", clip.display(), own_out.display());
+        let outputs: Vec<PathBuf> = ev["outputs"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(PathBuf::from)).collect()).unwrap_or_default();
+        assert_eq!(outputs.len(), 2, "{ev}");
+        assert!(outputs.iter().all(|p| p.starts_with(&own_out) && p.exists()), "{name}: outputs {outputs:?}");
+        let segs = ev["segments"].as_array().cloned().unwrap_or_default();
+        assert!(!segs.is_empty() && segs.iter().all(|s| s.as_str().is_some_and(|s| Path::new(s).starts_with(&own_segs))), "{name}: segments {segs:?}");
+        let clip_lines = read_jsonl(&outputs[0]);
+        assert!(clip_lines.iter().all(|l| l["camera"] == name && l["video_id"].as_str().is_some_and(|v| v.starts_with(&format!("{name}-")))), "{name}: {clip_lines:?}");
+        assert!(!ev.to_string().contains(&format!("/{other}/")), "{name}'s event mentions {other}: {ev}");
+        assert!(!segments(&own_segs).is_empty(), "{name}: no segments");
+        println!("{name}: highlight {} – {}, clip {}, delay_s {}", ev["start"], ev["end"], clip.display(), ev["delay_s"]);
+    }
 }
