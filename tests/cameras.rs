@@ -637,3 +637,177 @@ fn two_cameras_and_a_dropped_file_are_all_processed_without_mixing_outputs() {
         println!("{name}: highlight {} – {}, clip {}, delay_s {}", ev["start"], ev["end"], clip.display(), ev["delay_s"]);
     }
 }
+
+/// A tmpfs mounted for one test, unmounted (lazily, so a busy file cannot keep it) on drop.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// None (and the reason printed) when this process may not mount.
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).output();
+        match out {
+            Ok(o) if o.status.success() => Some(Tmpfs { dir: dir.to_path_buf() }),
+            Ok(o) => {
+                println!("SKIPPED: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {}", String::from_utf8_lossy(&o.stderr).trim());
+                None
+            }
+            Err(e) => {
+                println!("SKIPPED: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+/// Frames ffprobe decodes from `file` (0 when it cannot).
+fn decoded_frames(file: &Path) -> u64 {
+    ffprobe(file, &["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"]).lines().find_map(|l| l.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Writes `path` until the file system is full: 1 MiB, then 4 KiB writes until ENOSPC.
+fn fill_disk(path: &Path) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).expect("filler");
+    let mut n = 0u64;
+    for chunk in [vec![0u8; 1 << 20], vec![0u8; 4096]] {
+        while f.write_all(&chunk).is_ok() {
+            n += chunk.len() as u64;
+        }
+    }
+    let _ = f.sync_all();
+    n
+}
+
+/// (e) Disk full: the state folder (job store, recording) is a small tmpfs, filled by another
+/// writer while the camera records. The camera reports state `error` with "disk full", no
+/// segment finalised before is changed and every segment decodes, the job store passes
+/// SQLite's integrity check, and once the space is freed recording resumes by itself (state
+/// `live`, new segments, the gap reported as "disk full").
+#[test]
+fn a_full_disk_stops_recording_cleanly_and_recording_resumes_when_space_returns() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let Some(_fs) = Tmpfs::mount(&root.join("state"), "24m") else { return };
+    let clip = footage(root, "cam.mp4", 120, "ball", (320, 240), 15, 500);
+    let dropped = common::footage(root, "dropped-src.mp4", 3.0, (320, 180), 15, 2);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"shed\"\nurl = \"{}\"\nanalyse = false\nreconnect_max_s = 2\n[cameras.recording]\nsegment_s = 1\nquota_bytes = 67108864\n", server.url());
+    let (mut daemon, _) = Daemon::start_with(root, &broker, "scan_interval_s = 0.2\nstable_s = 1.0\n", &cameras);
+    let seg_dir = root.join("state/cameras/shed/segments");
+    sub.wait_state("shed", "live", 0, Duration::from_secs(20));
+    drop_into_ingest(&dropped, &root.join("ingest"), "dropped.mp4");
+    assert!(wait_for(Duration::from_secs(60), || root.join("out/dropped.mp4.predictions.jsonl").exists()), "the dropped file was not processed:\n{}", daemon.log_text());
+    assert!(wait_for(Duration::from_secs(20), || segments(&seg_dir).len() >= 3), "no segments:\n{}", daemon.log_text());
+    let before: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&seg_dir).expect("segments").filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "ts")).map(|p| (p.clone(), std::fs::read(&p).expect("segment"))).collect();
+
+    let n = sub.states("shed").len();
+    let filler = root.join("state/filler");
+    let t = Instant::now();
+    let filled = fill_disk(&filler);
+    let err = sub.wait_state("shed", "error", n, Duration::from_secs(10));
+    println!("disk filled ({filled} bytes of filler); state `error` {:?} after: {}", t.elapsed(), err["error"]);
+    assert!(err["error"].as_str().is_some_and(|e| e.starts_with("disk full")), "{err}");
+    // Nothing is recorded while the disk is full.
+    std::thread::sleep(Duration::from_secs(2));
+    let during = segments(&seg_dir).len();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(segments(&seg_dir).len(), during, "segments finalised on a full disk");
+    assert_eq!(sub.states("shed").last().map(|s| s["state"].clone()), Some(Value::from("error")));
+    for (p, bytes) in &before {
+        assert_eq!(std::fs::read(p).ok().as_ref(), Some(bytes), "{} changed", p.display());
+    }
+    for s in std::fs::read_dir(&seg_dir).expect("segments").filter_map(Result::ok).map(|e| e.path()) {
+        if s.extension().is_some_and(|x| x == "ts") {
+            let size = std::fs::metadata(&s).map_or(0, |m| m.len());
+            assert!(decoded_frames(&s) > 0, "{} ({size} bytes, existed before the fill: {}) does not decode; segments {:?}", s.display(), before.iter().any(|b| b.0 == s), segments(&seg_dir));
+        }
+    }
+
+    let m = sub.states("shed").len();
+    std::fs::remove_file(&filler).expect("free the space");
+    let freed_at = now_ms();
+    let t = Instant::now();
+    let live = sub.wait_state("shed", "live", m, Duration::from_secs(20));
+    println!("live again {:?} after the space was freed; gap {}", t.elapsed(), live["last_gap"]);
+    assert_eq!(live["last_gap"]["reason"], "disk full", "{live}");
+    assert!(wait_for(Duration::from_secs(20), || segments(&seg_dir).iter().filter(|s| s.0 >= freed_at).count() >= 2), "recording did not resume:\n{}", daemon.log_text());
+    daemon.terminate();
+    for s in segments(&seg_dir).iter().filter(|s| s.0 >= freed_at) {
+        assert!(decoded_frames(&seg_dir.join(format!("{}-{}.ts", s.0, s.1))) > 0);
+    }
+    let db = root.join("state/jobs.sqlite3");
+    let check = Command::new("sqlite3").arg(&db).arg("PRAGMA integrity_check; SELECT count(*) FROM jobs;").output().expect("sqlite3 (Debian package sqlite3)");
+    let out = String::from_utf8_lossy(&check.stdout).to_string();
+    println!("job store: {}", out.replace('\n', " "));
+    assert!(out.starts_with("ok\n1"), "job store: {out}");
+}
+
+/// Video packets (access units) in `file`, counted without decoding.
+fn packets(file: &Path) -> u64 {
+    ffprobe(file, &["-count_packets", "-select_streams", "v:0", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"]).lines().find_map(|l| l.trim().parse().ok()).unwrap_or(0)
+}
+
+/// (f) A stream the analysis cannot keep up with (1080p60 of incompressible noise, 1 s
+/// segments, the shortest `decision_delay_s`): the analysis skips whole segments and counts
+/// their frames as `dropped`, `analysed_fps` stays under the live `fps`, analysed + dropped
+/// never exceeds the frames received, and the recording keeps every frame.
+#[test]
+fn analysis_that_cannot_keep_up_counts_dropped_frames_and_recording_keeps_all() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = footage(root, "noise1080.mp4", 3, "snow", (1920, 1080), 60, 25000);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"fast\"\nurl = \"file://{}?loop=true\"\ndecision_delay_s = 2\n[cameras.recording]\nsegment_s = 1\n", clip.display());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    sub.wait_state("fast", "live", 0, Duration::from_secs(20));
+    let seg_dir = root.join("state/cameras/fast/segments");
+    assert!(
+        wait_for(Duration::from_secs(60), || sub.states("fast").last().is_some_and(|s| s["dropped"].as_u64().unwrap_or(0) > 0)),
+        "no dropped frames reported: {:?}\n{}",
+        sub.states("fast").last(),
+        daemon.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    let states = sub.states("fast");
+    daemon.terminate();
+    let last = states.iter().rev().find(|s| s["state"] == "live").cloned().unwrap_or_default();
+    let (frames, analysed, dropped) = (last["frames"].as_u64().unwrap_or(0), last["analysed"].as_u64().unwrap_or(0), last["dropped"].as_u64().unwrap_or(0));
+    println!("last live state: fps {} analysed_fps {} frames {frames} analysed {analysed} dropped {dropped}", last["fps"], last["analysed_fps"]);
+    assert!(dropped > 0 && analysed > 0, "{last}");
+    for s in &states {
+        let (a, d) = (s["analysed"].as_u64().unwrap_or(0), s["dropped"].as_u64().unwrap_or(0));
+        assert!(s.get("analysed_fps").is_some_and(Value::is_number), "{s}");
+        // `frames` counts the current connection (a looped file reconnects at its end), the
+        // analysis counters the whole run: consistent as a sum over all segments, below.
+        assert!(a <= analysed + dropped && d <= dropped, "counters went backwards: {s}");
+    }
+    assert!(
+        states.iter().any(|s| s["state"] == "live" && s["analysed_fps"].as_f64().unwrap_or(0.0) < s["fps"].as_f64().unwrap_or(0.0)),
+        "analysis never slower than the stream: {states:?}"
+    );
+    // The recording keeps every frame: the segments hold at least every frame the analysis
+    // saw or skipped (the last segments may not have reached the analysis yet).
+    let recorded: u64 = segments(&seg_dir).iter().map(|s| packets(&seg_dir.join(format!("{}-{}.ts", s.0, s.1)))).sum();
+    println!("recorded {recorded} frames in {} segments; analysed {analysed} + dropped {dropped}", segments(&seg_dir).len());
+    assert!(recorded >= analysed + dropped, "recorded {recorded} < analysed {analysed} + dropped {dropped}");
+    let log = daemon.log_text();
+    assert!(log.contains("analysis behind the stream"), "{log}");
+}

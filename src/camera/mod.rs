@@ -15,6 +15,7 @@ pub mod config;
 pub mod moments;
 pub mod record;
 pub mod retention;
+pub mod space;
 pub mod supervisor;
 
 pub use config::{check_all, CameraConfig, CameraConfigError};
