@@ -772,7 +772,11 @@ fn analysis_that_cannot_keep_up_counts_dropped_frames_and_recording_keeps_all() 
     }
     let tmp = tempdir();
     let root = tmp.path();
-    let clip = footage(root, "noise1080.mp4", 3, "snow", (1920, 1080), 60, 25000);
+    // 3 s encoded, repeated 5 times without re-encoding: a 15 s pass of the looped file, so
+    // that the state's 5 s measurements (fps, analysed_fps) happen within one connection.
+    let short = footage(root, "noise3.mp4", 3, "snow", (1920, 1080), 60, 25000);
+    let clip = root.join("noise1080.mp4");
+    ffmpeg(&["-stream_loop", "4", "-i", short.to_str().expect("utf-8"), "-c", "copy", clip.to_str().expect("utf-8")]);
     let broker = Broker::start();
     let sub = Sub::start(&broker, &root.join("sub.txt"));
     let cameras = format!("[[cameras]]\nname = \"fast\"\nurl = \"file://{}?loop=true\"\ndecision_delay_s = 2\n[cameras.recording]\nsegment_s = 1\n", clip.display());
@@ -808,6 +812,7 @@ fn analysis_that_cannot_keep_up_counts_dropped_frames_and_recording_keeps_all() 
     let recorded: u64 = segments(&seg_dir).iter().map(|s| packets(&seg_dir.join(format!("{}-{}.ts", s.0, s.1)))).sum();
     println!("recorded {recorded} frames in {} segments; analysed {analysed} + dropped {dropped}", segments(&seg_dir).len());
     assert!(recorded >= analysed + dropped, "recorded {recorded} < analysed {analysed} + dropped {dropped}");
+    assert!(recorded >= frames, "recorded {recorded} < {frames} frames received in the last connection alone");
     let log = daemon.log_text();
     assert!(log.contains("analysis behind the stream"), "{log}");
 }
