@@ -816,3 +816,120 @@ fn analysis_that_cannot_keep_up_counts_dropped_frames_and_recording_keeps_all() 
     let log = daemon.log_text();
     assert!(log.contains("analysis behind the stream"), "{log}");
 }
+
+/// Resident memory of process `pid` (VmRSS), KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+}
+
+/// Least-squares slope of `(t, y)`.
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    if sxx > 0.0 {
+        sxy / sxx
+    } else {
+        0.0
+    }
+}
+
+/// (c') Retention over an accelerated long run, with the daemon's memory watched: camera
+/// `long` records a 150 fps stream (a looped file of incompressible noise, 1 s segments,
+/// 2 MiB quota) for 100 s — 15 000 frames, over 16 minutes of a 15 fps camera; camera `pitch`
+/// (analysed, segments kept 15 s at most) gives a highlight whose segments the age limit
+/// deletes afterwards, then goes away (its server killed at 40 s). Disk use stays under the quota (plus the segment just finalised), the
+/// oldest segments go first, the highlight's clip and outputs survive their segments, and the
+/// daemon's resident memory does not grow (peak and slope printed).
+#[test]
+fn accelerated_long_run_stays_under_quota_keeps_shorts_and_memory_flat() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let fast = footage(root, "noise150.mp4", 10, "snow", (320, 180), 150, 2000);
+    let action = calm_action_calm(root);
+    let mut server = RtspServer::start(&action);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let quota: u64 = 2 << 20;
+    let cameras = format!(
+        "[[cameras]]\nname = \"long\"\nurl = \"file://{}?loop=true\"\nanalyse = false\n[cameras.recording]\nsegment_s = 1\nquota_bytes = {quota}\n\n[[cameras]]\nname = \"pitch\"\nurl = \"{}\"\nclip_margin_s = 1\n[cameras.recording]\nsegment_s = 2\nmax_age_s = 15\n",
+        fast.display(),
+        server.url()
+    );
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    let pid = daemon.child.as_ref().map(Child::id).expect("daemon pid");
+    sub.wait_state("long", "live", 0, Duration::from_secs(20));
+    let seg_dir = root.join("state/cameras/long/segments");
+    let mut seen = std::collections::BTreeMap::new();
+    let (mut worst, mut largest) = (0u64, 0u64);
+    let mut rss: Vec<(f64, f64)> = Vec::new();
+    let t = Instant::now();
+    let mut next_sample = Duration::ZERO;
+    while t.elapsed() < Duration::from_secs(100) {
+        let segs = segments(&seg_dir);
+        worst = worst.max(segs.iter().map(|s| s.2).sum());
+        for s in &segs {
+            seen.insert(s.0, s.2);
+            largest = largest.max(s.2);
+        }
+        // One pass of the footage (one highlight); then `pitch` is a camera that went away,
+        // and `long` alone records.
+        if t.elapsed() >= Duration::from_secs(40) && server.child.is_some() {
+            server.kill();
+        }
+        if t.elapsed() >= next_sample {
+            rss.push((t.elapsed().as_secs_f64() / 60.0, rss_kib(pid) as f64 / 1024.0));
+            next_sample += Duration::from_secs(1);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let long_state = sub.states("long").last().cloned().unwrap_or_default();
+    let highlights = sub.events("pitch", "highlight");
+    let pitch_segs = segments(&root.join("state/cameras/pitch/segments"));
+    let peak = daemon.peak_kib() as f64 / 1024.0;
+    daemon.terminate();
+
+    println!("RSS (MiB) every 5 s: {:?}", rss.iter().step_by(5).map(|p| (p.1 * 10.0).round() / 10.0).collect::<Vec<_>>());
+    // Memory: once `pitch` is gone (its last analysis and clip done), `long` recording alone.
+    let steady: Vec<(f64, f64)> = rss.iter().copied().filter(|p| p.0 >= 45.0 / 60.0).collect();
+    let mib_per_min = slope(&steady);
+    let (lo, hi) = steady.iter().fold((f64::MAX, 0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    println!("RSS over {} samples after warm-up: {lo:.1}–{hi:.1} MiB, peak (VmHWM) {peak:.1} MiB, slope {mib_per_min:+.2} MiB/min", steady.len());
+
+    let present: Vec<u64> = segments(&seg_dir).iter().map(|s| s.0).collect();
+    let written: u64 = seen.values().sum();
+    let deleted: Vec<u64> = seen.keys().copied().filter(|k| !present.contains(k)).collect();
+    let frames = long_state["frames"].as_u64().unwrap_or(0);
+    println!(
+        "long: {} segments seen ({written} bytes), {} deleted, worst disk use {worst} (quota {quota}, largest segment {largest}); state: {} segments_deleted, {} recording_bytes; this connection {frames} frames at {} fps",
+        seen.len(),
+        deleted.len(),
+        long_state["segments_deleted"],
+        long_state["recording_bytes"],
+        long_state["fps"]
+    );
+    assert!(seen.len() >= 90, "too few segments for a long run: {}", seen.len());
+    assert!(worst <= quota + largest, "disk use {worst} over quota {quota} + one segment {largest}");
+    let oldest_kept = present.first().copied().unwrap_or(u64::MAX);
+    assert!(deleted.iter().all(|d| *d < oldest_kept), "a newer segment went before an older one");
+    assert!(long_state["segments_deleted"].as_u64().unwrap_or(0) >= 80, "{long_state}");
+    assert!(long_state["fps"].as_f64().unwrap_or(0.0) > 100.0, "the stream was not accelerated: {long_state}");
+
+    // The short survives its segments.
+    assert_eq!(highlights.len(), 1, "one pass of calm, action, calm: {highlights:#?}");
+    let ev = &highlights[0];
+    let clip = PathBuf::from(ev["clip"].as_str().unwrap_or_else(|| panic!("no clip: {ev}")));
+    let clip_segments: Vec<String> = ev["segments"].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default();
+    assert!(!clip_segments.is_empty() && clip_segments.iter().all(|s| !Path::new(s).exists()), "the age limit did not delete the moment's segments: {clip_segments:?}, kept {pitch_segs:?}");
+    assert!(decoded_frames(&clip) >= 75, "clip {} lost frames", clip.display());
+    for o in ev["outputs"].as_array().cloned().unwrap_or_default() {
+        assert!(o.as_str().is_some_and(|p| Path::new(p).exists()), "output {o} gone");
+    }
+    // A 55 s window: a step of 1–2 MiB (an allocator arena) alone moves the slope by ±2.
+    assert!(mib_per_min < 5.0 && hi - lo < 16.0, "RSS slope {mib_per_min:+.2} MiB/min, {lo:.1}–{hi:.1} MiB: memory grows");
+}
