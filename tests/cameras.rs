@@ -169,13 +169,17 @@ struct Sub {
 }
 
 impl Sub {
+    /// The whole box: the cameras, and the ingest folder's job `events` too.
     fn start(broker: &Broker, out: &Path) -> Sub {
-        // The whole box: the cameras, and the ingest folder's job `events` too.
-        let topic = format!("{PREFIX}/{DEVICE}/#");
+        Self::start_on(broker, out, &format!("{PREFIX}/{DEVICE}/#"))
+    }
+
+    /// On any topic filter (e.g. Home Assistant's discovery prefix).
+    fn start_on(broker: &Broker, out: &Path, topic: &str) -> Sub {
         // Line-buffered (stdbuf): into a file mosquitto_sub's output would wait in a 4 KiB
         // buffer and every "within N s" below would measure the buffer, not the daemon.
         let child = Command::new("stdbuf")
-            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", &broker.port.to_string(), "-v", "-q", "1", "-t", &topic])
+            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", &broker.port.to_string(), "-v", "-q", "1", "-t", topic])
             .stdout(std::fs::File::create(out).expect("sub file"))
             .stderr(Stdio::null())
             .spawn()
@@ -236,11 +240,20 @@ impl Daemon {
         Self::start_with(root, broker, "", cameras)
     }
 
+    /// Like [`Daemon::start`], with Home Assistant discovery on.
+    fn start_discovering(root: &Path, broker: &Broker, cameras: &str) -> (Daemon, Duration) {
+        Self::start_config(root, broker, "", "home_assistant_discovery = true", cameras)
+    }
+
     /// Like [`Daemon::start`], with `serve` lines added to `[serve]`.
     fn start_with(root: &Path, broker: &Broker, serve: &str, cameras: &str) -> (Daemon, Duration) {
+        Self::start_config(root, broker, serve, "home_assistant_discovery = false", cameras)
+    }
+
+    fn start_config(root: &Path, broker: &Broker, serve: &str, discovery: &str, cameras: &str) -> (Daemon, Duration) {
         let cfg = root.join("highlightd.toml");
         let text = format!(
-            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\n{serve}\n[engines]\nenabled = false\n\n[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {port}\ndevice_id = \"{DEVICE}\"\ntopic_prefix = \"{PREFIX}\"\nhome_assistant_discovery = false\n\n{cameras}",
+            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\n{serve}\n[engines]\nenabled = false\n\n[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {port}\ndevice_id = \"{DEVICE}\"\ntopic_prefix = \"{PREFIX}\"\n{discovery}\n\n{cameras}",
             r = root.display(),
             port = broker.port
         );
@@ -932,4 +945,48 @@ fn accelerated_long_run_stays_under_quota_keeps_shorts_and_memory_flat() {
     }
     // A 55 s window: a step of 1–2 MiB (an allocator arena) alone moves the slope by ±2.
     assert!(mib_per_min < 5.0 && hi - lo < 16.0, "RSS slope {mib_per_min:+.2} MiB/min, {lo:.1}–{hi:.1} MiB: memory grows");
+}
+
+/// (g) Home Assistant discovery: with `home_assistant_discovery` on, each camera's six sensors
+/// (state, fps, analysed fps, dropped, recording bytes, last moment) are announced, retained,
+/// under the box's device, reading the camera's own `state` topic, and every field their
+/// templates read is in that payload.
+#[test]
+fn cameras_are_announced_to_home_assistant() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = footage(root, "cam.mp4", 60, "ball", (320, 240), 15, 500);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let ha = Sub::start_on(&broker, &root.join("ha.txt"), "homeassistant/#");
+    let cameras = format!("[[cameras]]\nname = \"porch\"\nurl = \"{}\"\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n", server.url());
+    let (mut daemon, _) = Daemon::start_discovering(root, &broker, &cameras);
+    sub.wait_state("porch", "live", 0, Duration::from_secs(20));
+    let wanted = ["state", "fps", "analysed_fps", "dropped", "recording_bytes", "last_moment"];
+    let configs = |ha: &Sub| -> Vec<(String, Value)> { ha.messages().into_iter().filter(|(t, _)| t.contains("/camera_porch_")).collect() };
+    assert!(wait_for(Duration::from_secs(10), || configs(&ha).len() >= wanted.len()), "camera sensors not announced: {:?}", ha.messages());
+    // After a state with every field in it (the 5 s refresh).
+    assert!(wait_for(Duration::from_secs(10), || sub.states("porch").len() >= 3), "no state refresh");
+    daemon.terminate();
+    let state = sub.states("porch").into_iter().rev().find(|s| s["state"] == "live").expect("a live state");
+    let configs = configs(&ha);
+    let own: Vec<(String, Value)> = ha.messages().into_iter().filter(|(t, _)| t.ends_with("/box/state/config")).collect();
+    assert_eq!(own.len(), 1, "the daemon's own sensors are announced too: {:?}", ha.messages());
+    for sensor in wanted {
+        let topic = format!("homeassistant/sensor/box/camera_porch_{sensor}/config");
+        let cfg = configs.iter().find(|(t, _)| *t == topic).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no {topic}: {configs:?}"));
+        assert_eq!(cfg["state_topic"], format!("{PREFIX}/{DEVICE}/cameras/porch/state"), "{cfg}");
+        assert_eq!(cfg["unique_id"], format!("highlightd_box_camera_porch_{sensor}"), "{cfg}");
+        assert_eq!(cfg["device"], own[0].1["device"], "one device for the box and its cameras");
+        assert_eq!(cfg["availability_topic"], format!("{PREFIX}/{DEVICE}/availability"));
+        assert!(state.get(sensor).is_some(), "the state payload lacks `{sensor}`, read by {cfg}: {state}");
+        assert!(cfg["value_template"].as_str().is_some_and(|t| t.contains(&format!("value_json.{sensor}"))), "{cfg}");
+    }
+    let opts = configs.iter().find(|(t, _)| t.ends_with("camera_porch_state/config")).map(|(_, v)| v["options"].clone()).unwrap_or_default();
+    assert!(opts.as_array().is_some_and(|o| o.contains(&state["state"])), "{opts} lacks {}", state["state"]);
+    println!("announced: {:?}", configs.iter().map(|c| c.0.clone()).collect::<Vec<_>>());
 }
