@@ -990,3 +990,28 @@ fn cameras_are_announced_to_home_assistant() {
     assert!(opts.as_array().is_some_and(|o| o.contains(&state["state"])), "{opts} lacks {}", state["state"]);
     println!("announced: {:?}", configs.iter().map(|c| c.0.clone()).collect::<Vec<_>>());
 }
+
+/// (h) `v4l2:///dev/videoN` with no such device (none on this machine): accepted by the
+/// configuration, refused at connection with state `reconnecting` and an error naming the
+/// device, retried with back-off, and nothing else held up (start and stop stay quick).
+#[test]
+fn a_missing_v4l2_device_is_reported_and_retried() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = "[[cameras]]\nname = \"usb\"\nurl = \"v4l2:///dev/video97\"\nreconnect_max_s = 2\n";
+    let (mut daemon, startup) = Daemon::start(root, &broker, cameras);
+    let st = sub.wait_state("usb", "reconnecting", 0, Duration::from_secs(10));
+    println!("start-up {startup:?}; state {}: {}", st["state"], st["error"]);
+    assert!(st["error"].as_str().is_some_and(|e| e.contains("/dev/video97: no such device")), "{st}");
+    std::thread::sleep(Duration::from_secs(4));
+    let attempts = daemon.log_text().matches("no such device").count();
+    assert!(attempts >= 2, "not retried: {attempts}\n{}", daemon.log_text());
+    let took = daemon.terminate();
+    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+    assert!(wait_for(Duration::from_secs(3), || sub.states("usb").last().is_some_and(|s| s["state"] == "stopped")), "not stopped");
+}

@@ -17,6 +17,7 @@ pub mod record;
 pub mod retention;
 pub mod space;
 pub mod supervisor;
+pub mod v4l2;
 
 pub use config::{check_all, CameraConfig, CameraConfigError};
 

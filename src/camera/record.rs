@@ -30,6 +30,9 @@ pub enum RecordError {
     Build(String),
     #[error("cannot start the pipeline")]
     Start,
+    /// A local capture device that is missing, busy or unusable (see [`super::v4l2`]).
+    #[error("{0}")]
+    Device(String),
 }
 
 /// What the streaming threads report to the supervisor, lock-free.
@@ -219,6 +222,9 @@ impl Connection {
                         tracing::warn!(encoding = %enc, "camera video is not H.264: not recorded (only H.264 is supported so far)");
                     }
                 });
+            }
+            SourceUrl::V4l2 { device } => {
+                super::v4l2::build(&pipeline, device, &parse)?;
             }
             SourceUrl::File { path, .. } => {
                 let file = make("filesrc")?;

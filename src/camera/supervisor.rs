@@ -182,7 +182,7 @@ impl Supervisor {
                 Err(e) => {
                     report.error = Some(e.to_string());
                     warn!("cannot start: {e}");
-                    report.state = if report.state == CamState::Connecting { CamState::Connecting } else { CamState::Reconnecting };
+                    report.state = CamState::Reconnecting;
                     self.publish(&report);
                     self.sleep(self.delay(&mut failures));
                     continue;
