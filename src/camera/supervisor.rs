@@ -283,12 +283,15 @@ impl Supervisor {
                 lost_at = Some((last_picture.unwrap_or_else(now_ms), if disk_full { "disk full".into() } else { reason.clone() }));
             }
             if disk_full {
-                // No back-off: the loop's top waits for space, checking once a second.
+                // No back-off: the loop's top waits for space, checking once a second. One
+                // check's wait first, so that a disk refusing writes while it reports free
+                // space (a user quota, no inodes left) cannot make a tight reconnect loop.
                 warn!(reason = %reason, "recording stopped");
                 report.state = CamState::Error;
                 report.error = Some(reason);
                 report.fps = 0.0;
                 self.publish(&report);
+                self.sleep(SPACE_EVERY);
                 continue;
             }
             warn!(reason = %reason, "camera lost; reconnecting");
