@@ -774,7 +774,7 @@ fn packets(file: &Path) -> u64 {
     ffprobe(file, &["-count_packets", "-select_streams", "v:0", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"]).lines().find_map(|l| l.trim().parse().ok()).unwrap_or(0)
 }
 
-/// (f) A stream the analysis cannot keep up with (1080p60 of incompressible noise, 1 s
+/// (f) A stream the analysis cannot keep up with (1080p120 of incompressible noise, 1 s
 /// segments, the shortest `decision_delay_s`): the analysis skips whole segments and counts
 /// their frames as `dropped`, `analysed_fps` stays under the live `fps`, analysed + dropped
 /// never exceeds the frames received, and the recording keeps every frame.
@@ -785,11 +785,13 @@ fn analysis_that_cannot_keep_up_counts_dropped_frames_and_recording_keeps_all() 
     }
     let tmp = tempdir();
     let root = tmp.path();
-    // 3 s encoded, repeated 5 times without re-encoding: a 15 s pass of the looped file, so
-    // that the state's 5 s measurements (fps, analysed_fps) happen within one connection.
+    // 3 s encoded at 60 fps, played twice as fast (timestamps halved: 120 fps, more than this
+    // 2-core box decodes at 1080p even when idle) and repeated 10 times, all without
+    // re-encoding: a 15 s pass of the looped file, so that the state's 5 s measurements (fps,
+    // analysed_fps) happen within one connection.
     let short = footage(root, "noise3.mp4", 3, "snow", (1920, 1080), 60, 25000);
     let clip = root.join("noise1080.mp4");
-    ffmpeg(&["-stream_loop", "4", "-i", short.to_str().expect("utf-8"), "-c", "copy", clip.to_str().expect("utf-8")]);
+    ffmpeg(&["-itsscale", "0.5", "-stream_loop", "9", "-i", short.to_str().expect("utf-8"), "-c", "copy", clip.to_str().expect("utf-8")]);
     let broker = Broker::start();
     let sub = Sub::start(&broker, &root.join("sub.txt"));
     let cameras = format!("[[cameras]]\nname = \"fast\"\nurl = \"file://{}?loop=true\"\ndecision_delay_s = 2\n[cameras.recording]\nsegment_s = 1\n", clip.display());
