@@ -4,7 +4,8 @@
 //! ```text
 //! rtspsrc ─► rtph264depay ─┐
 //!                          ├─► h264parse ─► queue ─► splitmuxsink (mpegtsmux | mp4mux)
-//! filesrc ─► parsebin ─────┘      ▲ probe: last buffer, frames
+//! filesrc ─► parsebin ─────┤      ▲ probe: last buffer, frames
+//! v4l2src ─► (encode) ─────┘  (see [`super::v4l2`])
 //! ```
 //!
 //! A new pipeline per connection: after an error nothing of the old one (a half-negotiated
