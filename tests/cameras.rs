@@ -169,12 +169,17 @@ struct Sub {
 }
 
 impl Sub {
+    /// The whole box: the cameras, and the ingest folder's job `events` too.
     fn start(broker: &Broker, out: &Path) -> Sub {
-        let topic = format!("{PREFIX}/{DEVICE}/cameras/#");
+        Self::start_on(broker, out, &format!("{PREFIX}/{DEVICE}/#"))
+    }
+
+    /// On any topic filter (e.g. Home Assistant's discovery prefix).
+    fn start_on(broker: &Broker, out: &Path, topic: &str) -> Sub {
         // Line-buffered (stdbuf): into a file mosquitto_sub's output would wait in a 4 KiB
         // buffer and every "within N s" below would measure the buffer, not the daemon.
         let child = Command::new("stdbuf")
-            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", &broker.port.to_string(), "-v", "-q", "1", "-t", &topic])
+            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", &broker.port.to_string(), "-v", "-q", "1", "-t", topic])
             .stdout(std::fs::File::create(out).expect("sub file"))
             .stderr(Stdio::null())
             .spawn()
@@ -232,9 +237,23 @@ impl Daemon {
     /// Starts `highlightd serve` with `cameras` (TOML `[[cameras]]` entries) and MQTT on
     /// `broker`; returns once it logged "serving", and how long that took.
     fn start(root: &Path, broker: &Broker, cameras: &str) -> (Daemon, Duration) {
+        Self::start_with(root, broker, "", cameras)
+    }
+
+    /// Like [`Daemon::start`], with Home Assistant discovery on.
+    fn start_discovering(root: &Path, broker: &Broker, cameras: &str) -> (Daemon, Duration) {
+        Self::start_config(root, broker, "", "home_assistant_discovery = true", cameras)
+    }
+
+    /// Like [`Daemon::start`], with `serve` lines added to `[serve]`.
+    fn start_with(root: &Path, broker: &Broker, serve: &str, cameras: &str) -> (Daemon, Duration) {
+        Self::start_config(root, broker, serve, "home_assistant_discovery = false", cameras)
+    }
+
+    fn start_config(root: &Path, broker: &Broker, serve: &str, discovery: &str, cameras: &str) -> (Daemon, Duration) {
         let cfg = root.join("highlightd.toml");
         let text = format!(
-            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\n\n[engines]\nenabled = false\n\n[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {port}\ndevice_id = \"{DEVICE}\"\ntopic_prefix = \"{PREFIX}\"\nhome_assistant_discovery = false\n\n{cameras}",
+            "[serve]\ningest_dir = \"{r}/ingest\"\noutput_dir = \"{r}/out\"\nstate_dir = \"{r}/state\"\n{serve}\n[engines]\nenabled = false\n\n[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {port}\ndevice_id = \"{DEVICE}\"\ntopic_prefix = \"{PREFIX}\"\n{discovery}\n\n{cameras}",
             r = root.display(),
             port = broker.port
         );
@@ -556,4 +575,445 @@ fn a_stalled_stream_is_dropped_after_stall_s_and_comes_back() {
     // From the last picture (at SIGSTOP) to the first after SIGCONT: the 8 s and the reconnect.
     assert!(secs >= 7.5, "{live}");
     daemon.terminate();
+}
+
+/// Copies `src` into the ingest folder the way a careful uploader does: under a hidden name,
+/// then renamed into place.
+fn drop_into_ingest(src: &Path, ingest: &Path, name: &str) {
+    std::fs::create_dir_all(ingest).expect("ingest folder");
+    let tmp = ingest.join(format!(".{name}.part"));
+    std::fs::copy(src, &tmp).expect("copy into ingest");
+    std::fs::rename(&tmp, ingest.join(name)).expect("rename into place");
+}
+
+/// (d) Two RTSP cameras (two servers, both analysed) and a file dropped into the ingest
+/// folder, all at once: each camera gets its highlight, its clip, outputs and segments under
+/// its own name, every state and highlight payload names its own camera, and the dropped
+/// file's prediction is written as if the cameras were not there.
+#[test]
+fn two_cameras_and_a_dropped_file_are_all_processed_without_mixing_outputs() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let action = calm_action_calm(root);
+    let dropped = common::footage(root, "dropped-src.mp4", 6.0, (320, 180), 15, 1);
+    let (east, west) = (RtspServer::start(&action), RtspServer::start(&action));
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cam = |name: &str, url: String| format!("[[cameras]]\nname = \"{name}\"\nurl = \"{url}\"\ndecision_delay_s = 10\nclip_margin_s = 1\n[cameras.recording]\nsegment_s = 2\n\n");
+    let cameras = format!("{}{}", cam("east", east.url()), cam("west", west.url()));
+    let (mut daemon, _) = Daemon::start_with(root, &broker, "scan_interval_s = 0.2\nstable_s = 1.0\n", &cameras);
+    for name in ["east", "west"] {
+        sub.wait_state(name, "live", 0, Duration::from_secs(20));
+    }
+    // Dropped while both cameras record and analyse.
+    drop_into_ingest(&dropped, &root.join("ingest"), "dropped.mp4");
+    let preds = root.join("out/dropped.mp4.predictions.jsonl");
+    let t = Instant::now();
+    assert!(wait_for(Duration::from_secs(60), || preds.exists()), "the dropped file was not processed:\n{}", daemon.log_text());
+    println!("dropped file done {:?} after the drop, with two cameras live", t.elapsed());
+    assert!(wait_for(Duration::from_secs(60), || ["east", "west"].iter().all(|c| !sub.events(c, "highlight").is_empty())), "not every camera gave its highlight:\n{}", daemon.log_text());
+    println!("daemon peak memory (VmHWM) {} MiB with two analysed cameras and an ingest job", daemon.peak_kib() / 1024);
+    daemon.terminate();
+
+    let lines = read_jsonl(&preds);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(!predictions(&lines[0]).is_empty(), "the dropped footage has no highlight: {}", lines[0]);
+    assert!(lines[0].get("camera").is_none(), "an ingest prediction names a camera: {}", lines[0]);
+    let done: Vec<Value> = sub.messages().into_iter().filter(|(t, _)| *t == format!("{PREFIX}/{DEVICE}/events")).map(|(_, v)| v).collect();
+    assert!(done.iter().any(|e| e["event"] == "done" && e["input"].as_str().is_some_and(|i| i.ends_with("dropped.mp4"))), "no `done` event for the dropped file: {done:?}");
+    let out_cams: Vec<String> = std::fs::read_dir(root.join("out/cameras")).expect("out/cameras").filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(out_cams.iter().all(|c| c == "east" || c == "west"), "{out_cams:?}");
+
+    for (name, other) in [("east", "west"), ("west", "east")] {
+        let states = sub.states(name);
+        assert!(!states.is_empty() && states.iter().all(|s| s["camera"] == name), "{name}: a state names another camera: {states:?}");
+        let events = sub.events(name, "highlight");
+        assert_eq!(events.len(), 1, "{name}: {events:#?}");
+        let ev = &events[0];
+        assert_eq!(ev["camera"], name, "{ev}");
+        let own_out = root.join("out/cameras").join(name);
+        let own_segs = root.join("state/cameras").join(name).join("segments");
+        let clip = PathBuf::from(ev["clip"].as_str().unwrap_or_else(|| panic!("{name}: no clip: {ev}")));
+        assert!(clip.starts_with(&own_out) && clip.exists(), "{name}: clip {} not in {}", clip.display(), own_out.display());
+        let outputs: Vec<PathBuf> = ev["outputs"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(PathBuf::from)).collect()).unwrap_or_default();
+        assert_eq!(outputs.len(), 2, "{ev}");
+        assert!(outputs.iter().all(|p| p.starts_with(&own_out) && p.exists()), "{name}: outputs {outputs:?}");
+        let segs = ev["segments"].as_array().cloned().unwrap_or_default();
+        assert!(!segs.is_empty() && segs.iter().all(|s| s.as_str().is_some_and(|s| Path::new(s).starts_with(&own_segs))), "{name}: segments {segs:?}");
+        let clip_lines = read_jsonl(&outputs[0]);
+        assert!(clip_lines.iter().all(|l| l["camera"] == name && l["video_id"].as_str().is_some_and(|v| v.starts_with(&format!("{name}-")))), "{name}: {clip_lines:?}");
+        assert!(!ev.to_string().contains(&format!("/{other}/")), "{name}'s event mentions {other}: {ev}");
+        assert!(!segments(&own_segs).is_empty(), "{name}: no segments");
+        println!("{name}: highlight {} – {}, clip {}, delay_s {}", ev["start"], ev["end"], clip.display(), ev["delay_s"]);
+    }
+}
+
+/// A tmpfs mounted for one test, unmounted (lazily, so a busy file cannot keep it) on drop.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// None (and the reason printed) when this process may not mount.
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).output();
+        match out {
+            Ok(o) if o.status.success() => Some(Tmpfs { dir: dir.to_path_buf() }),
+            Ok(o) => {
+                println!("SKIPPED: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN): {}", String::from_utf8_lossy(&o.stderr).trim());
+                None
+            }
+            Err(e) => {
+                println!("SKIPPED: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+/// Frames ffprobe decodes from `file` (0 when it cannot).
+fn decoded_frames(file: &Path) -> u64 {
+    ffprobe(file, &["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"]).lines().find_map(|l| l.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Writes `path` until the file system is full: 1 MiB, then 4 KiB writes until ENOSPC.
+fn fill_disk(path: &Path) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).expect("filler");
+    let mut n = 0u64;
+    for chunk in [vec![0u8; 1 << 20], vec![0u8; 4096]] {
+        while f.write_all(&chunk).is_ok() {
+            n += chunk.len() as u64;
+        }
+    }
+    let _ = f.sync_all();
+    n
+}
+
+/// (e) Disk full: the state folder (job store, recording) is a small tmpfs, filled by another
+/// writer while the camera records. The camera reports state `error` with "disk full", no
+/// segment finalised before is changed and every segment decodes, the job store passes
+/// SQLite's integrity check, and once the space is freed recording resumes by itself (state
+/// `live`, new segments, the gap reported as "disk full").
+#[test]
+fn a_full_disk_stops_recording_cleanly_and_recording_resumes_when_space_returns() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let Some(_fs) = Tmpfs::mount(&root.join("state"), "24m") else { return };
+    let clip = footage(root, "cam.mp4", 120, "ball", (320, 240), 15, 500);
+    let dropped = common::footage(root, "dropped-src.mp4", 3.0, (320, 180), 15, 2);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"shed\"\nurl = \"{}\"\nanalyse = false\nreconnect_max_s = 2\n[cameras.recording]\nsegment_s = 1\nquota_bytes = 67108864\n", server.url());
+    let (mut daemon, _) = Daemon::start_with(root, &broker, "scan_interval_s = 0.2\nstable_s = 1.0\n", &cameras);
+    let seg_dir = root.join("state/cameras/shed/segments");
+    sub.wait_state("shed", "live", 0, Duration::from_secs(20));
+    drop_into_ingest(&dropped, &root.join("ingest"), "dropped.mp4");
+    assert!(wait_for(Duration::from_secs(60), || root.join("out/dropped.mp4.predictions.jsonl").exists()), "the dropped file was not processed:\n{}", daemon.log_text());
+    assert!(wait_for(Duration::from_secs(20), || segments(&seg_dir).len() >= 3), "no segments:\n{}", daemon.log_text());
+    let before: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&seg_dir).expect("segments").filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "ts")).map(|p| (p.clone(), std::fs::read(&p).expect("segment"))).collect();
+
+    let n = sub.states("shed").len();
+    let filler = root.join("state/filler");
+    let t = Instant::now();
+    let filled = fill_disk(&filler);
+    let err = sub.wait_state("shed", "error", n, Duration::from_secs(10));
+    println!("disk filled ({filled} bytes of filler); state `error` {:?} after: {}", t.elapsed(), err["error"]);
+    assert!(err["error"].as_str().is_some_and(|e| e.starts_with("disk full")), "{err}");
+    // Nothing is recorded while the disk is full.
+    std::thread::sleep(Duration::from_secs(2));
+    let during = segments(&seg_dir).len();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(segments(&seg_dir).len(), during, "segments finalised on a full disk");
+    assert_eq!(sub.states("shed").last().map(|s| s["state"].clone()), Some(Value::from("error")));
+    for (p, bytes) in &before {
+        assert_eq!(std::fs::read(p).ok().as_ref(), Some(bytes), "{} changed", p.display());
+    }
+    for s in std::fs::read_dir(&seg_dir).expect("segments").filter_map(Result::ok).map(|e| e.path()) {
+        if s.extension().is_some_and(|x| x == "ts") {
+            let size = std::fs::metadata(&s).map_or(0, |m| m.len());
+            assert!(decoded_frames(&s) > 0, "{} ({size} bytes, existed before the fill: {}) does not decode; segments {:?}", s.display(), before.iter().any(|b| b.0 == s), segments(&seg_dir));
+        }
+    }
+
+    let m = sub.states("shed").len();
+    std::fs::remove_file(&filler).expect("free the space");
+    let freed_at = now_ms();
+    let t = Instant::now();
+    let live = sub.wait_state("shed", "live", m, Duration::from_secs(20));
+    println!("live again {:?} after the space was freed; gap {}", t.elapsed(), live["last_gap"]);
+    assert_eq!(live["last_gap"]["reason"], "disk full", "{live}");
+    assert!(wait_for(Duration::from_secs(20), || segments(&seg_dir).iter().filter(|s| s.0 >= freed_at).count() >= 2), "recording did not resume:\n{}", daemon.log_text());
+    daemon.terminate();
+    for s in segments(&seg_dir).iter().filter(|s| s.0 >= freed_at) {
+        assert!(decoded_frames(&seg_dir.join(format!("{}-{}.ts", s.0, s.1))) > 0);
+    }
+    let db = root.join("state/jobs.sqlite3");
+    let check = Command::new("sqlite3").arg(&db).arg("PRAGMA integrity_check; SELECT count(*) FROM jobs;").output().expect("sqlite3 (Debian package sqlite3)");
+    let out = String::from_utf8_lossy(&check.stdout).to_string();
+    println!("job store: {}", out.replace('\n', " "));
+    assert!(out.starts_with("ok\n1"), "job store: {out}");
+}
+
+/// Video packets (access units) in `file`, counted without decoding.
+fn packets(file: &Path) -> u64 {
+    ffprobe(file, &["-count_packets", "-select_streams", "v:0", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"]).lines().find_map(|l| l.trim().parse().ok()).unwrap_or(0)
+}
+
+/// (f) A stream the analysis cannot keep up with (1080p120 of incompressible noise, 1 s
+/// segments, the shortest `decision_delay_s`): the analysis skips whole segments and counts
+/// their frames as `dropped`, `analysed_fps` stays under the live `fps`, analysed + dropped
+/// never exceeds the frames received, and the recording keeps every frame.
+#[test]
+fn analysis_that_cannot_keep_up_counts_dropped_frames_and_recording_keeps_all() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    // 3 s encoded at 60 fps, played twice as fast (timestamps halved: 120 fps, more than this
+    // 2-core box decodes at 1080p even when idle) and repeated 10 times, all without
+    // re-encoding: a 15 s pass of the looped file, so that the state's 5 s measurements (fps,
+    // analysed_fps) happen within one connection.
+    let short = footage(root, "noise3.mp4", 3, "snow", (1920, 1080), 60, 25000);
+    let clip = root.join("noise1080.mp4");
+    ffmpeg(&["-itsscale", "0.5", "-stream_loop", "9", "-i", short.to_str().expect("utf-8"), "-c", "copy", clip.to_str().expect("utf-8")]);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"fast\"\nurl = \"file://{}?loop=true\"\ndecision_delay_s = 2\n[cameras.recording]\nsegment_s = 1\n", clip.display());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    sub.wait_state("fast", "live", 0, Duration::from_secs(20));
+    let seg_dir = root.join("state/cameras/fast/segments");
+    assert!(
+        wait_for(Duration::from_secs(60), || sub.states("fast").last().is_some_and(|s| s["dropped"].as_u64().unwrap_or(0) > 0)),
+        "no dropped frames reported: {:?}\n{}",
+        sub.states("fast").last(),
+        daemon.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    let states = sub.states("fast");
+    daemon.terminate();
+    let last = states.iter().rev().find(|s| s["state"] == "live").cloned().unwrap_or_default();
+    let (frames, analysed, dropped) = (last["frames"].as_u64().unwrap_or(0), last["analysed"].as_u64().unwrap_or(0), last["dropped"].as_u64().unwrap_or(0));
+    println!("last live state: fps {} analysed_fps {} frames {frames} analysed {analysed} dropped {dropped}", last["fps"], last["analysed_fps"]);
+    assert!(dropped > 0 && analysed > 0, "{last}");
+    for s in &states {
+        let (a, d) = (s["analysed"].as_u64().unwrap_or(0), s["dropped"].as_u64().unwrap_or(0));
+        assert!(s.get("analysed_fps").is_some_and(Value::is_number), "{s}");
+        // `frames` counts the current connection (a looped file reconnects at its end), the
+        // analysis counters the whole run: consistent as a sum over all segments, below.
+        assert!(a <= analysed + dropped && d <= dropped, "counters went backwards: {s}");
+    }
+    assert!(
+        states.iter().any(|s| s["state"] == "live" && s["analysed_fps"].as_f64().unwrap_or(0.0) < s["fps"].as_f64().unwrap_or(0.0)),
+        "analysis never slower than the stream: {states:?}"
+    );
+    // The recording keeps every frame: the segments hold at least every frame the analysis
+    // saw or skipped (the last segments may not have reached the analysis yet).
+    let recorded: u64 = segments(&seg_dir).iter().map(|s| packets(&seg_dir.join(format!("{}-{}.ts", s.0, s.1)))).sum();
+    println!("recorded {recorded} frames in {} segments; analysed {analysed} + dropped {dropped}", segments(&seg_dir).len());
+    assert!(recorded >= analysed + dropped, "recorded {recorded} < analysed {analysed} + dropped {dropped}");
+    assert!(recorded >= frames, "recorded {recorded} < {frames} frames received in the last connection alone");
+    let log = daemon.log_text();
+    assert!(log.contains("analysis behind the stream"), "{log}");
+}
+
+/// Resident memory of process `pid` (VmRSS), KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+}
+
+/// Least-squares slope of `(t, y)`.
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    if sxx > 0.0 {
+        sxy / sxx
+    } else {
+        0.0
+    }
+}
+
+/// (c') Retention over an accelerated long run, with the daemon's memory watched: camera
+/// `long` records a 150 fps stream (a looped file of incompressible noise, 1 s segments,
+/// 2 MiB quota) for 100 s — 15 000 frames, over 16 minutes of a 15 fps camera; camera `pitch`
+/// (analysed, segments kept 15 s at most) gives a highlight whose segments the age limit
+/// deletes afterwards, then goes away (its server killed at 40 s). Disk use stays under the quota (plus the segment just finalised), the
+/// oldest segments go first, the highlight's clip and outputs survive their segments, and the
+/// daemon's resident memory does not grow (peak and slope printed).
+#[test]
+fn accelerated_long_run_stays_under_quota_keeps_shorts_and_memory_flat() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let fast = footage(root, "noise150.mp4", 10, "snow", (320, 180), 150, 2000);
+    let action = calm_action_calm(root);
+    let mut server = RtspServer::start(&action);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let quota: u64 = 2 << 20;
+    let cameras = format!(
+        "[[cameras]]\nname = \"long\"\nurl = \"file://{}?loop=true\"\nanalyse = false\n[cameras.recording]\nsegment_s = 1\nquota_bytes = {quota}\n\n[[cameras]]\nname = \"pitch\"\nurl = \"{}\"\nclip_margin_s = 1\n[cameras.recording]\nsegment_s = 2\nmax_age_s = 15\n",
+        fast.display(),
+        server.url()
+    );
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    let pid = daemon.child.as_ref().map(Child::id).expect("daemon pid");
+    sub.wait_state("long", "live", 0, Duration::from_secs(20));
+    let seg_dir = root.join("state/cameras/long/segments");
+    let mut seen = std::collections::BTreeMap::new();
+    let (mut worst, mut largest) = (0u64, 0u64);
+    let mut rss: Vec<(f64, f64)> = Vec::new();
+    let t = Instant::now();
+    let mut next_sample = Duration::ZERO;
+    while t.elapsed() < Duration::from_secs(100) {
+        let segs = segments(&seg_dir);
+        worst = worst.max(segs.iter().map(|s| s.2).sum());
+        for s in &segs {
+            seen.insert(s.0, s.2);
+            largest = largest.max(s.2);
+        }
+        // One pass of the footage (one highlight); then `pitch` is a camera that went away,
+        // and `long` alone records.
+        if t.elapsed() >= Duration::from_secs(40) && server.child.is_some() {
+            server.kill();
+        }
+        if t.elapsed() >= next_sample {
+            rss.push((t.elapsed().as_secs_f64() / 60.0, rss_kib(pid) as f64 / 1024.0));
+            next_sample += Duration::from_secs(1);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let long_state = sub.states("long").last().cloned().unwrap_or_default();
+    let highlights = sub.events("pitch", "highlight");
+    let pitch_segs = segments(&root.join("state/cameras/pitch/segments"));
+    let peak = daemon.peak_kib() as f64 / 1024.0;
+    daemon.terminate();
+
+    println!("RSS (MiB) every 5 s: {:?}", rss.iter().step_by(5).map(|p| (p.1 * 10.0).round() / 10.0).collect::<Vec<_>>());
+    // Memory: once `pitch` is gone (its last analysis and clip done), `long` recording alone.
+    let steady: Vec<(f64, f64)> = rss.iter().copied().filter(|p| p.0 >= 45.0 / 60.0).collect();
+    let mib_per_min = slope(&steady);
+    let (lo, hi) = steady.iter().fold((f64::MAX, 0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    println!("RSS over {} samples after warm-up: {lo:.1}–{hi:.1} MiB, peak (VmHWM) {peak:.1} MiB, slope {mib_per_min:+.2} MiB/min", steady.len());
+
+    let present: Vec<u64> = segments(&seg_dir).iter().map(|s| s.0).collect();
+    let written: u64 = seen.values().sum();
+    let deleted: Vec<u64> = seen.keys().copied().filter(|k| !present.contains(k)).collect();
+    let frames = long_state["frames"].as_u64().unwrap_or(0);
+    println!(
+        "long: {} segments seen ({written} bytes), {} deleted, worst disk use {worst} (quota {quota}, largest segment {largest}); state: {} segments_deleted, {} recording_bytes; this connection {frames} frames at {} fps",
+        seen.len(),
+        deleted.len(),
+        long_state["segments_deleted"],
+        long_state["recording_bytes"],
+        long_state["fps"]
+    );
+    assert!(seen.len() >= 90, "too few segments for a long run: {}", seen.len());
+    assert!(worst <= quota + largest, "disk use {worst} over quota {quota} + one segment {largest}");
+    let oldest_kept = present.first().copied().unwrap_or(u64::MAX);
+    assert!(deleted.iter().all(|d| *d < oldest_kept), "a newer segment went before an older one");
+    assert!(long_state["segments_deleted"].as_u64().unwrap_or(0) >= 80, "{long_state}");
+    assert!(long_state["fps"].as_f64().unwrap_or(0.0) > 100.0, "the stream was not accelerated: {long_state}");
+
+    // The short survives its segments.
+    assert_eq!(highlights.len(), 1, "one pass of calm, action, calm: {highlights:#?}");
+    let ev = &highlights[0];
+    let clip = PathBuf::from(ev["clip"].as_str().unwrap_or_else(|| panic!("no clip: {ev}")));
+    let clip_segments: Vec<String> = ev["segments"].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default();
+    assert!(!clip_segments.is_empty() && clip_segments.iter().all(|s| !Path::new(s).exists()), "the age limit did not delete the moment's segments: {clip_segments:?}, kept {pitch_segs:?}");
+    assert!(decoded_frames(&clip) >= 75, "clip {} lost frames", clip.display());
+    for o in ev["outputs"].as_array().cloned().unwrap_or_default() {
+        assert!(o.as_str().is_some_and(|p| Path::new(p).exists()), "output {o} gone");
+    }
+    // A 55 s window: a step of 1–2 MiB (an allocator arena) alone moves the slope by ±2.
+    assert!(mib_per_min < 5.0 && hi - lo < 16.0, "RSS slope {mib_per_min:+.2} MiB/min, {lo:.1}–{hi:.1} MiB: memory grows");
+}
+
+/// (g) Home Assistant discovery: with `home_assistant_discovery` on, each camera's six sensors
+/// (state, fps, analysed fps, dropped, recording bytes, last moment) are announced, retained,
+/// under the box's device, reading the camera's own `state` topic, and every field their
+/// templates read is in that payload.
+#[test]
+fn cameras_are_announced_to_home_assistant() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = footage(root, "cam.mp4", 60, "ball", (320, 240), 15, 500);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let ha = Sub::start_on(&broker, &root.join("ha.txt"), "homeassistant/#");
+    let cameras = format!("[[cameras]]\nname = \"porch\"\nurl = \"{}\"\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n", server.url());
+    let (mut daemon, _) = Daemon::start_discovering(root, &broker, &cameras);
+    sub.wait_state("porch", "live", 0, Duration::from_secs(20));
+    let wanted = ["state", "fps", "analysed_fps", "dropped", "recording_bytes", "last_moment"];
+    let configs = |ha: &Sub| -> Vec<(String, Value)> { ha.messages().into_iter().filter(|(t, _)| t.contains("/camera_porch_")).collect() };
+    assert!(wait_for(Duration::from_secs(10), || configs(&ha).len() >= wanted.len()), "camera sensors not announced: {:?}", ha.messages());
+    // After a state with every field in it (the 5 s refresh).
+    assert!(wait_for(Duration::from_secs(10), || sub.states("porch").len() >= 3), "no state refresh");
+    daemon.terminate();
+    let state = sub.states("porch").into_iter().rev().find(|s| s["state"] == "live").expect("a live state");
+    let configs = configs(&ha);
+    let own: Vec<(String, Value)> = ha.messages().into_iter().filter(|(t, _)| t.ends_with("/box/state/config")).collect();
+    assert_eq!(own.len(), 1, "the daemon's own sensors are announced too: {:?}", ha.messages());
+    for sensor in wanted {
+        let topic = format!("homeassistant/sensor/box/camera_porch_{sensor}/config");
+        let cfg = configs.iter().find(|(t, _)| *t == topic).map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no {topic}: {configs:?}"));
+        assert_eq!(cfg["state_topic"], format!("{PREFIX}/{DEVICE}/cameras/porch/state"), "{cfg}");
+        assert_eq!(cfg["unique_id"], format!("highlightd_box_camera_porch_{sensor}"), "{cfg}");
+        assert_eq!(cfg["device"], own[0].1["device"], "one device for the box and its cameras");
+        assert_eq!(cfg["availability_topic"], format!("{PREFIX}/{DEVICE}/availability"));
+        assert!(state.get(sensor).is_some(), "the state payload lacks `{sensor}`, read by {cfg}: {state}");
+        assert!(cfg["value_template"].as_str().is_some_and(|t| t.contains(&format!("value_json.{sensor}"))), "{cfg}");
+    }
+    let opts = configs.iter().find(|(t, _)| t.ends_with("camera_porch_state/config")).map(|(_, v)| v["options"].clone()).unwrap_or_default();
+    assert!(opts.as_array().is_some_and(|o| o.contains(&state["state"])), "{opts} lacks {}", state["state"]);
+    println!("announced: {:?}", configs.iter().map(|c| c.0.clone()).collect::<Vec<_>>());
+}
+
+/// (h) `v4l2:///dev/videoN` with no such device (none on this machine): accepted by the
+/// configuration, refused at connection with state `reconnecting` and an error naming the
+/// device, retried with back-off, and nothing else held up (start and stop stay quick).
+#[test]
+fn a_missing_v4l2_device_is_reported_and_retried() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = "[[cameras]]\nname = \"usb\"\nurl = \"v4l2:///dev/video97\"\nreconnect_max_s = 2\n";
+    let (mut daemon, startup) = Daemon::start(root, &broker, cameras);
+    let st = sub.wait_state("usb", "reconnecting", 0, Duration::from_secs(10));
+    println!("start-up {startup:?}; state {}: {}", st["state"], st["error"]);
+    assert!(st["error"].as_str().is_some_and(|e| e.contains("/dev/video97: no such device")), "{st}");
+    std::thread::sleep(Duration::from_secs(4));
+    let attempts = daemon.log_text().matches("no such device").count();
+    assert!(attempts >= 2, "not retried: {attempts}\n{}", daemon.log_text());
+    let took = daemon.terminate();
+    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+    assert!(wait_for(Duration::from_secs(3), || sub.states("usb").last().is_some_and(|s| s["state"] == "stopped")), "not stopped");
 }

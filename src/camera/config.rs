@@ -74,7 +74,7 @@ impl Default for RecordingConfig {
 pub struct CameraConfig {
     /// Short name: one MQTT topic level and a folder name (letters, digits, `-`, `_`).
     pub name: String,
-    /// `rtsp://host[:port]/path` or `file:///path?loop=true`.
+    /// `rtsp://host[:port]/path`, `v4l2:///dev/videoN` or `file:///path?loop=true`.
     pub url: String,
     /// RTSP only: `tcp` or `udp`.
     #[serde(default)]
@@ -131,6 +131,8 @@ pub enum SourceUrl {
     Rtsp(String),
     /// A local file, replayed from the start at its end when `looped` (tests, demos).
     File { path: PathBuf, looped: bool },
+    /// A local capture device (`v4l2:///dev/videoN`): USB camera, capture card.
+    V4l2 { device: PathBuf },
 }
 
 /// A camera entry that cannot work; `key` is `cameras[N].key`.
@@ -174,7 +176,7 @@ pub fn redact(url: &str) -> String {
 }
 
 fn parse_url(url: &str) -> Result<SourceUrl, String> {
-    let Some((scheme, rest)) = url.split_once("://") else { return Err("must be rtsp://…, rtsps://… or file:///…".into()) };
+    let Some((scheme, rest)) = url.split_once("://") else { return Err("must be rtsp://…, rtsps://…, v4l2:///dev/videoN or file:///…".into()) };
     match scheme.to_ascii_lowercase().as_str() {
         "rtsp" | "rtsps" => {
             let authority = rest.split('/').next().unwrap_or("");
@@ -201,8 +203,14 @@ fn parse_url(url: &str) -> Result<SourceUrl, String> {
             }
             Ok(SourceUrl::File { path: PathBuf::from(path), looped })
         }
-        "v4l2" | "http" | "https" => Err(format!("{scheme}:// sources are not supported yet (rtsp:// and file:// are)")),
-        _ => Err("must be rtsp://…, rtsps://… or file:///…".into()),
+        "v4l2" => {
+            if !rest.starts_with("/dev/") || rest.contains('?') || rest.len() <= "/dev/".len() {
+                return Err("v4l2:// needs a device path: v4l2:///dev/videoN".into());
+            }
+            Ok(SourceUrl::V4l2 { device: PathBuf::from(rest) })
+        }
+        "http" | "https" => Err(format!("{scheme}:// sources are not supported yet (rtsp://, v4l2:// and file:// are)")),
+        _ => Err("must be rtsp://…, rtsps://…, v4l2:///dev/videoN or file:///…".into()),
     }
 }
 
@@ -287,7 +295,11 @@ mod tests {
         assert_eq!(parse_url("rtsp://10.0.0.2:554/live").unwrap(), SourceUrl::Rtsp("rtsp://10.0.0.2:554/live".into()));
         assert_eq!(parse_url("file:///srv/a.mp4?loop=true").unwrap(), SourceUrl::File { path: "/srv/a.mp4".into(), looped: true });
         assert!(parse_url("rtsp://admin:secret@cam/live").unwrap_err().contains("credentials_file"));
-        assert!(parse_url("v4l2:///dev/video0").unwrap_err().contains("not supported yet"));
+        assert_eq!(parse_url("v4l2:///dev/video0").unwrap(), SourceUrl::V4l2 { device: "/dev/video0".into() });
+        assert!(parse_url("v4l2://dev/video0").unwrap_err().contains("v4l2:///dev/videoN"));
+        assert!(parse_url("v4l2:///dev/").is_err());
+        assert!(parse_url("v4l2:///dev/video0?x=1").is_err());
+        assert!(parse_url("https://cam/live.m3u8").unwrap_err().contains("not supported yet"));
         assert!(parse_url("file://rel/a.mp4").is_err());
         assert!(parse_url("ftp://x").is_err());
     }

@@ -9,6 +9,12 @@
 //! clip goes through the engine again for its predictions and crop metadata (one line per
 //! target ratio), and a `highlight` event is published.
 //!
+//! When the analysis falls behind (the box is too slow for the stream, or busy with other
+//! cameras and the ingest folder), it skips whole segments rather than decide ever later:
+//! a segment that ended more than `decision_delay_s − segment_s` ago while a newer one waits
+//! is not analysed, and its frames are counted as `dropped` (the recording keeps them all;
+//! only the analysis misses them). See [`behind`].
+//!
 //! Joining is byte concatenation, which MPEG-TS allows (every segment starts at a key frame
 //! with its parameter sets); for MP4 recordings no clip is cut, the event lists the segments.
 
@@ -25,6 +31,8 @@ use crate::write::{self, metadata};
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use tracing::{info, warn};
@@ -122,6 +130,13 @@ impl Assembler {
     }
 }
 
+/// Whether the analysis, about to start on a segment that ended `lag_ms` ago, is so far behind
+/// that it should skip it: only when a newer segment already waits (the newest is always
+/// analysed) and the decision could no longer come within `max_lag_ms`.
+pub fn behind(lag_ms: u64, newer_waiting: bool, max_lag_ms: u64) -> bool {
+    newer_waiting && lag_ms > max_lag_ms
+}
+
 /// One camera's analysis thread.
 pub struct Analyst {
     pub cam: CameraConfig,
@@ -143,7 +158,34 @@ impl Analyst {
         let margin = (self.cam.clip_margin_s * 1000.0) as u64;
         let mut open_pin: Option<retention::PinGuard> = None;
         let ratio = self.ratios().first().copied().unwrap_or(AspectRatio::PORTRAIT);
-        while let Ok(seg) = self.rx.recv() {
+        // A moment is decided from the segment after it, so the analysis of a segment must
+        // start within `decision_delay_s − segment_s` of its end (at least `segment_s`, by the
+        // configuration check).
+        let max_lag_ms = ((self.cam.decision_delay_s - self.cam.recording.segment_s).max(self.cam.recording.segment_s) * 1000.0) as u64;
+        let mut backlog: VecDeque<Finalised> = VecDeque::new();
+        let mut skipped_in_a_row = 0u64;
+        loop {
+            if backlog.is_empty() {
+                match self.rx.recv() {
+                    Ok(s) => backlog.push_back(s),
+                    Err(_) => break,
+                }
+            }
+            backlog.extend(self.rx.try_iter());
+            let Some(seg) = backlog.pop_front() else { continue };
+            let lag = now_ms().saturating_sub(seg.end_ms);
+            if behind(lag, !backlog.is_empty(), max_lag_ms) {
+                self.shared.dropped_frames.fetch_add(seg.frames, Ordering::Relaxed);
+                if skipped_in_a_row == 0 {
+                    warn!(lag_s = format!("{:.1}", lag as f64 / 1000.0), waiting = backlog.len(), "analysis behind the stream: skipping segments (their frames count as dropped; the recording keeps them)");
+                }
+                skipped_in_a_row += 1;
+                continue;
+            }
+            if skipped_in_a_row > 0 {
+                info!(skipped = skipped_in_a_row, "analysis caught up");
+                skipped_in_a_row = 0;
+            }
             // Pinned from analysis on: a moment ending here will need this segment.
             let _pin = self.pins.pin(seg.start_ms, seg.end_ms);
             let pieces = match self.pieces(&seg, ratio) {
@@ -153,6 +195,7 @@ impl Analyst {
                     Vec::new()
                 }
             };
+            self.shared.analysed_frames.fetch_add(seg.frames, Ordering::Relaxed);
             for m in asm.segment(seg.start_ms, seg.end_ms, &pieces) {
                 self.emit(m);
             }
@@ -266,6 +309,15 @@ mod tests {
 
     fn m(a: u64, b: u64) -> Moment {
         Moment { start_ms: a, end_ms: b, p_sum: (b - a) as f64 / 100.0, frames: (b - a) / 100 }
+    }
+
+    #[test]
+    fn only_a_late_segment_with_a_newer_one_waiting_is_skipped() {
+        assert!(!behind(0, true, 8000));
+        assert!(!behind(8000, true, 8000));
+        assert!(behind(8001, true, 8000));
+        // The newest segment is always analysed, however late.
+        assert!(!behind(60_000, false, 8000));
     }
 
     #[test]

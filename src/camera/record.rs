@@ -4,7 +4,8 @@
 //! ```text
 //! rtspsrc ─► rtph264depay ─┐
 //!                          ├─► h264parse ─► queue ─► splitmuxsink (mpegtsmux | mp4mux)
-//! filesrc ─► parsebin ─────┘      ▲ probe: last buffer, frames
+//! filesrc ─► parsebin ─────┤      ▲ probe: last buffer, frames
+//! v4l2src ─► (encode) ─────┘  (see [`super::v4l2`])
 //! ```
 //!
 //! A new pipeline per connection: after an error nothing of the old one (a half-negotiated
@@ -30,6 +31,9 @@ pub enum RecordError {
     Build(String),
     #[error("cannot start the pipeline")]
     Start,
+    /// A local capture device that is missing, busy or unusable (see [`super::v4l2`]).
+    #[error("{0}")]
+    Device(String),
 }
 
 /// What the streaming threads report to the supervisor, lock-free.
@@ -66,6 +70,9 @@ pub struct Finalised {
     pub path: PathBuf,
     pub start_ms: u64,
     pub end_ms: u64,
+    /// Video frames (access units) recorded in it, as counted at the parser; what the
+    /// analysis reports as analysed or dropped.
+    pub frames: u64,
 }
 
 /// What the bus said.
@@ -75,6 +82,8 @@ pub enum Event {
     /// The stream ended (a file at its end; a server that closed the session).
     Ended,
     Error(String),
+    /// A write failed for want of space (ENOSPC, quota): the disk is full.
+    NoSpace(String),
 }
 
 /// One live pipeline.
@@ -89,6 +98,13 @@ pub struct Connection {
     /// Start (wall-clock ms) of each fragment by its `.part` location, from the naming
     /// callback (a streaming thread).
     starts: Arc<std::sync::Mutex<HashMap<String, u64>>>,
+    /// [`Counters::frames`] when the previous segment closed: frames of a segment are the
+    /// difference (counted when the bus message is read, so a few frames may be attributed
+    /// to the neighbour segment, but the sum over the segments is exact).
+    frames_at_close: u64,
+    /// A write failed for want of space: the segment open then lacks its tail, and so does
+    /// any closed after; they are deleted instead of finalised (see [`super::space`]).
+    write_failed: bool,
 }
 
 pub fn now_ms() -> u64 {
@@ -208,6 +224,9 @@ impl Connection {
                     }
                 });
             }
+            SourceUrl::V4l2 { device } => {
+                super::v4l2::build(&pipeline, device, &parse)?;
+            }
             SourceUrl::File { path, .. } => {
                 let file = make("filesrc")?;
                 file.set_property("location", path.to_string_lossy().as_ref());
@@ -234,7 +253,7 @@ impl Connection {
             let _ = pipeline.set_state(gst::State::Null);
             return Err(RecordError::Start);
         }
-        Ok(Connection { pipeline, tail: queue, counters, spec: spec.clone(), open: HashMap::new(), starts })
+        Ok(Connection { pipeline, tail: queue, counters, spec: spec.clone(), open: HashMap::new(), starts, frames_at_close: 0, write_failed: false })
     }
 
     /// The next bus event within `wait`, if any.
@@ -259,6 +278,10 @@ impl Connection {
             V::Eos(_) => Some(Event::Ended),
             V::Error(e) => {
                 let mut text = e.error().to_string();
+                if e.error().matches(gst::ResourceError::NoSpaceLeft) || super::space::is_no_space(&text) {
+                    self.write_failed = true;
+                    return Some(Event::NoSpace(text));
+                }
                 // Debug text of rtspsrc may carry the URL: only the error itself is kept.
                 if text.is_empty() {
                     text = "stream error".into();
@@ -291,8 +314,16 @@ impl Connection {
     }
 
     /// Renames a closed `.part` to its final name; None when it vanished or is empty.
-    fn finalise(&self, loc: &str, start: u64, end: u64) -> Option<Finalised> {
+    fn finalise(&mut self, loc: &str, start: u64, end: u64) -> Option<Finalised> {
         let part = Path::new(loc);
+        if self.write_failed {
+            tracing::warn!("deleting {}: a write into it failed (disk full), its tail is missing", part.display());
+            let _ = std::fs::remove_file(part);
+            return None;
+        }
+        let total = self.counters.frames.load(Ordering::Relaxed);
+        let frames = total.saturating_sub(self.frames_at_close);
+        self.frames_at_close = total;
         let size = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
         if size == 0 {
             let _ = std::fs::remove_file(part);
@@ -300,7 +331,7 @@ impl Connection {
         }
         let path = self.spec.dir.join(segment_name(start, end, self.spec.format.extension()));
         match std::fs::rename(part, &path) {
-            Ok(()) => Some(Finalised { path, start_ms: start, end_ms: end }),
+            Ok(()) => Some(Finalised { path, start_ms: start, end_ms: end, frames }),
             Err(e) => {
                 tracing::warn!("cannot finalise segment {}: {e}", part.display());
                 None
@@ -312,7 +343,8 @@ impl Connection {
     /// close the file) and tears the pipeline down. Returns the segments finalised meanwhile.
     pub fn stop(mut self, wait: Duration) -> Vec<Finalised> {
         let mut out = Vec::new();
-        if !self.open.is_empty() || !self.starts.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        // After a failed write the pipeline is in error: no EOS would get through.
+        if !self.write_failed && (!self.open.is_empty() || !self.starts.lock().unwrap_or_else(|p| p.into_inner()).is_empty()) {
             if let Some(pad) = self.tail.static_pad("sink") {
                 pad.send_event(gst::event::Eos::new());
             }
@@ -329,7 +361,7 @@ impl Connection {
         let _ = self.pipeline.set_state(gst::State::Null);
         let leftovers: Vec<(String, (u64, Option<u64>))> = self.open.drain().collect();
         for (loc, (start, _)) in leftovers {
-            if self.spec.format == SegmentFormat::Mpegts {
+            if self.spec.format == SegmentFormat::Mpegts && !self.write_failed {
                 if let Some(f) = self.finalise(&loc, start, now_ms().max(start)) {
                     out.push(f);
                 }

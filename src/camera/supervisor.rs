@@ -4,6 +4,7 @@
 //!
 //! ```text
 //!   connecting ──first buffer──► live ──error | EOS | stall──► reconnecting ──► live …
+//!                                  └──disk full──► error ──space returns──► reconnecting …
 //!        └──────────── stop (SIGTERM): open segment finalised ──► stopped
 //! ```
 //! Nothing here waits on the network: the pipeline connects on GStreamer's threads and this
@@ -13,11 +14,12 @@
 use super::config::{CameraConfig, SourceUrl};
 use super::record::{now_ms, Connection, Event, Finalised, SegmentSpec, SourceSpec};
 use super::retention::{self, Pins};
+use super::space;
 use crate::status::payload::rfc3339;
 use crate::status::CameraSink;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,6 +31,9 @@ const TICK: Duration = Duration::from_millis(200);
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 /// Longest wait for splitmuxsink to close the open segment at a disconnect or at stop.
 const FINALISE_WAIT: Duration = Duration::from_secs(3);
+/// How often the free space of the recording folder is checked (while recording and while
+/// waiting for space to return).
+const SPACE_EVERY: Duration = Duration::from_secs(1);
 
 /// The camera's connection state, as published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +41,8 @@ pub enum CamState {
     Connecting,
     Live,
     Reconnecting,
+    /// Not recording for a reason reconnecting cannot cure (a full disk); retried by itself.
+    Error,
     Stopped,
 }
 
@@ -45,6 +52,7 @@ impl CamState {
             CamState::Connecting => "connecting",
             CamState::Live => "live",
             CamState::Reconnecting => "reconnecting",
+            CamState::Error => "error",
             CamState::Stopped => "stopped",
         }
     }
@@ -79,6 +87,11 @@ pub fn ms_time(ms: u64) -> SystemTime {
 pub struct Shared {
     /// The `highlight` payload of the last moment.
     pub last_moment: Mutex<Option<Value>>,
+    /// Frames of the segments the analysis went through.
+    pub analysed_frames: AtomicU64,
+    /// Frames of the segments the analysis skipped because it was behind (recording keeps
+    /// them all).
+    pub dropped_frames: AtomicU64,
 }
 
 /// What one camera thread needs.
@@ -105,6 +118,10 @@ struct Report {
     deleted: u64,
     gaps: u64,
     last_gap: Option<Gap>,
+    /// Frames per second the analysis got through over the last report period.
+    analysed_fps: f64,
+    /// The largest segment finalised so far, bytes: sizes the free space recording needs.
+    largest_segment: u64,
 }
 
 impl Supervisor {
@@ -157,12 +174,15 @@ impl Supervisor {
         // live now).
         let mut lost_at: Option<(u64, String)> = None;
         while !self.stopped() {
+            if !self.wait_for_space(&mut report, &mut lost_at) {
+                break;
+            }
             let mut conn = match Connection::start(&src, &seg, epoch) {
                 Ok(c) => c,
                 Err(e) => {
                     report.error = Some(e.to_string());
                     warn!("cannot start: {e}");
-                    report.state = if report.state == CamState::Connecting { CamState::Connecting } else { CamState::Reconnecting };
+                    report.state = CamState::Reconnecting;
                     self.publish(&report);
                     self.sleep(self.delay(&mut failures));
                     continue;
@@ -172,6 +192,9 @@ impl Supervisor {
             let mut last_report = Instant::now();
             let mut fps_window = (Instant::now(), 0u64);
             let mut live = false;
+            let mut last_space = Instant::now();
+            let mut analysed_window = (Instant::now(), self.shared.analysed_frames.load(Ordering::Relaxed));
+            let mut disk_full = false;
             let why: Option<String> = loop {
                 if self.stopped() {
                     break None;
@@ -181,7 +204,22 @@ impl Supervisor {
                     Some(Event::Ended) if looped => break Some(String::new()),
                     Some(Event::Ended) => break Some("stream ended".into()),
                     Some(Event::Error(e)) => break Some(e),
+                    Some(Event::NoSpace(e)) => {
+                        disk_full = true;
+                        let free = space::free_bytes(&seg.dir).unwrap_or(0);
+                        break Some(format!("{} ({e})", space::message(&seg.dir, free, space::needed(report.largest_segment))));
+                    }
                     None => {}
+                }
+                // Stop before the disk is full, not in the middle of a write: the open
+                // segment is finalised while its last bytes still fit.
+                if last_space.elapsed() >= SPACE_EVERY {
+                    last_space = Instant::now();
+                    let need = space::needed(report.largest_segment);
+                    if let Some(free) = space::free_bytes(&seg.dir).filter(|f| *f < need) {
+                        disk_full = true;
+                        break Some(space::message(&seg.dir, free, need));
+                    }
                 }
                 let last = conn.counters.last_buffer_ms.load(Ordering::Relaxed);
                 let now_mono = epoch.elapsed().as_millis() as u64;
@@ -214,11 +252,22 @@ impl Supervisor {
                     fps_window = (Instant::now(), frames);
                     report.frames = frames;
                     report.discont = conn.counters.discont.load(Ordering::Relaxed);
+                    let analysed = self.shared.analysed_frames.load(Ordering::Relaxed);
+                    let dt = analysed_window.0.elapsed().as_secs_f64();
+                    report.analysed_fps = if dt > 0.0 { analysed.saturating_sub(analysed_window.1) as f64 / dt } else { 0.0 };
+                    analysed_window = (Instant::now(), analysed);
                     self.enforce(&mut report);
                     self.publish(&report);
                     last_report = Instant::now();
                 }
             };
+            if disk_full {
+                // Said at once: finalising the open segment may take up to FINALISE_WAIT.
+                report.state = CamState::Error;
+                report.error = why.clone();
+                report.fps = 0.0;
+                self.publish(&report);
+            }
             // The gap starts at the last picture, not at its detection (`stall_s` later).
             let last = conn.counters.last_buffer_ms.load(Ordering::Relaxed);
             let last_picture = (last > 0).then(|| now_ms().saturating_sub((epoch.elapsed().as_millis() as u64).saturating_sub(last)));
@@ -230,10 +279,22 @@ impl Supervisor {
                 // A looped file: the next pass starts at once, like a camera that goes on.
                 continue;
             }
-            warn!(reason = %reason, "camera lost; reconnecting");
             if lost_at.is_none() {
-                lost_at = Some((last_picture.unwrap_or_else(now_ms), reason.clone()));
+                lost_at = Some((last_picture.unwrap_or_else(now_ms), if disk_full { "disk full".into() } else { reason.clone() }));
             }
+            if disk_full {
+                // No back-off: the loop's top waits for space, checking once a second. One
+                // check's wait first, so that a disk refusing writes while it reports free
+                // space (a user quota, no inodes left) cannot make a tight reconnect loop.
+                warn!(reason = %reason, "recording stopped");
+                report.state = CamState::Error;
+                report.error = Some(reason);
+                report.fps = 0.0;
+                self.publish(&report);
+                self.sleep(SPACE_EVERY);
+                continue;
+            }
+            warn!(reason = %reason, "camera lost; reconnecting");
             report.state = CamState::Reconnecting;
             report.error = Some(reason);
             report.fps = 0.0;
@@ -248,7 +309,43 @@ impl Supervisor {
     }
 
     fn report_init(&self) -> Report {
-        Report { state: CamState::Connecting, error: None, since_ms: now_ms(), fps: 0.0, frames: 0, discont: 0, bytes: 0, segments: 0, deleted: 0, gaps: 0, last_gap: None }
+        Report { state: CamState::Connecting, error: None, since_ms: now_ms(), fps: 0.0, frames: 0, discont: 0, bytes: 0, segments: 0, deleted: 0, gaps: 0, last_gap: None, analysed_fps: 0.0, largest_segment: 0 }
+    }
+
+    /// Returns at once when the recording folder has the space [`space::needed`]; else
+    /// reports state `error` (disk full), checks again every [`SPACE_EVERY`] and returns once
+    /// there is space (true) or at stop (false). The time without recording is a gap.
+    fn wait_for_space(&self, report: &mut Report, lost_at: &mut Option<(u64, String)>) -> bool {
+        let mut last_publish: Option<Instant> = None;
+        loop {
+            if self.stopped() {
+                return false;
+            }
+            let need = space::needed(report.largest_segment);
+            let Some(free) = space::free_bytes(&self.segments_dir).filter(|f| *f < need) else {
+                if report.state == CamState::Error {
+                    info!("space returned; recording again");
+                    report.state = CamState::Reconnecting;
+                    self.publish(report);
+                }
+                return true;
+            };
+            if lost_at.is_none() {
+                *lost_at = Some((now_ms(), "disk full".into()));
+            }
+            if report.state != CamState::Error || last_publish.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
+                if report.state != CamState::Error {
+                    warn!(free, need, "disk full: not recording");
+                }
+                report.state = CamState::Error;
+                report.error = Some(space::message(&self.segments_dir, free, need));
+                report.fps = 0.0;
+                self.enforce(report);
+                self.publish(report);
+                last_publish = Some(Instant::now());
+            }
+            self.sleep(SPACE_EVERY);
+        }
     }
 
     fn stopped(&self) -> bool {
@@ -274,7 +371,9 @@ impl Supervisor {
     }
 
     fn on_segment(&self, f: Finalised, report: &mut Report) {
-        tracing::debug!(path = %f.path.display(), "segment finalised");
+        tracing::debug!(path = %f.path.display(), frames = f.frames, "segment finalised");
+        let bytes = std::fs::metadata(&f.path).map_or(0, |m| m.len());
+        report.largest_segment = report.largest_segment.max(bytes);
         if let Some(tx) = &self.analysis {
             let _ = tx.send(f);
         }
@@ -299,6 +398,9 @@ impl Supervisor {
             "fps": (r.fps * 10.0).round() / 10.0,
             "frames": r.frames,
             "discont": r.discont,
+            "analysed": self.shared.analysed_frames.load(Ordering::Relaxed),
+            "analysed_fps": (r.analysed_fps * 10.0).round() / 10.0,
+            "dropped": self.shared.dropped_frames.load(Ordering::Relaxed),
             "recording_bytes": r.bytes,
             "segments": r.segments,
             "segments_deleted": r.deleted,

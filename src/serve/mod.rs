@@ -140,7 +140,8 @@ pub fn run(cfg: Config, stop: Arc<AtomicBool>) -> Result<(), ServeError> {
     if !recovered.requeued.is_empty() || !recovered.failed.is_empty() {
         warn!(requeued = ?recovered.requeued, failed = ?recovered.failed, "jobs interrupted by a previous stop");
     }
-    let status = StatusPublisher::start(cfg.mqtt.clone(), env!("CARGO_PKG_VERSION"))?;
+    let camera_names: Vec<String> = cfg.cameras.iter().map(|c| c.name.clone()).collect();
+    let status = StatusPublisher::start_with_cameras(cfg.mqtt.clone(), env!("CARGO_PKG_VERSION"), &camera_names)?;
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
         store,

@@ -22,6 +22,7 @@
 //! when it is full); the status is never dropped, only its latest value is kept.
 
 pub mod backoff;
+pub mod camera_discovery;
 pub mod config;
 mod outbox;
 pub mod payload;
@@ -72,6 +73,12 @@ impl StatusPublisher {
     /// waiting for the broker (an unreachable broker is logged and retried, not an error).
     /// With `enabled = false` it returns a handle that does nothing.
     pub fn start(cfg: MqttConfig, version: &str) -> Result<StatusHandle, StatusError> {
+        Self::start_with_cameras(cfg, version, &[])
+    }
+
+    /// [`StatusPublisher::start`], also announcing the sensors of `cameras` (their names) to
+    /// Home Assistant when discovery is on.
+    pub fn start_with_cameras(cfg: MqttConfig, version: &str, cameras: &[String]) -> Result<StatusHandle, StatusError> {
         cfg.check()?;
         if !cfg.enabled {
             return Ok(StatusHandle { inner: None });
@@ -79,7 +86,13 @@ impl StatusPublisher {
         let device_id = cfg.resolved_device_id();
         let topics = Topics::new(&cfg.topic_prefix, &device_id).map_err(|e| StatusError::Config { key: "mqtt.device_id", message: e.to_string() })?;
         let options = mqtt_options(&cfg, &topics)?;
-        let discovery = if cfg.home_assistant_discovery { payload::discovery_configs(&cfg.discovery_prefix, &device_id, &topics, version) } else { Vec::new() };
+        let discovery = if cfg.home_assistant_discovery {
+            let mut d = payload::discovery_configs(&cfg.discovery_prefix, &device_id, &topics, version);
+            d.extend(camera_discovery::camera_discovery_configs(&cfg.discovery_prefix, &device_id, &topics, version, cameras));
+            d
+        } else {
+            Vec::new()
+        };
         let shared = Arc::new(Shared::new(Outbox::new(QUEUE_CAPACITY, PROGRESS_EVENT_GAP)));
         let worker = Worker {
             options,

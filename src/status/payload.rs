@@ -304,18 +304,25 @@ fn sensors(topics: &Topics) -> [(&'static str, &'static str, &str, &'static str,
     ]
 }
 
-/// Home Assistant discovery messages (topic, retained JSON config) for the status sensors.
-/// A `null` value (e.g. no thermal sensor) renders as `None`, which Home Assistant shows as
-/// "unknown" rather than an error.
-pub fn discovery_configs(discovery_prefix: &str, device_id: &str, topics: &Topics, version: &str) -> Vec<(String, String)> {
+/// The `device` block every discovery config of this box carries, so that Home Assistant
+/// groups the daemon's and its cameras' sensors under one device.
+pub fn discovery_device(device_id: &str, version: &str) -> Value {
     let node = discovery_node_id(device_id);
-    let device = json!({
+    json!({
         "identifiers": [format!("highlightd_{node}")],
         "name": format!("highlightd {device_id}"),
         "manufacturer": "highlightd",
         "model": "highlightd",
         "sw_version": clip(version),
-    });
+    })
+}
+
+/// Home Assistant discovery messages (topic, retained JSON config) for the status sensors.
+/// A `null` value (e.g. no thermal sensor) renders as `None`, which Home Assistant shows as
+/// "unknown" rather than an error.
+pub fn discovery_configs(discovery_prefix: &str, device_id: &str, topics: &Topics, version: &str) -> Vec<(String, String)> {
+    let node = discovery_node_id(device_id);
+    let device = discovery_device(device_id, version);
     sensors(topics)
         .into_iter()
         .map(|(object_id, name, state_topic, template, extra)| {
