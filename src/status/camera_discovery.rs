@@ -6,7 +6,7 @@
 //! Object ids are `camera_<name>_<sensor>` (camera names are letters, digits, `-` and `_`,
 //! all valid in a discovery topic), unique ids `highlightd_<node_id>_camera_<name>_<sensor>`.
 
-use super::payload::discovery_device;
+use super::payload::{discovery_device, DiscoverySensor};
 use super::topics::{discovery_node_id, discovery_topic, Topics};
 use serde_json::{json, Value};
 
@@ -37,20 +37,9 @@ pub fn camera_discovery_configs(discovery_prefix: &str, device_id: &str, topics:
         let state_topic = camera_state_topic(topics, camera);
         for (sensor, name, template, extra) in sensors() {
             let object_id = format!("camera_{camera}_{sensor}");
-            let mut cfg = json!({
-                "name": format!("{camera} {name}"),
-                "unique_id": format!("highlightd_{node}_{object_id}"),
-                "state_topic": state_topic,
-                "value_template": template,
-                "availability_topic": topics.availability,
-                "payload_available": "online",
-                "payload_not_available": "offline",
-                "device": device,
-            });
-            if let (Some(cfg), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
-                cfg.extend(extra.clone());
-            }
-            out.push((discovery_topic(discovery_prefix, device_id, &object_id), cfg.to_string()));
+            let name = format!("{camera} {name}");
+            let sensor = DiscoverySensor { node: &node, object_id: &object_id, name: &name, state_topic: &state_topic, template, availability: &topics.availability, device: &device };
+            out.push((discovery_topic(discovery_prefix, device_id, &object_id), sensor.config(&extra)));
         }
     }
     out

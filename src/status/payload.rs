@@ -326,22 +326,42 @@ pub fn discovery_configs(discovery_prefix: &str, device_id: &str, topics: &Topic
     sensors(topics)
         .into_iter()
         .map(|(object_id, name, state_topic, template, extra)| {
-            let mut cfg = json!({
-                "name": name,
-                "unique_id": format!("highlightd_{node}_{object_id}"),
-                "state_topic": state_topic,
-                "value_template": template,
-                "availability_topic": topics.availability,
-                "payload_available": "online",
-                "payload_not_available": "offline",
-                "device": device,
-            });
-            if let (Some(cfg), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
-                cfg.extend(extra.clone());
-            }
-            (discovery_topic(discovery_prefix, device_id, object_id), cfg.to_string())
+            let sensor = DiscoverySensor { node: &node, object_id, name, state_topic: &state_topic, template, availability: &topics.availability, device: &device };
+            (discovery_topic(discovery_prefix, device_id, object_id), sensor.config(&extra))
         })
         .collect()
+}
+
+/// One Home Assistant sensor of the box (the status sensors and each camera's): what its
+/// discovery config says, in one place so every sensor is announced the same way.
+pub(crate) struct DiscoverySensor<'a> {
+    pub node: &'a str,
+    pub object_id: &'a str,
+    pub name: &'a str,
+    pub state_topic: &'a str,
+    pub template: &'a str,
+    pub availability: &'a str,
+    pub device: &'a Value,
+}
+
+impl DiscoverySensor<'_> {
+    /// The retained JSON config, with `extra` keys (unit, device class …) added.
+    pub fn config(&self, extra: &Value) -> String {
+        let mut cfg = json!({
+            "name": self.name,
+            "unique_id": format!("highlightd_{}_{}", self.node, self.object_id),
+            "state_topic": self.state_topic,
+            "value_template": self.template,
+            "availability_topic": self.availability,
+            "payload_available": "online",
+            "payload_not_available": "offline",
+            "device": self.device,
+        });
+        if let (Some(cfg), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
+            cfg.extend(extra.clone());
+        }
+        cfg.to_string()
+    }
 }
 
 #[cfg(test)]
