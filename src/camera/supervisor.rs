@@ -261,12 +261,9 @@ impl Supervisor {
                     last_report = Instant::now();
                 }
             };
-            if disk_full {
+            if let (true, Some(why)) = (disk_full, &why) {
                 // Said at once: finalising the open segment may take up to FINALISE_WAIT.
-                report.state = CamState::Error;
-                report.error = why.clone();
-                report.fps = 0.0;
-                self.publish(&report);
+                self.report_error(&mut report, why.clone());
             }
             // The gap starts at the last picture, not at its detection (`stall_s` later).
             let last = conn.counters.last_buffer_ms.load(Ordering::Relaxed);
@@ -287,10 +284,7 @@ impl Supervisor {
                 // check's wait first, so that a disk refusing writes while it reports free
                 // space (a user quota, no inodes left) cannot make a tight reconnect loop.
                 warn!(reason = %reason, "recording stopped");
-                report.state = CamState::Error;
-                report.error = Some(reason);
-                report.fps = 0.0;
-                self.publish(&report);
+                self.report_error(&mut report, reason);
                 self.sleep(SPACE_EVERY);
                 continue;
             }
@@ -337,15 +331,20 @@ impl Supervisor {
                 if report.state != CamState::Error {
                     warn!(free, need, "disk full: not recording");
                 }
-                report.state = CamState::Error;
-                report.error = Some(space::message(&self.segments_dir, free, need));
-                report.fps = 0.0;
                 self.enforce(report);
-                self.publish(report);
+                self.report_error(report, space::message(&self.segments_dir, free, need));
                 last_publish = Some(Instant::now());
             }
             self.sleep(SPACE_EVERY);
         }
+    }
+
+    /// State `error` with `why` (not recording: a full disk), published at once.
+    fn report_error(&self, report: &mut Report, why: String) {
+        report.state = CamState::Error;
+        report.error = Some(why);
+        report.fps = 0.0;
+        self.publish(report);
     }
 
     fn stopped(&self) -> bool {

@@ -81,6 +81,17 @@ pub struct Segment {
     pub q: f64,
 }
 
+impl Segment {
+    /// The frames `r` with their mean probability and mean expected contribution (a frame
+    /// without a crop estimate counts 0.5).
+    fn over(r: Range<usize>, prob: &[f64], crop_iou: &[f64]) -> Segment {
+        let len = r.len() as f64;
+        let sp: f64 = prob[r.clone()].iter().sum();
+        let sq: f64 = r.clone().map(|i| prob[i] * crop_iou.get(i).copied().unwrap_or(0.5)).sum();
+        Segment { start: r.start, end: r.end, p: sp / len, q: sq / len }
+    }
+}
+
 /// The outcome of selection for one video.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Selection {
@@ -156,12 +167,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
         close_gaps(&runs_of(mask), gap)
             .into_iter()
             .filter(|r| r.len() >= min_len)
-            .map(|r| {
-                let len = r.len() as f64;
-                let sp: f64 = prob[r.clone()].iter().sum();
-                let sq: f64 = r.clone().map(|i| prob[i] * crop_iou.get(i).copied().unwrap_or(0.5)).sum();
-                Segment { start: r.start, end: r.end, p: sp / len, q: sq / len }
-            })
+            .map(|r| Segment::over(r, &prob, crop_iou))
             .collect()
     };
     let candidates = segments_of(&mask);
@@ -181,12 +187,9 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
                 let frames: Vec<bool> = r.clone().map(|i| ev[i].black < 0.5).collect();
                 let seg = runs_of(&frames).into_iter().max_by_key(|k| k.len()).map(|k| (r.start + k.start)..(r.start + k.end));
                 if let Some(k) = seg {
-                    let len = k.len() as f64;
-                    let sp: f64 = f[k.clone()].iter().sum();
-                    let sq: f64 = k.clone().map(|i| f[i] * crop_iou.get(i).copied().unwrap_or(0.5)).sum();
-                    let best = Segment { start: k.start, end: k.end, p: sp / len, q: sq / len };
                     // Its expected number of highlight frames: the shot's footage probability.
-                    (segments, expected_f) = choose_after(best, Vec::new(), sp);
+                    let expected: f64 = f[k.clone()].iter().sum();
+                    (segments, expected_f) = choose_after(Segment::over(k, f, crop_iou), Vec::new(), expected);
                 }
             }
         }
