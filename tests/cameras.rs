@@ -36,8 +36,9 @@ fn free_port() -> u16 {
 
 // ------------------------------------------------------------------------ RTSP server
 
-/// The child side: serves `<file>` (MP4, H.264) at `rtsp://127.0.0.1:<port>/cam` until
-/// killed. Does nothing unless started by [`RtspServer::start`].
+/// The child side: serves `<file>` (MP4, H.264; H.265 when its name holds `h265`) at
+/// `rtsp://127.0.0.1:<port>/cam` until killed. Does nothing unless started by
+/// [`RtspServer::start`].
 #[test]
 fn rtsp_server_child() {
     use gstreamer_rtsp_server::prelude::*;
@@ -50,7 +51,8 @@ fn rtsp_server_child() {
     server.set_service(port);
     let mounts = server.mount_points().expect("mount points");
     let factory = gstreamer_rtsp_server::RTSPMediaFactory::new();
-    factory.set_launch(&format!("( filesrc location={file} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )"));
+    let codec = if file.contains("h265") { "h265" } else { "h264" };
+    factory.set_launch(&format!("( filesrc location={file} ! qtdemux ! {codec}parse ! rtp{codec}pay name=pay0 pt=96 config-interval=1 )"));
     // One pipeline for every client: a reconnecting client joins the running "camera".
     factory.set_shared(true);
     mounts.add_factory("/cam", factory);
@@ -118,17 +120,27 @@ impl Drop for RtspServer {
 /// `secs` seconds of H.264 at `fps` with a key frame every second, made with x264enc.
 /// `pattern`: videotestsrc pattern (`ball`: little motion, small; `snow`: incompressible).
 fn footage(dir: &Path, name: &str, secs: u32, pattern: &str, size: (u32, u32), fps: u32, kbps: u32) -> PathBuf {
+    encoded(dir, name, secs, pattern, size, fps, kbps, "x264enc", "h264parse")
+}
+
+/// Like [`footage`], in H.265 (x265enc, no B-frames, as IP cameras send it).
+fn footage_h265(dir: &Path, name: &str, secs: u32, pattern: &str, size: (u32, u32), fps: u32, kbps: u32) -> PathBuf {
+    encoded(dir, name, secs, pattern, size, fps, kbps, "x265enc", "h265parse")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn encoded(dir: &Path, name: &str, secs: u32, pattern: &str, size: (u32, u32), fps: u32, kbps: u32, encoder: &str, parser: &str) -> PathBuf {
     let out = dir.join(name);
     let n = format!("num-buffers={}", secs * fps);
     let pat = format!("pattern={pattern}");
     let caps = format!("video/x-raw,width={},height={},framerate={fps}/1", size.0, size.1);
-    let enc = ["x264enc", "speed-preset=ultrafast", "tune=zerolatency"];
+    let enc = [encoder, "speed-preset=ultrafast", "tune=zerolatency"];
     let key = format!("key-int-max={fps}");
     let rate = format!("bitrate={kbps}");
     let loc = format!("location={}", out.display());
     let mut p = vec!["videotestsrc", &n, &pat, "!", &caps, "!"];
     p.extend_from_slice(&enc);
-    p.extend_from_slice(&[&key, &rate, "!", "h264parse", "!", "mp4mux", "!", "filesink", &loc]);
+    p.extend_from_slice(&[&key, &rate, "!", parser, "!", "mp4mux", "!", "filesink", &loc]);
     gst_launch(&p);
     out
 }
@@ -1016,4 +1028,136 @@ fn a_missing_v4l2_device_is_reported_and_retried() {
     let took = daemon.terminate();
     assert!(took < Duration::from_secs(5), "stop took {took:?}");
     assert!(wait_for(Duration::from_secs(3), || sub.states("usb").last().is_some_and(|s| s["state"] == "stopped")), "not stopped");
+}
+
+/// The codec of the first video stream of `file` (ffprobe lists an MPEG-TS stream once more
+/// under its program).
+fn video_codec(file: &Path) -> String {
+    ffprobe(file, &["-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0"]).lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string()
+}
+
+/// An H.265 camera is recorded like an H.264 one, without re-encoding: the segments are HEVC,
+/// each plays on its own (probed, every frame decoded), the state goes `live`, and the
+/// analysis goes through the segments (decodebin picks an H.265 decoder).
+#[test]
+fn an_h265_camera_is_recorded_without_reencoding_and_analysed() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = footage_h265(root, "cam_h265.mp4", 60, "ball", (320, 240), 15, 300);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"hevc\"\nurl = \"{}\"\ndecision_delay_s = 10\n[cameras.recording]\nsegment_s = 2\n", server.url());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    let seg_dir = root.join("state/cameras/hevc/segments");
+    sub.wait_state("hevc", "live", 0, Duration::from_secs(20));
+    assert!(wait_for(Duration::from_secs(20), || segments(&seg_dir).len() >= 3), "no segments recorded:\n{}", daemon.log_text());
+    // The analysis of at least two segments is reported in the state.
+    assert!(
+        wait_for(Duration::from_secs(30), || sub.states("hevc").last().is_some_and(|s| s["analysed"].as_u64().unwrap_or(0) >= 40)),
+        "segments not analysed: {:?}\n{}",
+        sub.states("hevc").last(),
+        daemon.log_text()
+    );
+    daemon.terminate();
+    let log = daemon.log_text();
+    assert!(!log.contains("not recorded") && !log.contains("analysis failed"), "{log}");
+    let segs = segments(&seg_dir);
+    let mut total = 0;
+    for (a, b, _) in &segs {
+        let f = seg_dir.join(format!("{a}-{b}.ts"));
+        assert_eq!(video_codec(&f), "hevc", "{}", f.display());
+        let n = decoded_frames(&f);
+        let secs = (b - a) as f64 / 1000.0;
+        println!("{}: hevc, {n} frames decoded, {secs:.1} s", f.display());
+        // Every frame of its span is there and decodes (15 fps; the span is rounded).
+        assert!(n > 0 && (n as f64 - secs * 15.0).abs() <= 3.0, "{}: {n} frames in {secs} s", f.display());
+        total += n;
+    }
+    assert!(total >= 60, "{total} frames recorded");
+}
+
+/// A child process killed (and reaped) on drop: the HLS publisher and its HTTP server.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A live HLS camera: ffmpeg publishes `live.m3u8` in real time (`-re`, 1 s fragments, no
+/// end tag) from 25 s of footage, `python3 -m http.server` serves it on loopback. The camera
+/// goes live and records playable H.264 segments; once the publisher stops, the playlist
+/// stops growing and the camera is treated as stalled: `reconnecting` with the reason.
+#[test]
+fn a_live_hls_playlist_is_recorded_and_a_playlist_that_stops_growing_is_a_stall() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = footage(root, "cam.mp4", 25, "ball", (320, 240), 15, 500);
+    let hls = root.join("hls");
+    std::fs::create_dir_all(&hls).expect("hls folder");
+    let playlist = hls.join("live.m3u8");
+    let mut publisher = Proc(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-re", "-i"])
+            .arg(&clip)
+            .args(["-c", "copy", "-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags", "omit_endlist"])
+            .arg(&playlist)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ffmpeg"),
+    );
+    let port = free_port();
+    let _http = Proc(
+        Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(&hls)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server"),
+    );
+    assert!(wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "HTTP server did not listen");
+    assert!(
+        wait_for(Duration::from_secs(10), || std::fs::read_to_string(&playlist).is_ok_and(|t| t.matches(".ts").count() >= 2)),
+        "ffmpeg did not publish the playlist"
+    );
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"cloud\"\nurl = \"http://127.0.0.1:{port}/live.m3u8\"\nstall_s = 5\nreconnect_max_s = 2\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n");
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    let seg_dir = root.join("state/cameras/cloud/segments");
+    let t = Instant::now();
+    sub.wait_state("cloud", "live", 0, Duration::from_secs(20));
+    println!("live {:?} after start", t.elapsed());
+    assert!(wait_for(Duration::from_secs(20), || segments(&seg_dir).len() >= 3), "no segments recorded: {:?}\n{}", segments(&seg_dir), daemon.log_text());
+    // The publisher ends: the playlist stays as it is, without an end tag.
+    assert!(wait_for(Duration::from_secs(40), || matches!(publisher.0.try_wait(), Ok(Some(_)))), "ffmpeg did not finish");
+    let stopped_at = Instant::now();
+    let n = sub.states("cloud").iter().position(|s| s["state"] == "live").unwrap_or(0) + 1;
+    let rec = sub.wait_state("cloud", "reconnecting", n, Duration::from_secs(25));
+    println!("reconnecting {:?} after the playlist stopped growing: {}", stopped_at.elapsed(), rec["error"]);
+    assert!(rec["error"].as_str().is_some_and(|e| !e.is_empty()), "{rec}");
+    daemon.terminate();
+    assert!(parts(&seg_dir).is_empty(), "open segments left: {:?}", parts(&seg_dir));
+    let segs = segments(&seg_dir);
+    let mut frames = 0;
+    for (a, b, _) in &segs {
+        let f = seg_dir.join(format!("{a}-{b}.ts"));
+        assert_eq!(video_codec(&f), "h264", "{}", f.display());
+        frames += decoded_frames(&f);
+    }
+    println!("{} segments, {frames} frames decoded (the publisher sent 375)", segs.len());
+    assert!(frames >= 150, "{frames} frames recorded of a 25 s live stream joined at its edge");
 }

@@ -74,7 +74,8 @@ impl Default for RecordingConfig {
 pub struct CameraConfig {
     /// Short name: one MQTT topic level and a folder name (letters, digits, `-`, `_`).
     pub name: String,
-    /// `rtsp://host[:port]/path`, `v4l2:///dev/videoN` or `file:///path?loop=true`.
+    /// `rtsp://host[:port]/path`, `http(s)://host/path.m3u8` (HLS), `v4l2:///dev/videoN` or
+    /// `file:///path?loop=true`.
     pub url: String,
     /// RTSP only: `tcp` or `udp`.
     #[serde(default)]
@@ -133,6 +134,9 @@ pub enum SourceUrl {
     File { path: PathBuf, looped: bool },
     /// A local capture device (`v4l2:///dev/videoN`): USB camera, capture card.
     V4l2 { device: PathBuf },
+    /// An HLS playlist (`http(s)://…/….m3u8`), live or not: a camera behind a cloud service
+    /// or a media server that only publishes HLS.
+    Hls(String),
 }
 
 /// A camera entry that cannot work; `key` is `cameras[N].key`.
@@ -175,8 +179,11 @@ pub fn redact(url: &str) -> String {
     format!("{scheme}://{host}/{path}")
 }
 
+/// The URL forms a camera may have, for error messages.
+const SCHEMES: &str = "rtsp://…, rtsps://…, http(s)://…/….m3u8, v4l2:///dev/videoN or file:///…";
+
 fn parse_url(url: &str) -> Result<SourceUrl, String> {
-    let Some((scheme, rest)) = url.split_once("://") else { return Err("must be rtsp://…, rtsps://…, v4l2:///dev/videoN or file:///…".into()) };
+    let Some((scheme, rest)) = url.split_once("://") else { return Err(format!("must be {SCHEMES}")) };
     match scheme.to_ascii_lowercase().as_str() {
         "rtsp" | "rtsps" => {
             let authority = rest.split('/').next().unwrap_or("");
@@ -209,8 +216,21 @@ fn parse_url(url: &str) -> Result<SourceUrl, String> {
             }
             Ok(SourceUrl::V4l2 { device: PathBuf::from(rest) })
         }
-        "http" | "https" => Err(format!("{scheme}:// sources are not supported yet (rtsp://, v4l2:// and file:// are)")),
-        _ => Err("must be rtsp://…, rtsps://…, v4l2:///dev/videoN or file:///…".into()),
+        "http" | "https" => {
+            let authority = rest.split('/').next().unwrap_or("");
+            if authority.contains('@') {
+                return Err("must not contain credentials (a token in the query is never logged)".into());
+            }
+            if authority.is_empty() {
+                return Err("has no host".into());
+            }
+            let path = rest.split(['?', '#']).next().unwrap_or("");
+            if !path.to_ascii_lowercase().ends_with(".m3u8") {
+                return Err(format!("{scheme}:// sources must be HLS playlists (a path ending in .m3u8)"));
+            }
+            Ok(SourceUrl::Hls(url.to_string()))
+        }
+        _ => Err(format!("must be {SCHEMES}")),
     }
 }
 
@@ -225,7 +245,11 @@ pub fn check_all(cameras: &[CameraConfig], text: Option<&str>) -> Result<(), Cam
         if !names.insert(c.name.as_str()) {
             return Err(bad("name", format!("`{}` is used by two cameras", c.name)));
         }
-        c.source().map_err(|m| bad("url", m))?;
+        let source = c.source().map_err(|m| bad("url", m))?;
+        // souphttpsrc would send them for the playlist only, hlsdemux not for the fragments.
+        if matches!(source, SourceUrl::Hls(_)) && c.credentials_file.is_some() {
+            return Err(bad("credentials_file", "is for rtsp:// cameras: an HLS source takes none (a token in the URL's query is never logged)".into()));
+        }
         if c.target_ratios.is_empty() || c.target_ratios.iter().any(|r| r.contains(&0) || r[0] > 8 * r[1] || r[1] > 8 * r[0]) {
             return Err(bad("target_ratios", "must list ratios such as [[9, 16]], each between 1:8 and 8:1".into()));
         }
@@ -299,7 +323,9 @@ mod tests {
         assert!(parse_url("v4l2://dev/video0").unwrap_err().contains("v4l2:///dev/videoN"));
         assert!(parse_url("v4l2:///dev/").is_err());
         assert!(parse_url("v4l2:///dev/video0?x=1").is_err());
-        assert!(parse_url("https://cam/live.m3u8").unwrap_err().contains("not supported yet"));
+        assert_eq!(parse_url("https://cam/live.m3u8?token=x").unwrap(), SourceUrl::Hls("https://cam/live.m3u8?token=x".into()));
+        assert!(parse_url("http://cam/video.mjpg").unwrap_err().contains(".m3u8"));
+        assert!(parse_url("http://u:p@cam/live.m3u8").unwrap_err().contains("credentials"));
         assert!(parse_url("file://rel/a.mp4").is_err());
         assert!(parse_url("ftp://x").is_err());
     }
@@ -323,5 +349,14 @@ mod tests {
         let text = "[[cameras]]\nname = \"a\"\nurl = \"rtsp://x/y\"\n[cameras.recording]\nsegment_s = 0.1\n";
         let e = check_all(&[c], Some(text)).unwrap_err();
         assert_eq!((e.key.as_str(), e.line), ("cameras[0].recording.segment_s", Some(5)));
+        let text = "[[cameras]]\nname = \"a\"\nurl = \"http://x/live.mp4\"\n";
+        let e = check_all(&[cam("a", "http://x/live.mp4")], Some(text)).unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("cameras[0].url", Some(3)));
+        assert!(e.message.contains("HLS"), "{e}");
+        let text = "[[cameras]]\nname = \"a\"\nurl = \"http://x/live.m3u8\"\ncredentials_file = \"/etc/c\"\n";
+        let mut c = cam("a", "http://x/live.m3u8");
+        c.credentials_file = Some("/etc/c".into());
+        let e = check_all(&[c], Some(text)).unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("cameras[0].credentials_file", Some(4)));
     }
 }

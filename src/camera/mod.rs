@@ -1,8 +1,9 @@
 //! Cameras: live sources of `highlightd serve`, next to the ingest folder.
 //!
 //! Each `[[cameras]]` entry gets one thread ([`supervisor`]) that keeps a connection to the
-//! camera ([`record`]: RTSP, a local V4L2 device ([`v4l2`]) or a looped file, recorded into
-//! fixed-length segments, without re-encoding unless the device sends raw or MJPEG), reconnects with back-off when it fails or stalls, keeps the recording within
+//! camera ([`record`], [`source`]: RTSP, HLS, a local V4L2 device ([`v4l2`]) or a looped file,
+//! H.264 or H.265, recorded into fixed-length segments, without re-encoding unless the device
+//! sends raw or MJPEG), reconnects with back-off when it fails or stalls, keeps the recording within
 //! its quota ([`retention`]) and publishes its state over MQTT under
 //! `<prefix>/<device_id>/cameras/<name>/`. A second thread per camera ([`moments`]) runs the
 //! batch engine on each finalised segment, joins the selected frames into moments, cuts each
@@ -15,6 +16,7 @@ pub mod config;
 pub mod moments;
 pub mod record;
 pub mod retention;
+pub mod source;
 pub mod space;
 pub mod supervisor;
 pub mod v4l2;

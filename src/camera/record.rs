@@ -2,11 +2,12 @@
 //! re-encoding, into fixed-length segments:
 //!
 //! ```text
-//! rtspsrc ─► rtph264depay ─┐
-//!                          ├─► h264parse ─► queue ─► splitmuxsink (mpegtsmux | mp4mux)
-//! filesrc ─► parsebin ─────┤      ▲ probe: last buffer, frames
-//! v4l2src ─► (encode) ─────┘  (see [`super::v4l2`])
+//! rtspsrc ─► rtph264depay ─► h264parse ─┐   (or rtph265depay ─► h265parse)
+//! filesrc ─► parsebin ─► h26Xparse ─────┤
+//! souphttpsrc ─► parsebin (hlsdemux) ─► ┼─► [identity sync] ─► queue ─► splitmuxsink
+//! v4l2src ─► (encode) ─► h264parse ─────┘      ▲ probe: last buffer, frames   (mpegtsmux | mp4mux)
 //! ```
+//! (the source half is [`super::source`] and [`super::v4l2`]).
 //!
 //! A new pipeline per connection: after an error nothing of the old one (a half-negotiated
 //! session, a stuck jitter buffer) can leak into the next. Segments are written as
@@ -111,19 +112,6 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Links a stream the recording does not keep (audio, metadata, a second video) to a
-/// `fakesink`, so that an unlinked pad cannot stop the whole session with not-linked.
-fn discard_pad(pipeline: &gst::glib::WeakRef<gst::Pipeline>, pad: &gst::Pad) {
-    let Some(p) = pipeline.upgrade() else { return };
-    if let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build() {
-        let _ = p.add(&fake);
-        let _ = fake.sync_state_with_parent();
-        if let Some(sink) = fake.static_pad("sink") {
-            let _ = pad.link(&sink);
-        }
-    }
-}
-
 fn make(factory: &'static str) -> Result<gst::Element, RecordError> {
     gst::ElementFactory::make(factory).build().map_err(|_| RecordError::Element(factory))
 }
@@ -135,9 +123,6 @@ impl Connection {
     pub fn start(src: &SourceSpec, spec: &SegmentSpec, epoch: Instant) -> Result<Connection, RecordError> {
         gst::init().map_err(|e| RecordError::Build(e.to_string()))?;
         let pipeline = gst::Pipeline::new();
-        let parse = make("h264parse")?;
-        // Parameter sets before every key frame: each segment decodes on its own.
-        parse.set_property("config-interval", -1i32);
         let queue = make("queue")?;
         let mux = make(spec.format.muxer())?;
         let split = make("splitmuxsink")?;
@@ -145,21 +130,24 @@ impl Connection {
         split.set_property("muxer", &mux);
         split.set_property("async-finalize", false);
         let build = |e: String| RecordError::Build(e);
-        pipeline.add_many([&parse, &queue, &split]).map_err(|e| build(e.to_string()))?;
-        let mut chain: Vec<&gst::Element> = vec![&parse];
-        // A file plays as fast as it can be read: paced to the clock it looks like a camera.
-        let pace = make("identity")?;
-        if matches!(src.url, SourceUrl::File { .. }) {
+        pipeline.add_many([&queue, &split]).map_err(|e| build(e.to_string()))?;
+        queue.link(&split).map_err(|e| build(e.to_string()))?;
+        // A file or an HLS playlist is read as fast as it can be: paced to the clock it looks
+        // like a camera (and segments last what they say).
+        let entry = if matches!(src.url, SourceUrl::File { .. } | SourceUrl::Hls(_)) {
+            let pace = make("identity")?;
             pace.set_property("sync", true);
             pipeline.add(&pace).map_err(|e| build(e.to_string()))?;
-            chain.push(&pace);
-        }
-        chain.push(&queue);
-        chain.push(&split);
-        gst::Element::link_many(chain).map_err(|e| build(e.to_string()))?;
+            pace.link(&queue).map_err(|e| build(e.to_string()))?;
+            pace
+        } else {
+            queue.clone()
+        };
 
+        // Counted where the parsed video enters the recording half, whichever parser it
+        // came through.
         let counters = Arc::new(Counters::default());
-        if let Some(pad) = parse.static_pad("src") {
+        if let Some(pad) = entry.static_pad("sink") {
             let c = counters.clone();
             pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
                 if let Some(buf) = info.buffer() {
@@ -187,67 +175,11 @@ impl Connection {
         }
 
         match &src.url {
-            SourceUrl::Rtsp(url) => {
-                let rtsp = make("rtspsrc")?;
-                rtsp.set_property("location", url);
-                rtsp.set_property("latency", 200u32);
-                rtsp.set_property_from_str("protocols", if src.transport == Transport::Udp { "udp" } else { "tcp" });
-                // Our own stall detection reconnects; rtspsrc's would retry in place.
-                rtsp.set_property("tcp-timeout", 5_000_000u64);
-                if let Some((user, pw)) = &src.credentials {
-                    rtsp.set_property("user-id", user);
-                    rtsp.set_property("user-pw", pw);
-                }
-                let depay = make("rtph264depay")?;
-                pipeline.add_many([&rtsp, &depay]).map_err(|e| build(e.to_string()))?;
-                depay.link(&parse).map_err(|e| build(e.to_string()))?;
-                let weak = pipeline.downgrade();
-                let depay = depay.downgrade();
-                rtsp.connect_pad_added(move |_, pad| {
-                    let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
-                    let s = caps.as_ref().and_then(|c| c.structure(0).map(|s| s.to_owned()));
-                    let media = s.as_ref().and_then(|s| s.get::<String>("media").ok()).unwrap_or_default();
-                    let enc = s.as_ref().and_then(|s| s.get::<String>("encoding-name").ok()).unwrap_or_default();
-                    if media == "video" && enc.eq_ignore_ascii_case("H264") {
-                        if let Some(sink) = depay.upgrade().and_then(|d| d.static_pad("sink")) {
-                            if !sink.is_linked() {
-                                let _ = pad.link(&sink);
-                                return;
-                            }
-                        }
-                    }
-                    // Audio, metadata or a second video stream: not recorded (yet), but
-                    // linked so that it does not stop the session with not-linked.
-                    discard_pad(&weak, pad);
-                    if media == "video" {
-                        tracing::warn!(encoding = %enc, "camera video is not H.264: not recorded (only H.264 is supported so far)");
-                    }
-                });
-            }
             SourceUrl::V4l2 { device } => {
+                let parse = super::source::parser(&pipeline, super::source::Codec::H264, &entry)?;
                 super::v4l2::build(&pipeline, device, &parse)?;
             }
-            SourceUrl::File { path, .. } => {
-                let file = make("filesrc")?;
-                file.set_property("location", path.to_string_lossy().as_ref());
-                let pb = make("parsebin")?;
-                pipeline.add_many([&file, &pb]).map_err(|e| build(e.to_string()))?;
-                file.link(&pb).map_err(|e| build(e.to_string()))?;
-                let parse_w = parse.downgrade();
-                let weak = pipeline.downgrade();
-                pb.connect_pad_added(move |_, pad| {
-                    let is_h264 = pad.current_caps().or_else(|| Some(pad.query_caps(None))).and_then(|c| c.structure(0).map(|s| s.name() == "video/x-h264")).unwrap_or(false);
-                    if is_h264 {
-                        if let Some(sink) = parse_w.upgrade().and_then(|p| p.static_pad("sink")) {
-                            if !sink.is_linked() {
-                                let _ = pad.link(&sink);
-                                return;
-                            }
-                        }
-                    }
-                    discard_pad(&weak, pad);
-                });
-            }
+            _ => super::source::build(&pipeline, src, &entry)?,
         }
         if pipeline.set_state(gst::State::Playing).is_err() {
             let _ = pipeline.set_state(gst::State::Null);
@@ -339,17 +271,24 @@ impl Connection {
         }
     }
 
+    /// Whether splitmuxsink has a fragment open (opened, or named and about to be).
+    fn anything_open(&self) -> bool {
+        !self.open.is_empty() || !self.starts.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+
     /// Finalises the open segment (EOS into splitmuxsink, waiting at most `wait` for it to
     /// close the file) and tears the pipeline down. Returns the segments finalised meanwhile.
     pub fn stop(mut self, wait: Duration) -> Vec<Finalised> {
         let mut out = Vec::new();
         // After a failed write the pipeline is in error: no EOS would get through.
-        if !self.write_failed && (!self.open.is_empty() || !self.starts.lock().unwrap_or_else(|p| p.into_inner()).is_empty()) {
+        if !self.write_failed && self.anything_open() {
             if let Some(pad) = self.tail.static_pad("sink") {
                 pad.send_event(gst::event::Eos::new());
             }
             let deadline = Instant::now() + wait;
-            while !self.open.is_empty() && Instant::now() < deadline {
+            // Also a fragment whose opening the bus has not told yet (a connection stopped
+            // just after its first picture): it is known by its name only.
+            while self.anything_open() && Instant::now() < deadline {
                 match self.poll(Duration::from_millis(100)) {
                     Some(Event::Segment(f)) => out.push(f),
                     Some(Event::Ended) => break,
@@ -359,7 +298,8 @@ impl Connection {
         }
         // splitmuxsink closes on NULL; what it leaves open is still a readable MPEG-TS.
         let _ = self.pipeline.set_state(gst::State::Null);
-        let leftovers: Vec<(String, (u64, Option<u64>))> = self.open.drain().collect();
+        let mut leftovers: Vec<(String, (u64, Option<u64>))> = self.open.drain().collect();
+        leftovers.extend(self.starts.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(loc, start)| (loc, (start, None))));
         for (loc, (start, _)) in leftovers {
             if self.spec.format == SegmentFormat::Mpegts && !self.write_failed {
                 if let Some(f) = self.finalise(&loc, start, now_ms().max(start)) {

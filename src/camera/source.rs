@@ -1,0 +1,211 @@
+//! The source half of a recording pipeline: from a camera URL to the video stream's parser
+//! (`h264parse` or `h265parse`), linked to `entry` (the first element of the recording half,
+//! see [`super::record`]).
+//!
+//! The codec is only known once the stream is (an RTSP session's SDP, a demuxed file or HLS
+//! playlist), so the depayloader and the parser are made and linked from the pad-added
+//! callbacks, on GStreamer's streaming threads. Either way the stream is recorded as it comes:
+//! H.264 and H.265 pass through the parser into the muxer without re-encoding.
+
+use super::config::{SourceUrl, Transport};
+use super::record::{RecordError, SourceSpec};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+/// A video codec the recorder keeps without re-encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    H264,
+    H265,
+}
+
+impl Codec {
+    /// From an RTP `encoding-name` (`H264`, `H265`).
+    pub fn from_encoding(name: &str) -> Option<Codec> {
+        match name.to_ascii_uppercase().as_str() {
+            "H264" => Some(Codec::H264),
+            "H265" => Some(Codec::H265),
+            _ => None,
+        }
+    }
+
+    /// From a caps name (`video/x-h264`, `video/x-h265`).
+    pub fn from_caps(name: &str) -> Option<Codec> {
+        match name {
+            "video/x-h264" => Some(Codec::H264),
+            "video/x-h265" => Some(Codec::H265),
+            _ => None,
+        }
+    }
+
+    pub fn parser(self) -> &'static str {
+        match self {
+            Codec::H264 => "h264parse",
+            Codec::H265 => "h265parse",
+        }
+    }
+
+    fn depayloader(self) -> &'static str {
+        match self {
+            Codec::H264 => "rtph264depay",
+            Codec::H265 => "rtph265depay",
+        }
+    }
+}
+
+fn make(factory: &'static str) -> Result<gst::Element, RecordError> {
+    gst::ElementFactory::make(factory).build().map_err(|_| RecordError::Element(factory))
+}
+
+fn build_err(e: impl std::fmt::Display) -> RecordError {
+    RecordError::Build(e.to_string())
+}
+
+/// The parser for `codec`, added to `pipeline` and linked to `entry`. Parameter sets are
+/// repeated before every key frame, so that each segment decodes on its own.
+pub fn parser(pipeline: &gst::Pipeline, codec: Codec, entry: &gst::Element) -> Result<gst::Element, RecordError> {
+    let parse = make(codec.parser())?;
+    parse.set_property("config-interval", -1i32);
+    pipeline.add(&parse).map_err(build_err)?;
+    parse.link(entry).map_err(build_err)?;
+    Ok(parse)
+}
+
+/// Whether `entry` still waits for its video stream (only the first video is recorded).
+fn free(entry: &gst::glib::WeakRef<gst::Element>) -> Option<gst::Element> {
+    let e = entry.upgrade()?;
+    let linked = e.static_pad("sink").is_some_and(|p| p.is_linked());
+    (!linked).then_some(e)
+}
+
+/// Links a stream the recording does not keep (audio, metadata, a second video, a codec it
+/// cannot record) to a `fakesink`, so that an unlinked pad cannot stop the whole session
+/// with not-linked.
+fn discard_pad(pipeline: &gst::glib::WeakRef<gst::Pipeline>, pad: &gst::Pad) {
+    let Some(p) = pipeline.upgrade() else { return };
+    if let Ok(fake) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build() {
+        let _ = p.add(&fake);
+        let _ = fake.sync_state_with_parent();
+        if let Some(sink) = fake.static_pad("sink") {
+            let _ = pad.link(&sink);
+        }
+    }
+}
+
+/// Makes the chain `elements` (upstream first) in a running pipeline, links it to `entry` and
+/// `pad` to its head. False when something failed (the pad then goes to a fakesink).
+fn plug(pipeline: &gst::Pipeline, pad: &gst::Pad, elements: &[gst::Element], entry: &gst::Element) -> bool {
+    if pipeline.add_many(elements).is_err() {
+        return false;
+    }
+    let mut chain: Vec<&gst::Element> = elements.iter().collect();
+    chain.push(entry);
+    if gst::Element::link_many(chain).is_err() {
+        return false;
+    }
+    for e in elements.iter().rev() {
+        if e.sync_state_with_parent().is_err() {
+            return false;
+        }
+    }
+    elements.first().and_then(|e| e.static_pad("sink")).is_some_and(|sink| pad.link(&sink).is_ok())
+}
+
+/// Adds the source for `src` to `pipeline` and arranges for its video to reach `entry`
+/// (V4L2 devices are built by [`super::v4l2`]).
+pub fn build(pipeline: &gst::Pipeline, src: &SourceSpec, entry: &gst::Element) -> Result<(), RecordError> {
+    let weak = pipeline.downgrade();
+    let entry_w = entry.downgrade();
+    match &src.url {
+        SourceUrl::Rtsp(url) => {
+            let rtsp = make("rtspsrc")?;
+            rtsp.set_property("location", url);
+            rtsp.set_property("latency", 200u32);
+            rtsp.set_property_from_str("protocols", if src.transport == Transport::Udp { "udp" } else { "tcp" });
+            // Our own stall detection reconnects; rtspsrc's would retry in place.
+            rtsp.set_property("tcp-timeout", 5_000_000u64);
+            if let Some((user, pw)) = &src.credentials {
+                rtsp.set_property("user-id", user);
+                rtsp.set_property("user-pw", pw);
+            }
+            pipeline.add(&rtsp).map_err(build_err)?;
+            rtsp.connect_pad_added(move |_, pad| {
+                let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
+                let s = caps.as_ref().and_then(|c| c.structure(0).map(|s| s.to_owned()));
+                let media = s.as_ref().and_then(|s| s.get::<String>("media").ok()).unwrap_or_default();
+                let enc = s.as_ref().and_then(|s| s.get::<String>("encoding-name").ok()).unwrap_or_default();
+                let codec = if media == "video" { Codec::from_encoding(&enc) } else { None };
+                if let (Some(codec), Some(entry), Some(p)) = (codec, free(&entry_w), weak.upgrade()) {
+                    let chain = [make(codec.depayloader()), make(codec.parser())];
+                    if let [Ok(depay), Ok(parse)] = chain {
+                        parse.set_property("config-interval", -1i32);
+                        if plug(&p, pad, &[depay, parse], &entry) {
+                            tracing::info!(codec = ?codec, "recording the camera's video");
+                            return;
+                        }
+                    }
+                    tracing::warn!(codec = ?codec, "cannot record the camera's video: depayloader or parser missing or refused");
+                }
+                // Audio, metadata or a second video stream: not recorded (yet), but
+                // linked so that it does not stop the session with not-linked.
+                discard_pad(&weak, pad);
+                if media == "video" && codec.is_none() {
+                    tracing::warn!(encoding = %enc, "camera video is neither H.264 nor H.265: not recorded");
+                }
+            });
+        }
+        SourceUrl::File { path, .. } => {
+            let file = make("filesrc")?;
+            file.set_property("location", path.to_string_lossy().as_ref());
+            parsed(pipeline, &file, entry)?;
+        }
+        SourceUrl::Hls(url) => {
+            // parsebin finds the playlist (hlsdemux), the MPEG-TS (tsdemux) and the parser;
+            // souphttpsrc fetches the playlist, hlsdemux its refreshes and the fragments.
+            let http = make("souphttpsrc")?;
+            http.set_property("location", url);
+            parsed(pipeline, &http, entry)?;
+        }
+        SourceUrl::V4l2 { .. } => return Err(RecordError::Build("v4l2 sources are built by camera::v4l2".into())),
+    }
+    Ok(())
+}
+
+/// `src ! parsebin`, its first H.264 or H.265 stream into a parser linked to `entry`, anything
+/// else discarded.
+fn parsed(pipeline: &gst::Pipeline, src: &gst::Element, entry: &gst::Element) -> Result<(), RecordError> {
+    let pb = make("parsebin")?;
+    pipeline.add_many([src, &pb]).map_err(build_err)?;
+    src.link(&pb).map_err(build_err)?;
+    let weak = pipeline.downgrade();
+    let entry_w = entry.downgrade();
+    pb.connect_pad_added(move |_, pad| {
+        let codec = pad.current_caps().or_else(|| Some(pad.query_caps(None))).and_then(|c| c.structure(0).and_then(|s| Codec::from_caps(s.name())));
+        if let (Some(codec), Some(entry), Some(p)) = (codec, free(&entry_w), weak.upgrade()) {
+            if let Ok(parse) = make(codec.parser()) {
+                parse.set_property("config-interval", -1i32);
+                if plug(&p, pad, &[parse], &entry) {
+                    tracing::info!(codec = ?codec, "recording the source's video");
+                    return;
+                }
+            }
+            tracing::warn!(codec = ?codec, "cannot record the source's video: parser missing or refused");
+        }
+        discard_pad(&weak, pad);
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codecs_from_rtp_and_caps() {
+        assert_eq!(Codec::from_encoding("h265"), Some(Codec::H265));
+        assert_eq!(Codec::from_encoding("H264"), Some(Codec::H264));
+        assert_eq!(Codec::from_encoding("JPEG"), None);
+        assert_eq!(Codec::from_caps("video/x-h265"), Some(Codec::H265));
+        assert_eq!(Codec::from_caps("video/x-vp8"), None);
+    }
+}
