@@ -1161,3 +1161,52 @@ fn a_live_hls_playlist_is_recorded_and_a_playlist_that_stops_growing_is_a_stall(
     println!("{} segments, {frames} frames decoded (the publisher sent 375)", segs.len());
     assert!(frames >= 150, "{frames} frames recorded of a 25 s live stream joined at its edge");
 }
+
+/// Start and end (UTC ms) of a recorded segment, from its name `<start>-<end>.<ext>`.
+fn segment_span(path: &str) -> (u64, u64) {
+    let name = Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or_else(|| panic!("segment name {path}"));
+    let (a, b) = name.split_once('-').unwrap_or_else(|| panic!("segment name {path}"));
+    (a.parse().unwrap_or_else(|_| panic!("{path}")), b.parse().unwrap_or_else(|_| panic!("{path}")))
+}
+
+/// With `format = "mp4"` a moment gets one MP4 clip joined from its segments without
+/// re-encoding: it probes as an H.264 MP4, every frame decodes, it lasts as long as the
+/// segments it was joined from and they cover the moment; the per-ratio outputs are written.
+#[test]
+fn an_mp4_recording_gives_one_mp4_clip_covering_the_moment() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = calm_action_calm(root);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"pitch\"\nurl = \"{}\"\ndecision_delay_s = 10\nclip_margin_s = 1\ntarget_ratios = [[9, 16], [16, 9]]\n[cameras.recording]\nsegment_s = 2\nformat = \"mp4\"\n", server.url());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    sub.wait_state("pitch", "live", 0, Duration::from_secs(20));
+    assert!(wait_for(Duration::from_secs(45), || !sub.events("pitch", "highlight").is_empty()), "no highlight event:\n{}", daemon.log_text());
+    daemon.terminate();
+    let ev = sub.events("pitch", "highlight").remove(0);
+    let (start, end) = (utc_ms(&ev["start"]), utc_ms(&ev["end"]));
+    let clip_path = PathBuf::from(ev["clip"].as_str().unwrap_or_else(|| panic!("no clip: {ev}\n{}", daemon.log_text())));
+    assert_eq!(clip_path.extension().and_then(|e| e.to_str()), Some("mp4"), "{ev}");
+    let format = ffprobe(&clip_path, &["-show_entries", "format=format_name", "-of", "csv=p=0"]);
+    assert!(format.contains("mp4"), "{format}");
+    assert_eq!(video_codec(&clip_path), "h264");
+    let dur: f64 = ffprobe(&clip_path, &["-show_entries", "format=duration", "-of", "csv=p=0"]).trim().parse().unwrap_or(0.0);
+    let frames = decoded_frames(&clip_path);
+    let segs: Vec<(u64, u64)> = ev["segments"].as_array().map(|a| a.iter().filter_map(Value::as_str).map(segment_span).collect()).unwrap_or_default();
+    let (first, last) = (segs.first().map_or(u64::MAX, |s| s.0), segs.last().map_or(0, |s| s.1));
+    let span = (last.saturating_sub(first)) as f64 / 1000.0;
+    println!("moment {:.1} s, clip {} of {dur:.2} s, {frames} frames, from {} segments spanning {span:.1} s", (end - start) as f64 / 1000.0, clip_path.display(), segs.len());
+    assert!(first <= start && last >= end, "segments {segs:?} do not cover the moment {start}–{end}");
+    assert!(dur + 0.5 >= (end - start) as f64 / 1000.0 && dur >= 5.0, "clip of {dur} s for a moment of {} ms", end - start);
+    assert!((dur - span).abs() <= 1.0, "clip of {dur} s joined from segments spanning {span} s");
+    assert!((frames as f64 - dur * 15.0).abs() <= 15.0, "{frames} frames in {dur} s at 15 fps");
+    let lines = read_jsonl(&PathBuf::from(format!("{}.predictions.jsonl", clip_path.display())));
+    assert_eq!(lines.len(), 2, "one line per target ratio");
+    assert!(lines.iter().all(|l| !predictions(l).is_empty()), "empty predictions for the clip");
+    assert_eq!(ev["outputs"].as_array().map(Vec::len), Some(3), "{ev}");
+}

@@ -12,6 +12,7 @@
 //! The daemon sees only [`Cameras::start`] and [`Cameras::join`]: the cameras share its stop
 //! flag and its MQTT connection, nothing else.
 
+pub mod clip;
 pub mod config;
 pub mod moments;
 pub mod record;

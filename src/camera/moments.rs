@@ -15,9 +15,10 @@
 //! is not analysed, and its frames are counted as `dropped` (the recording keeps them all;
 //! only the analysis misses them). See [`behind`].
 //!
-//! Joining is byte concatenation, which MPEG-TS allows (every segment starts at a key frame
-//! with its parameter sets); for MP4 recordings no clip is cut, the event lists the segments.
+//! Joining copies the compressed frames, never re-encodes (see [`super::clip`]): MPEG-TS
+//! segments are concatenated, MP4 segments remuxed into one MP4.
 
+use super::clip;
 use super::config::{CameraConfig, SegmentFormat};
 use super::record::{now_ms, Finalised};
 use super::retention::{self, Pins};
@@ -29,7 +30,6 @@ use crate::status::payload::rfc3339;
 use crate::status::CameraSink;
 use crate::write::{self, metadata};
 use serde_json::{json, Map, Value};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -48,6 +48,8 @@ pub enum MomentError {
     Io { path: PathBuf, message: String },
     #[error("engine: {0}")]
     Engine(#[from] engine::EngineError),
+    #[error("clip: {0}")]
+    Clip(#[from] clip::ClipError),
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> MomentError {
@@ -234,7 +236,7 @@ impl Analyst {
         let ext = self.cam.recording.format.extension();
         let segs: Vec<retention::Segment> = retention::list(&self.segments_dir, ext).into_iter().filter(|s| s.start_ms <= to && from <= s.end_ms).collect();
         let stem = format!("{}-{}", m.start_ms, m.end_ms);
-        let (clip, outputs) = if self.cam.recording.format == SegmentFormat::Mpegts && !segs.is_empty() {
+        let (clip, outputs) = if !segs.is_empty() {
             match self.clip(&segs, &stem) {
                 Ok((clip, outputs)) => (Some(clip), outputs),
                 Err(e) => {
@@ -266,23 +268,26 @@ impl Analyst {
         self.sink.event(&self.cam.name, "highlight", v.to_string());
     }
 
-    /// Joins `segs` into `<out>/<stem>.ts`, then runs the engine on it once per target ratio:
-    /// `<stem>.ts.predictions.jsonl` (one line per ratio) and `<stem>.ts.<W>x<H>.crop.json`.
+    /// Joins `segs` into `<out>/<stem>.<ext>` (ext: the recording's, `ts` or `mp4`), then runs
+    /// the engine on it once per target ratio: `<clip>.predictions.jsonl` (one line per ratio)
+    /// and `<clip>.<W>x<H>.crop.json`.
     fn clip(&self, segs: &[retention::Segment], stem: &str) -> Result<(PathBuf, Vec<PathBuf>), MomentError> {
         std::fs::create_dir_all(&self.out_dir).map_err(|e| io(&self.out_dir, e))?;
-        let clip = self.out_dir.join(format!("{stem}.ts"));
-        let tmp = self.out_dir.join(format!(".{stem}.ts.tmp"));
-        {
-            let mut out = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-            for s in segs {
-                let mut f = std::fs::File::open(&s.path).map_err(|e| io(&s.path, e))?;
-                std::io::copy(&mut f, &mut out).map_err(|e| io(&tmp, e))?;
-            }
-            out.flush().map_err(|e| io(&tmp, e))?;
-            out.sync_all().map_err(|e| io(&tmp, e))?;
+        let format = self.cam.recording.format;
+        let name = format!("{stem}.{}", format.extension());
+        let clip = self.out_dir.join(&name);
+        // Written under a hidden name and renamed: a clip that exists is complete.
+        let tmp = self.out_dir.join(format!(".{name}.tmp"));
+        let parts: Vec<PathBuf> = segs.iter().map(|s| s.path.clone()).collect();
+        let joined = match format {
+            SegmentFormat::Mpegts => clip::join_ts(&parts, &tmp),
+            SegmentFormat::Mp4 => clip::join_mp4(&parts, &tmp),
+        };
+        if let Err(e) = joined {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
         }
         std::fs::rename(&tmp, &clip).map_err(|e| io(&clip, e))?;
-        let name = format!("{stem}.ts");
         let preds = self.out_dir.join(format!("{name}.predictions.jsonl"));
         let mut lines = write::AtomicLines::create(&preds).map_err(|e| io(&preds, e))?;
         let mut outputs = vec![preds.clone()];
