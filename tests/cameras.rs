@@ -1210,3 +1210,41 @@ fn an_mp4_recording_gives_one_mp4_clip_covering_the_moment() {
     assert!(lines.iter().all(|l| !predictions(l).is_empty()), "empty predictions for the clip");
     assert_eq!(ev["outputs"].as_array().map(Vec::len), Some(3), "{ev}");
 }
+
+/// `render = true`: the moment of the calm-action-calm footage also gets its reframed short
+/// per target ratio (the `render` module `highlightd render` uses), listed in the event's
+/// `outputs`: an H.264 MP4 of the ratio, one frame per prediction of that ratio.
+#[test]
+fn render_true_renders_the_short_of_each_moment_per_ratio() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let clip = calm_action_calm(root);
+    let server = RtspServer::start(&clip);
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let cameras = format!("[[cameras]]\nname = \"pitch\"\nurl = \"{}\"\ndecision_delay_s = 10\nclip_margin_s = 1\nrender = true\ntarget_ratios = [[9, 16], [16, 9]]\n[cameras.recording]\nsegment_s = 2\n", server.url());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    sub.wait_state("pitch", "live", 0, Duration::from_secs(20));
+    assert!(wait_for(Duration::from_secs(60), || !sub.events("pitch", "highlight").is_empty()), "no highlight event:\n{}", daemon.log_text());
+    daemon.terminate();
+    let ev = sub.events("pitch", "highlight").remove(0);
+    println!("event {:.1} s after the moment's end", ev["delay_s"].as_f64().unwrap_or(-1.0));
+    let clip_path = ev["clip"].as_str().unwrap_or_else(|| panic!("no clip: {ev}")).to_string();
+    let outputs: Vec<String> = ev["outputs"].as_array().map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect()).unwrap_or_default();
+    assert_eq!(outputs.len(), 5, "predictions, two crops, two shorts: {outputs:#?}\n{}", daemon.log_text());
+    let lines = read_jsonl(&PathBuf::from(format!("{clip_path}.predictions.jsonl")));
+    for (i, (w, h)) in [(9u32, 16u32), (16, 9)].into_iter().enumerate() {
+        let short = format!("{clip_path}.{w}x{h}.short.mp4");
+        assert!(outputs.contains(&short), "{short} not in {outputs:?}");
+        let short = PathBuf::from(short);
+        assert_eq!(video_codec(&short), "h264", "{}", short.display());
+        let (frames, sw, sh) = probe_video(&short);
+        let preds = predictions(&lines[i]).len() as u64;
+        println!("{}: {sw}×{sh}, {frames} frames for {preds} predictions", short.display());
+        assert!((sw as f64 / sh as f64 - w as f64 / h as f64).abs() < 0.05, "{sw}×{sh} is not {w}:{h}");
+        assert!(frames > 0 && frames.abs_diff(preds) <= 2, "{frames} frames rendered for {preds} predictions");
+    }
+}

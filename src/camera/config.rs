@@ -102,6 +102,12 @@ pub struct CameraConfig {
     /// Seconds of recording kept before and after a moment in its clip.
     #[serde(default = "default_margin_s")]
     pub clip_margin_s: f64,
+    /// Also render each moment's reframed short, one per target ratio (`[render]` settings),
+    /// so that a highlight is ready to post without a `highlightd render` by hand. Off by
+    /// default: it encodes, which costs a box that records many cameras far more than the
+    /// analysis.
+    #[serde(default)]
+    pub render: bool,
     #[serde(default)]
     pub recording: RecordingConfig,
 }
@@ -269,6 +275,9 @@ pub fn check_all(cameras: &[CameraConfig], text: Option<&str>) -> Result<(), Cam
         if c.decision_delay_s < 2.0 * c.recording.segment_s {
             return Err(bad("decision_delay_s", format!("must be at least twice recording.segment_s ({} s): a moment is decided from whole segments", c.recording.segment_s)));
         }
+        if c.render && !c.analyse {
+            return Err(bad("render", "needs `analyse = true`: a short is rendered from a moment the analysis found".into()));
+        }
         if c.recording.quota_bytes < 1 << 20 {
             return Err(bad("recording.quota_bytes", "must be at least 1048576 (1 MiB)".into()));
         }
@@ -358,5 +367,10 @@ mod tests {
         c.credentials_file = Some("/etc/c".into());
         let e = check_all(&[c], Some(text)).unwrap_err();
         assert_eq!((e.key.as_str(), e.line), ("cameras[0].credentials_file", Some(4)));
+        let text = "[[cameras]]\nname = \"a\"\nurl = \"rtsp://x/y\"\nanalyse = false\nrender = true\n";
+        let c: CameraConfig = toml::from_str(text.trim_start_matches("[[cameras]]\n")).unwrap();
+        let e = check_all(&[c], Some(text)).unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("cameras[0].render", Some(5)));
+        assert!(!cam("a", "rtsp://x/y").render, "render is off by default");
     }
 }

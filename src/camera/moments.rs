@@ -7,7 +7,8 @@
 //! segment stays open until the next segment shows whether it goes on. A closed moment is
 //! cut into a clip by joining its segments (plus `clip_margin_s`) without re-encoding, the
 //! clip goes through the engine again for its predictions and crop metadata (one line per
-//! target ratio), and a `highlight` event is published.
+//! target ratio), with `render = true` its reframed short is rendered per ratio (the
+//! [`crate::render`] that `highlightd render` uses), and a `highlight` event is published.
 //!
 //! When the analysis falls behind (the box is too slow for the stream, or busy with other
 //! cameras and the ingest folder), it skips whole segments rather than decide ever later:
@@ -26,6 +27,7 @@ use super::supervisor::{ms_time, Shared};
 use crate::config::Config;
 use crate::engine;
 use crate::format::AspectRatio;
+use crate::render;
 use crate::status::payload::rfc3339;
 use crate::status::CameraSink;
 use crate::write::{self, metadata};
@@ -270,7 +272,7 @@ impl Analyst {
 
     /// Joins `segs` into `<out>/<stem>.<ext>` (ext: the recording's, `ts` or `mp4`), then runs
     /// the engine on it once per target ratio: `<clip>.predictions.jsonl` (one line per ratio)
-    /// and `<clip>.<W>x<H>.crop.json`.
+    /// and `<clip>.<W>x<H>.crop.json`; with `render`, also `<clip>.<W>x<H>.short.mp4`.
     fn clip(&self, segs: &[retention::Segment], stem: &str) -> Result<(PathBuf, Vec<PathBuf>), MomentError> {
         std::fs::create_dir_all(&self.out_dir).map_err(|e| io(&self.out_dir, e))?;
         let format = self.cam.recording.format;
@@ -302,9 +304,31 @@ impl Analyst {
             let meta = self.out_dir.join(format!("{name}.{}x{}.crop.json", ratio.w(), ratio.h()));
             metadata::write_json_atomic(&meta, &metadata::crop_metadata(&format!("{}-{stem}", self.cam.name), &clip.display().to_string(), ratio, &r)).map_err(|e| io(&meta, e))?;
             outputs.push(meta);
+            if self.cam.render {
+                outputs.extend(self.render(&clip, &name, ratio, &r.predictions));
+            }
         }
         lines.commit().map_err(|e| io(&preds, e))?;
         Ok((clip, outputs))
+    }
+}
+
+impl Analyst {
+    /// Renders the reframed short `<clip>.<W>x<H>.short.mp4` of the clip (what `highlightd
+    /// render` makes). A failure is logged and leaves the other outputs: the clip and its
+    /// metadata are worth publishing without it.
+    fn render(&self, clip: &Path, name: &str, ratio: AspectRatio, predictions: &[crate::format::Prediction]) -> Option<PathBuf> {
+        let short = self.out_dir.join(format!("{name}.{}x{}.short.mp4", ratio.w(), ratio.h()));
+        match render::render(clip, ratio, predictions, &short, &self.cfg.render) {
+            Ok(stats) => {
+                info!(short = %short.display(), frames = stats.frames, seconds = format!("{:.1}", stats.seconds), "short rendered");
+                Some(short)
+            }
+            Err(e) => {
+                warn!("cannot render the short {}: {e}", short.display());
+                None
+            }
+        }
     }
 }
 
