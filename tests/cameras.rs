@@ -1201,6 +1201,7 @@ fn an_mp4_recording_gives_one_mp4_clip_covering_the_moment() {
     let (first, last) = (segs.first().map_or(u64::MAX, |s| s.0), segs.last().map_or(0, |s| s.1));
     let span = (last.saturating_sub(first)) as f64 / 1000.0;
     println!("moment {:.1} s, clip {} of {dur:.2} s, {frames} frames, from {} segments spanning {span:.1} s", (end - start) as f64 / 1000.0, clip_path.display(), segs.len());
+    println!("segments (s from the first's start): {:?}", segs.iter().map(|s| ((s.0 - first) as f64 / 1000.0, (s.1 - first) as f64 / 1000.0)).collect::<Vec<_>>());
     assert!(first <= start && last >= end, "segments {segs:?} do not cover the moment {start}–{end}");
     assert!(dur + 0.5 >= (end - start) as f64 / 1000.0 && dur >= 5.0, "clip of {dur} s for a moment of {} ms", end - start);
     assert!((dur - span).abs() <= 1.0, "clip of {dur} s joined from segments spanning {span} s");
