@@ -114,6 +114,13 @@ fn plug(pipeline: &gst::Pipeline, pad: &gst::Pad, elements: &[gst::Element], ent
 /// Adds the source for `src` to `pipeline` and arranges for its video to reach `entry`
 /// (V4L2 devices are built by [`super::v4l2`]).
 pub fn build(pipeline: &gst::Pipeline, src: &SourceSpec, entry: &gst::Element) -> Result<(), RecordError> {
+    // Made only once the stream is known, but a box without the H.264 ones is told at once
+    // (state `reconnecting` with the missing element), not by a stall.
+    for f in ["h264parse", "rtph264depay"] {
+        if gst::ElementFactory::find(f).is_none() {
+            return Err(RecordError::Element(f));
+        }
+    }
     let weak = pipeline.downgrade();
     let entry_w = entry.downgrade();
     match &src.url {
