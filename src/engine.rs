@@ -1,7 +1,8 @@
 //! One video through every stage: decode → analyse (classical + networks) → select → frame.
 
 use crate::analyse::audio::{AudioEvents, AudioTagger, ClassMap};
-use crate::analyse::nets::{Networks, Which};
+use crate::analyse::nets::worker::{Picture, Reorder, SaliencyWorker};
+use crate::analyse::nets::{FrameDetections, Networks, Which};
 use crate::analyse::subjects::{self, Subject};
 use crate::analyse::{shots, Analyser, FrameFeatures, NetCues};
 use crate::config::{Config, EnginesConfig};
@@ -42,7 +43,8 @@ pub struct VideoResult {
     pub subjects: Vec<(usize, Subject)>,
     /// Frames the image networks analysed.
     pub subjects_sampled: usize,
-    /// Wall time spent inside the image networks (the decoder keeps running meanwhile).
+    /// Wall time the analysis spent inside the image networks or waiting for the saliency
+    /// thread (the decoder and that thread keep running meanwhile).
     pub network_seconds: f64,
     pub audio: AudioEvents,
     pub seconds: f64,
@@ -62,6 +64,8 @@ pub fn decode_options(cfg: &Config) -> DecodeOptions {
 struct Models {
     engines: EnginesConfig,
     nets: Networks,
+    /// UNISAL, moved out of `nets` onto a thread of its own (see `analyse::nets::worker`).
+    saliency: Option<SaliencyWorker>,
     audio: Option<(OrtModel, ClassMap)>,
     /// The learned highlight scorer, when the manifest has one and it is asked for.
     scorer: Option<OrtModel>,
@@ -70,7 +74,11 @@ struct Models {
 impl Models {
     fn load(cfg: &EnginesConfig) -> Result<Models, InferError> {
         let rt = Runtime::open(&cfg.options())?;
-        let nets = Networks::load(&rt, &cfg.models)?;
+        let mut nets = Networks::load(&rt, &cfg.models)?;
+        let saliency = match nets.saliency.take() {
+            Some(net) => Some(SaliencyWorker::spawn(net).map_err(|e| InferError::Session { model: "unisal".into(), message: format!("cannot start its thread: {e}") })?),
+            None => None,
+        };
         let audio = if cfg.models.contains(&Task::Audio) {
             let model = rt.load(Task::Audio)?;
             let map = ClassMap::in_engines(&rt.manifest.dir).map_err(|e| InferError::Session { model: "yamnet".into(), message: e.to_string() })?;
@@ -89,7 +97,7 @@ impl Models {
             }
             None => None,
         };
-        Ok(Models { engines: cfg.clone(), nets, audio, scorer })
+        Ok(Models { engines: cfg.clone(), nets, saliency, audio, scorer })
     }
 }
 
@@ -150,6 +158,71 @@ fn schedule(engines: &EnginesConfig, rate: f64, k: u64) -> Which {
     Which { face: true, person: true, saliency: k.is_multiple_of(step(engines.saliency_fps)), text: k.is_multiple_of(step(engines.text_fps)) }
 }
 
+/// Where a sampled frame's network results go: its frame number, its place in the feature
+/// list, and whether a shot cut came since the previous sample (the subject then starts
+/// afresh instead of continuing the previous one).
+#[derive(Clone, Copy, Debug)]
+struct Tag {
+    frame: usize,
+    pos: usize,
+    cut_before: bool,
+}
+
+/// The networks' results of each sampled frame, taken in frame order, turned into the
+/// subject and the cues the selection reads.
+struct Fused<'a> {
+    cfg: &'a Config,
+    prev: Option<(f32, f32)>,
+    last_spread: f32,
+    subjects: Vec<(usize, Subject)>,
+    cues: Vec<(usize, NetCues)>,
+}
+
+impl<'a> Fused<'a> {
+    fn new(cfg: &'a Config) -> Self {
+        Fused { cfg, prev: None, last_spread: 1.0, subjects: Vec::new(), cues: Vec::new() }
+    }
+
+    fn add(&mut self, tag: Tag, dets: &FrameDetections, features: &mut [FrameFeatures]) {
+        if tag.cut_before {
+            self.prev = None;
+        }
+        let mut cues = NetCues::from_detections(dets, self.cfg.subjects.saliency_power);
+        // UNISAL runs on every other sample: hold its last spread between.
+        if dets.saliency.is_none() {
+            cues.spread = self.last_spread;
+        }
+        self.last_spread = cues.spread;
+        self.cues.push((tag.frame, cues));
+        if let Some(s) = subjects::fuse(dets, self.prev, &self.cfg.subjects) {
+            self.prev = Some((s.x, s.y));
+            self.subjects.push((tag.frame, s));
+            if let Some(f) = features.get_mut(tag.pos) {
+                f.subject_size = subjects::presence(&s);
+            }
+        }
+    }
+}
+
+/// Hands the saliency worker's answers to the frames waiting for them: those ready now, or
+/// with `wait` every one still due. A failed map ends the networks for this video, as a
+/// failed detector does: the frames still waiting are dropped, like the failed one.
+fn collect_maps(worker: Option<&mut SaliencyWorker>, waiting: &mut Reorder<Tag>, net_error: &mut Option<InferError>, wait: bool) {
+    let Some(w) = worker else { return };
+    while waiting.wants_map() {
+        match if wait { w.answer() } else { w.try_answer() } {
+            Some(Ok(map)) => {
+                waiting.map_arrived(map);
+            }
+            Some(Err(e)) => {
+                net_error.get_or_insert(e);
+                waiting.drain().for_each(drop);
+            }
+            None => break,
+        }
+    }
+}
+
 /// Processes one video for one target ratio.
 pub fn process_video(path: &Path, ratio: AspectRatio, cfg: &Config, progress: impl FnMut(u64)) -> Result<VideoResult, EngineError> {
     process_video_within(path, ratio, cfg, None, progress)
@@ -174,75 +247,82 @@ fn run(path: &Path, ratio: AspectRatio, cfg: &Config, deadline: Option<decode::D
         rate = detail_rate(&m.engines, fps);
     }
     let mut analyser = Analyser::new(cfg.shots.cut_distance);
-    let mut features = Vec::new();
-    let mut subjects_seen: Vec<(usize, Subject)> = Vec::new();
+    let mut features: Vec<FrameFeatures> = Vec::new();
     let mut net_error: Option<InferError> = None;
-    let (nets, audio_model, engines) = match models.as_deref_mut() {
-        Some(m) => (Some(&mut m.nets), m.audio.as_mut(), Some(m.engines.clone())),
-        None => (None, None, None),
+    let (nets, mut worker, audio_model, engines) = match models.as_deref_mut() {
+        Some(m) => (Some(&mut m.nets), m.saliency.as_mut(), m.audio.as_mut(), Some(m.engines.clone())),
+        None => (None, None, None, None),
     };
     let mut nets = nets;
-    let mut prev: Option<(f32, f32)> = None;
+    if let Some(w) = worker.as_deref_mut() {
+        w.settle();
+    }
+    let mut fused = Fused::new(cfg);
     let mut sample_k = 0u64;
-    let mut cues_seen: Vec<(usize, NetCues)> = Vec::new();
-    let mut last_spread = 1.0f32;
     let mut network_seconds = 0.0f64;
-    let mut on_frame = |f: decode::AnalysisFrame| {
-        let mut feat = analyser.push(&f);
-        if feat.cut_distance > cfg.shots.cut_distance {
-            prev = None;
-        }
-        if let (Some(n), Some(d), Some(e)) = (nets.as_deref_mut(), f.detail.as_ref(), engines.as_ref()) {
-            if net_error.is_none() {
-                let t = Instant::now();
-                let analysed = n.analyse(&d.rgb, d.width, d.height, schedule(e, rate, sample_k));
-                network_seconds += t.elapsed().as_secs_f64();
-                match analysed {
-                    Ok(dets) => {
-                        let mut cues = NetCues::from_detections(&dets, cfg.subjects.saliency_power);
-                        // UNISAL runs on every other sample: hold its last spread between.
-                        if dets.saliency.is_none() {
-                            cues.spread = last_spread;
+    let decoded = {
+        let mut waiting: Reorder<Tag> = Reorder::default();
+        let mut cut_since_sample = false;
+        let mut on_frame = |f: decode::AnalysisFrame| {
+            let feat = analyser.push(&f);
+            cut_since_sample |= feat.cut_distance > cfg.shots.cut_distance;
+            let tag = Tag { frame: f.index as usize, pos: features.len(), cut_before: false };
+            features.push(feat);
+            if let (Some(n), Some(d), Some(e)) = (nets.as_deref_mut(), f.detail, engines.as_ref()) {
+                if net_error.is_none() {
+                    let which = schedule(e, rate, sample_k);
+                    let t = Instant::now();
+                    match n.analyse(&d.rgb, d.width, d.height, Which { saliency: false, ..which }) {
+                        Ok(dets) => {
+                            let needs_map = which.saliency && worker.as_deref_mut().is_some_and(|w| w.submit(Picture { rgb: d.rgb, width: d.width, height: d.height }));
+                            waiting.push(Tag { cut_before: std::mem::take(&mut cut_since_sample), ..tag }, dets, needs_map);
                         }
-                        last_spread = cues.spread;
-                        cues_seen.push((f.index as usize, cues));
-                        if let Some(s) = subjects::fuse(&dets, prev, &cfg.subjects) {
-                            prev = Some((s.x, s.y));
-                            subjects_seen.push((f.index as usize, s));
-                            feat.subject_size = subjects::presence(&s);
-                        }
+                        Err(e) => net_error = Some(e),
                     }
-                    Err(e) => net_error = Some(e),
+                    collect_maps(worker.as_deref_mut(), &mut waiting, &mut net_error, false);
+                    network_seconds += t.elapsed().as_secs_f64();
+                    while let Some((tag, dets)) = waiting.pop_ready() {
+                        fused.add(tag, &dets, &mut features);
+                    }
+                    sample_k += 1;
                 }
-                sample_k += 1;
             }
-        }
-        features.push(feat);
-        progress(f.index + 1);
-    };
-    let (info, audio) = match audio_model {
-        Some((model, map)) if cfg.decode.audio => {
-            let mut tagger = AudioTagger::new(model, map.clone());
-            let mut audio_error = None;
-            let info = decode::decode_with_audio(path, &opts, &mut on_frame, |samples: &[f32]| {
-                if audio_error.is_none() {
-                    if let Err(e) = tagger.push(samples) {
-                        audio_error = Some(e);
+            progress(f.index + 1);
+        };
+        let decoded = match audio_model {
+            Some((model, map)) if cfg.decode.audio => {
+                let mut tagger = AudioTagger::new(model, map.clone());
+                let mut audio_error = None;
+                let info = decode::decode_with_audio(path, &opts, &mut on_frame, |samples: &[f32]| {
+                    if audio_error.is_none() {
+                        if let Err(e) = tagger.push(samples) {
+                            audio_error = Some(e);
+                        }
                     }
-                }
-            })?;
-            let events = match audio_error {
-                None => tagger.finish(),
-                Some(e) => Err(e),
-            };
-            let events = events.unwrap_or_else(|e| {
-                warn!("audio events unavailable: {e}");
-                AudioEvents::default()
-            });
-            (info, events)
+                })?;
+                let events = match audio_error {
+                    None => tagger.finish(),
+                    Some(e) => Err(e),
+                };
+                let events = events.unwrap_or_else(|e| {
+                    warn!("audio events unavailable: {e}");
+                    AudioEvents::default()
+                });
+                (info, events)
+            }
+            _ => (decode::decode(path, &opts, &mut on_frame)?, AudioEvents::default()),
+        };
+        // The last frames' maps.
+        let t = Instant::now();
+        collect_maps(worker.as_deref_mut(), &mut waiting, &mut net_error, true);
+        network_seconds += t.elapsed().as_secs_f64();
+        for (tag, dets) in waiting.drain() {
+            fused.add(tag, &dets, &mut features);
         }
-        _ => (decode::decode(path, &opts, &mut on_frame)?, AudioEvents::default()),
+        decoded
     };
+    let (info, audio) = decoded;
+    let Fused { subjects: subjects_seen, cues: cues_seen, .. } = fused;
     if let Some(e) = net_error {
         if cfg.engines.required {
             return Err(EngineError::Networks { path: path.into(), source: e });
@@ -366,20 +446,21 @@ mod tests {
     #[test]
     fn networks_sample_by_time_even_at_very_low_frame_rates() {
         let e = EnginesConfig::default();
-        // Normal rates: unchanged, detail frames at sample_fps (5/s): saliency every 2nd,
-        // text every 5th, as before.
+        // Normal rates: unchanged, detail frames at sample_fps (5/s): saliency (2.5/s) every
+        // 2nd, text (0.5/s) every 10th.
         for fps in [10.0, 24.0, 25.0, 30.0, 60.0] {
             assert_eq!(detail_rate(&e, fps), e.sample_fps);
         }
-        assert_eq!(runs(detail_rate(&e, 25.0), 10), (5, 2));
-        // 1 fps: every frame is a detail frame, one a second; saliency (2.5/s) and text
-        // (1/s) both want at least that, so both run on every frame (floor of one frame).
+        assert_eq!(runs(detail_rate(&e, 25.0), 10), (5, 1));
+        assert_eq!(runs(detail_rate(&e, 25.0), 20), (10, 2));
+        // 1 fps: every frame is a detail frame, one a second; saliency (2.5/s) wants more
+        // than that, so it runs on every frame (floor of one frame); text every 2nd (0.5/s).
         assert_eq!(detail_rate(&e, 1.0), 1.0);
-        assert_eq!(runs(detail_rate(&e, 1.0), 10), (10, 10));
+        assert_eq!(runs(detail_rate(&e, 1.0), 10), (10, 5));
         // 0.2 fps: the same, never a step of zero.
         assert_eq!(runs(detail_rate(&e, 0.2), 4), (4, 4));
-        // 4 fps: detail frames at 4/s; saliency every 2nd (1.6 rounds to 2), text every 4th.
-        assert_eq!(runs(detail_rate(&e, 4.0), 8), (4, 2));
+        // 4 fps: detail frames at 4/s; saliency every 2nd (1.6 rounds to 2), text every 8th.
+        assert_eq!(runs(detail_rate(&e, 4.0), 16), (8, 2));
         // An unreadable rate falls back to the normal schedule.
         assert_eq!(detail_rate(&e, f64::NAN), e.sample_fps);
     }

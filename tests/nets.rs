@@ -182,6 +182,41 @@ fn unisal_peaks_on_the_one_bright_object() {
     assert!(map.at(map.width / 8, map.height * 7 / 8) < 0.3);
 }
 
+/// UNISAL on its worker thread answers exactly what it answers called directly, in the order
+/// the pictures went in; a bad picture is an error answer, not a lost one; `settle` discards
+/// what a stopped video left queued, so the next one starts clean.
+#[test]
+fn saliency_worker_answers_in_order_what_the_network_answers() {
+    use highlightd::analyse::nets::worker::{Picture, SaliencyWorker};
+    let (w, h) = (640u32, 360u32);
+    let pictures: Vec<Vec<u8>> = [(430, 80), (60, 250), (280, 140)]
+        .iter()
+        .map(|(x, y)| ffmpeg_rgb(&["-f", "lavfi", "-i", "color=c=0x606060:s=640x360", "-vf", &format!("drawbox=x={x}:y={y}:w=80:h=80:color=0xffd020:t=fill")], w, h))
+        .collect();
+    let mut direct = SaliencyNet::new(model(Task::Saliency));
+    let expected: Vec<_> = pictures.iter().map(|p| direct.detect(p, w, h).expect("runs")).collect();
+    let mut worker = SaliencyWorker::spawn(SaliencyNet::new(model(Task::Saliency))).expect("thread starts");
+    assert!(worker.answer().is_none(), "nothing is due before anything is submitted");
+    for p in &pictures {
+        assert!(worker.submit(Picture { rgb: p.clone(), width: w, height: h }));
+    }
+    assert!(worker.submit(Picture { rgb: vec![0; 10], width: w, height: h }), "a bad picture is queued too");
+    for (i, want) in expected.iter().enumerate() {
+        let got = worker.answer().expect("an answer is due").expect("runs");
+        assert_eq!(&got, want, "picture {i}");
+    }
+    assert!(worker.answer().expect("an answer is due").is_err(), "the bad picture is an error");
+    assert!(worker.answer().is_none() && worker.try_answer().is_none());
+    // A video that stopped half-way leaves two queued: settle drops them.
+    for p in &pictures[..2] {
+        assert!(worker.submit(Picture { rgb: p.clone(), width: w, height: h }));
+    }
+    worker.settle();
+    assert!(worker.answer().is_none());
+    assert!(worker.submit(Picture { rgb: pictures[2].clone(), width: w, height: h }));
+    assert_eq!(worker.answer().expect("due").expect("runs"), expected[2]);
+}
+
 #[test]
 fn networks_bundle_runs_what_is_asked_and_refuses_bad_pictures() {
     let rt = runtime();

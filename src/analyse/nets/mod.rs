@@ -16,6 +16,7 @@ pub mod people;
 pub mod resize;
 pub mod saliency;
 pub mod text;
+pub mod worker;
 
 pub use faces::FaceDetector;
 pub use people::PersonDetector;
