@@ -170,7 +170,7 @@ impl Default for EnginesConfig {
             sample_fps: 5.0,
             detail_side: 640,
             saliency_fps: 2.5,
-            text_fps: 1.0,
+            text_fps: 0.5,
         }
     }
 }
