@@ -77,7 +77,10 @@ pub fn join_mp4(segments: &[PathBuf], out: &Path) -> Result<(), ClipError> {
     });
     let result = run(&pipeline).map_err(err);
     let _ = pipeline.set_state(gst::State::Null);
-    result
+    result?;
+    // On disk before the caller renames it into place, like the MPEG-TS join: a clip that
+    // exists after a power cut is complete.
+    std::fs::File::open(out).and_then(|f| f.sync_all()).map_err(|e| io(out, e))
 }
 
 /// Plays `pipeline` to its end.
