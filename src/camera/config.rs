@@ -188,17 +188,24 @@ pub fn redact(url: &str) -> String {
 /// The URL forms a camera may have, for error messages.
 const SCHEMES: &str = "rtsp://…, rtsps://…, http(s)://…/….m3u8, v4l2:///dev/videoN or file:///…";
 
+/// The host part of a network URL (`rest` is what follows `scheme://`): present, and without
+/// user info, which would end up in logs; `credentials` says where they go instead.
+fn check_authority(rest: &str, credentials: &str) -> Result<(), String> {
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(credentials.into());
+    }
+    if authority.is_empty() {
+        return Err("has no host".into());
+    }
+    Ok(())
+}
+
 fn parse_url(url: &str) -> Result<SourceUrl, String> {
     let Some((scheme, rest)) = url.split_once("://") else { return Err(format!("must be {SCHEMES}")) };
     match scheme.to_ascii_lowercase().as_str() {
         "rtsp" | "rtsps" => {
-            let authority = rest.split('/').next().unwrap_or("");
-            if authority.contains('@') {
-                return Err("must not contain credentials: put them in `credentials_file`, which is never logged".into());
-            }
-            if authority.is_empty() {
-                return Err("has no host".into());
-            }
+            check_authority(rest, "must not contain credentials: put them in `credentials_file`, which is never logged")?;
             Ok(SourceUrl::Rtsp(url.to_string()))
         }
         "file" => {
@@ -223,13 +230,7 @@ fn parse_url(url: &str) -> Result<SourceUrl, String> {
             Ok(SourceUrl::V4l2 { device: PathBuf::from(rest) })
         }
         "http" | "https" => {
-            let authority = rest.split('/').next().unwrap_or("");
-            if authority.contains('@') {
-                return Err("must not contain credentials (a token in the query is never logged)".into());
-            }
-            if authority.is_empty() {
-                return Err("has no host".into());
-            }
+            check_authority(rest, "must not contain credentials (a token in the query is never logged)")?;
             let path = rest.split(['?', '#']).next().unwrap_or("");
             if !path.to_ascii_lowercase().ends_with(".m3u8") {
                 return Err(format!("{scheme}:// sources must be HLS playlists (a path ending in .m3u8)"));

@@ -66,37 +66,30 @@ impl SaliencyWorker {
 
     /// The next answer if one is ready.
     pub fn try_answer(&mut self) -> Option<Answer> {
-        if self.in_flight == 0 {
-            return None;
-        }
-        match self.answers.try_recv() {
-            Ok(a) => {
-                self.in_flight -= 1;
-                Some(a)
-            }
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => {
-                self.in_flight = 0;
-                None
-            }
-        }
+        self.next(false)
     }
 
     /// The next answer, waiting for it; `None` when none is due (or the thread is gone).
     pub fn answer(&mut self) -> Option<Answer> {
+        self.next(true)
+    }
+
+    fn next(&mut self, wait: bool) -> Option<Answer> {
         if self.in_flight == 0 {
             return None;
         }
-        match self.answers.recv() {
-            Ok(a) => {
-                self.in_flight -= 1;
-                Some(a)
+        let got = if wait {
+            self.answers.recv().ok()
+        } else {
+            match self.answers.try_recv() {
+                Ok(a) => Some(a),
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Disconnected) => None,
             }
-            Err(_) => {
-                self.in_flight = 0;
-                None
-            }
-        }
+        };
+        // Nothing came although answers were due: the thread is gone, none will come.
+        self.in_flight = if got.is_some() { self.in_flight - 1 } else { 0 };
+        got
     }
 
     /// Waits for and discards every answer still due: what a video that stopped half-way (a
