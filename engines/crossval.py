@@ -62,7 +62,8 @@ def sources_of(videos, dirs):
     for v in videos:
         if (v["set"], v["id"]) in meta:
             d = meta[(v["set"], v["id"])]
-            src[v["key"]] = {c["source"].lower() for c in d.get("clips", [])}
+            # "<name>-still" is another window of the same recording (make_extra.py): one sequence.
+            src[v["key"]] = {c["source"].lower().removesuffix("-still") for c in d.get("clips", [])}
             k = {f["kind"] for f in d.get("fillers", [])}
             if any(c["role"] != "real" for c in d.get("clips", [])):
                 k.add("calm-clips")
@@ -160,7 +161,16 @@ def main():
                     help="more annotated footage (dumps in DUMPS/NAME): in the folds, trained on and scored held out")
     ap.add_argument("--no-train", action="append", default=[], metavar="NAME",
                     help="score this set held out but never train on it (what its footage adds is then measurable)")
+    ap.add_argument("--l2", type=float, help=f"L2 decay of the scorer's networks (default {scorer.L2})")
+    ap.add_argument("--steps", type=int, help=f"training steps per network (default {scorer.STEPS})")
+    ap.add_argument("--hidden", help=f"hidden layer sizes, e.g. 32,16 (default {','.join(map(str, scorer.HIDDEN))})")
     args = ap.parse_args()
+    if args.l2 is not None:
+        scorer.L2 = args.l2
+    if args.steps is not None:
+        scorer.STEPS = args.steps
+    if args.hidden:
+        scorer.HIDDEN = tuple(int(h) for h in args.hidden.split(","))
     DIRS.update(set_dirs(args.set))
     videos = []
     for name, d in DIRS.items():

@@ -50,7 +50,7 @@ def main():
         h.update(v["X"].tobytes())
         h.update(v["y"].tobytes())
     card = {"training_sets": list(dirs), "videos": len(videos), "frames": int(sum(len(v["y"]) for v in videos)),
-            "positives": int(sum(v["y"].sum() for v in videos)), "seed": args.seed, "hidden": list(scorer.HIDDEN),
+            "positives": int(sum(v["y"].sum() for v in videos)), "seed": args.seed, "hidden": list(scorer.HIDDEN), "l2": scorer.L2, "steps": scorer.STEPS,
             "inputs": videos[0]["names"], "relative": scorer.RELATIVE, "data_sha256": h.hexdigest(),
             "model_sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
     out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
