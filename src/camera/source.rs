@@ -6,6 +6,16 @@
 //! playlist), so the depayloader and the parser are made and linked from the pad-added
 //! callbacks, on GStreamer's streaming threads. Either way the stream is recorded as it comes:
 //! H.264 and H.265 pass through the parser into the muxer without re-encoding.
+//!
+//! ```text
+//! rtspsrc (buffer-mode none) ─► rtph26Xdepay ─► h26Xparse ─► [avc|hvc1] ─► h26Xtimestamper ─► h26Xparse ─► entry
+//! filesrc ─────────► parsebin (qtdemux, tsdemux, … ─► h26Xparse) ─► h26Xparse ─► entry
+//! souphttpsrc ─────► parsebin (hlsdemux2 ─► tsdemux | qtdemux for fMP4) ─► h26Xparse ─► entry
+//! ```
+//!
+//! Decode times: muxers want one on every buffer. RTP carries presentation times only, so the
+//! RTSP chain computes them (`rtp_chain`); demuxed containers (MPEG-TS, MP4 and HLS's fMP4
+//! fragments) carry their own and need nothing.
 
 use super::config::{SourceUrl, Transport};
 use super::record::{RecordError, SourceSpec};
@@ -51,6 +61,28 @@ impl Codec {
             Codec::H265 => "rtph265depay",
         }
     }
+
+    /// The element that computes decode times from presentation times (gst-plugins-bad,
+    /// codectimestamper).
+    pub fn timestamper(self) -> &'static str {
+        match self {
+            Codec::H264 => "h264timestamper",
+            Codec::H265 => "h265timestamper",
+        }
+    }
+
+    /// What the parser hands the timestamper: the packetised form, whose caps carry the
+    /// parameter sets (`codec_data`). GStreamer 1.22's timestamper learns the reordering depth
+    /// from the SPS; read in-band, from the first frame itself, it learns it one frame late and
+    /// gives that first frame a presentation time one reorder window too late (the first
+    /// segment then shows its first pictures out of order).
+    fn packetised(self) -> gst::Caps {
+        let (name, format) = match self {
+            Codec::H264 => ("video/x-h264", "avc"),
+            Codec::H265 => ("video/x-h265", "hvc1"),
+        };
+        gst::Caps::builder(name).field("stream-format", format).field("alignment", "au").build()
+    }
 }
 
 fn make(factory: &'static str) -> Result<gst::Element, RecordError> {
@@ -69,6 +101,32 @@ pub fn parser(pipeline: &gst::Pipeline, codec: Codec, entry: &gst::Element) -> R
     pipeline.add(&parse).map_err(build_err)?;
     parse.link(entry).map_err(build_err)?;
     Ok(parse)
+}
+
+/// The elements from RTP to the recording half, upstream first.
+///
+/// RTP carries presentation times only, and with B-frames they do not rise in decode order;
+/// the muxers want a decode time on every buffer (mp4mux refuses buffers without one,
+/// mpegtsmux guesses some and the segment's pictures then decode out of order). So:
+/// `depay ! parse ! capsfilter (packetised) ! timestamper ! parse`, the second parser giving
+/// back the byte-stream with parameter sets before every key frame. Without B-frames the
+/// timestamper's window is empty and each decode time is the presentation time. On a box
+/// without the timestamper (gst-plugins-bad older than 1.22) it is left out with a warning:
+/// streams without B-frames record as before.
+fn rtp_chain(codec: Codec) -> Result<Vec<gst::Element>, RecordError> {
+    let depay = make(codec.depayloader())?;
+    let parse = make(codec.parser())?;
+    if gst::ElementFactory::find(codec.timestamper()).is_none() {
+        tracing::warn!(codec = ?codec, "{} missing (gst-plugins-bad 1.22 or later): a camera sending B-frames may not record", codec.timestamper());
+        parse.set_property("config-interval", -1i32);
+        return Ok(vec![depay, parse]);
+    }
+    let filter = make("capsfilter")?;
+    filter.set_property("caps", codec.packetised());
+    let stamp = make(codec.timestamper())?;
+    let reparse = make(codec.parser())?;
+    reparse.set_property("config-interval", -1i32);
+    Ok(vec![depay, parse, filter, stamp, reparse])
 }
 
 /// Whether `entry` still waits for its video stream (only the first video is recorded).
@@ -128,6 +186,11 @@ pub fn build(pipeline: &gst::Pipeline, src: &SourceSpec, entry: &gst::Element) -
             let rtsp = make("rtspsrc")?;
             rtsp.set_property("location", url);
             rtsp.set_property("latency", 200u32);
+            // The camera's own RTP timestamps, not re-derived from arrival times ("slave"):
+            // the skew correction assumes timestamps that rise, and with B-frames it moves
+            // pictures by up to a frame and out of order. Nothing here plays against a clock,
+            // so the drift it would correct does not matter.
+            rtsp.set_property_from_str("buffer-mode", "none");
             rtsp.set_property_from_str("protocols", if src.transport == Transport::Udp { "udp" } else { "tcp" });
             // Our own stall detection reconnects; rtspsrc's would retry in place.
             rtsp.set_property("tcp-timeout", 5_000_000u64);
@@ -143,10 +206,8 @@ pub fn build(pipeline: &gst::Pipeline, src: &SourceSpec, entry: &gst::Element) -
                 let enc = s.as_ref().and_then(|s| s.get::<String>("encoding-name").ok()).unwrap_or_default();
                 let codec = if media == "video" { Codec::from_encoding(&enc) } else { None };
                 if let (Some(codec), Some(entry), Some(p)) = (codec, free(&entry_w), weak.upgrade()) {
-                    let chain = [make(codec.depayloader()), make(codec.parser())];
-                    if let [Ok(depay), Ok(parse)] = chain {
-                        parse.set_property("config-interval", -1i32);
-                        if plug(&p, pad, &[depay, parse], &entry) {
+                    if let Ok(chain) = rtp_chain(codec) {
+                        if plug(&p, pad, &chain, &entry) {
                             tracing::info!(codec = ?codec, "recording the camera's video");
                             return;
                         }
