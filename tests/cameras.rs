@@ -1154,10 +1154,82 @@ impl Drop for Proc {
     }
 }
 
-/// A live HLS camera: ffmpeg publishes `live.m3u8` in real time (`-re`, 1 s fragments, no
-/// end tag) from 25 s of footage, `python3 -m http.server` serves it on loopback. The camera
-/// goes live and records playable H.264 segments; once the publisher stops, the playlist
-/// stops growing and the camera is treated as stalled: `reconnecting` with the reason.
+/// A live HLS camera: ffmpeg publishes into `<root>/hls` in real time (`-re`, 1 s fragments,
+/// no end tag) and `python3 -m http.server` serves that folder on loopback. Both are killed on
+/// drop.
+struct HlsServer {
+    publisher: Proc,
+    _http: Proc,
+    port: u16,
+}
+
+impl HlsServer {
+    /// `output` are ffmpeg's options after `-i <clip>` (the playlist's path relative to the
+    /// folder last); returns once `media` (a media playlist, relative to the folder) lists two
+    /// fragments.
+    fn start(root: &Path, clip: &Path, output: &[&str], media: &str) -> HlsServer {
+        let hls = root.join("hls");
+        std::fs::create_dir_all(&hls).expect("hls folder");
+        let publisher = Proc(
+            Command::new("ffmpeg")
+                .args(["-v", "error", "-re", "-i"])
+                .arg(clip)
+                .args(output)
+                .current_dir(&hls)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ffmpeg"),
+        );
+        let port = free_port();
+        let http = Proc(
+            Command::new("python3")
+                .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+                .arg(&hls)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("python3 -m http.server"),
+        );
+        assert!(wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "HTTP server did not listen");
+        let listed = hls.join(media);
+        assert!(wait_for(Duration::from_secs(10), || std::fs::read_to_string(&listed).is_ok_and(|t| t.matches("#EXTINF").count() >= 2)), "ffmpeg did not publish {media}");
+        HlsServer { publisher, _http: http, port }
+    }
+
+    fn url(&self, playlist: &str) -> String {
+        format!("http://127.0.0.1:{}/{playlist}", self.port)
+    }
+
+    /// Whether ffmpeg has published the whole clip (the playlist then stops growing).
+    fn finished(&mut self) -> bool {
+        matches!(self.publisher.0.try_wait(), Ok(Some(_)))
+    }
+}
+
+/// `[[cameras]]` for an HLS camera `name` at `url`, recording only, 2 s segments.
+fn hls_camera(name: &str, url: &str) -> String {
+    format!("[[cameras]]\nname = \"{name}\"\nurl = \"{url}\"\nstall_s = 5\nreconnect_max_s = 2\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n")
+}
+
+/// Every finalised segment of `dir`: H.264 of `size`, decodable; returns the frames decoded.
+fn hls_segments(dir: &Path, size: (u64, u64)) -> u64 {
+    let mut frames = 0;
+    for (a, b, _) in segments(dir) {
+        let f = dir.join(format!("{a}-{b}.ts"));
+        assert_eq!(video_codec(&f), "h264", "{}", f.display());
+        let (_, w, h) = probe_video(&f);
+        assert_eq!((w as u64, h as u64), size, "{}: {w}×{h}", f.display());
+        frames += decoded_frames(&f);
+    }
+    frames
+}
+
+/// A live HLS camera: ffmpeg publishes `live.m3u8` (MPEG-TS fragments) from 25 s of footage.
+/// The camera goes live and records playable H.264 segments; once the publisher stops, the
+/// playlist stops growing and the camera is treated as stalled: `reconnecting` with the reason.
 #[test]
 fn a_live_hls_playlist_is_recorded_and_a_playlist_that_stops_growing_is_a_stall() {
     if std::env::var(SERVER_ENV).is_ok() {
@@ -1166,47 +1238,16 @@ fn a_live_hls_playlist_is_recorded_and_a_playlist_that_stops_growing_is_a_stall(
     let tmp = tempdir();
     let root = tmp.path();
     let clip = footage(root, "cam.mp4", 25, "ball", (320, 240), 15, 500);
-    let hls = root.join("hls");
-    std::fs::create_dir_all(&hls).expect("hls folder");
-    let playlist = hls.join("live.m3u8");
-    let mut publisher = Proc(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-re", "-i"])
-            .arg(&clip)
-            .args(["-c", "copy", "-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags", "omit_endlist"])
-            .arg(&playlist)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ffmpeg"),
-    );
-    let port = free_port();
-    let _http = Proc(
-        Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-            .arg(&hls)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 -m http.server"),
-    );
-    assert!(wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "HTTP server did not listen");
-    assert!(
-        wait_for(Duration::from_secs(10), || std::fs::read_to_string(&playlist).is_ok_and(|t| t.matches(".ts").count() >= 2)),
-        "ffmpeg did not publish the playlist"
-    );
+    let mut hls = HlsServer::start(root, &clip, &["-c", "copy", "-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags", "omit_endlist", "live.m3u8"], "live.m3u8");
     let (broker, sub) = broker_and_sub(root);
-    let cameras = format!("[[cameras]]\nname = \"cloud\"\nurl = \"http://127.0.0.1:{port}/live.m3u8\"\nstall_s = 5\nreconnect_max_s = 2\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n");
-    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    let (mut daemon, _) = Daemon::start(root, &broker, &hls_camera("cloud", &hls.url("live.m3u8")));
     let seg_dir = root.join("state/cameras/cloud/segments");
     let t = Instant::now();
     sub.wait_state("cloud", "live", 0, Duration::from_secs(20));
     println!("live {:?} after start", t.elapsed());
     assert!(wait_for(Duration::from_secs(20), || segments(&seg_dir).len() >= 3), "no segments recorded: {:?}\n{}", segments(&seg_dir), daemon.log_text());
     // The publisher ends: the playlist stays as it is, without an end tag.
-    assert!(wait_for(Duration::from_secs(40), || matches!(publisher.0.try_wait(), Ok(Some(_)))), "ffmpeg did not finish");
+    assert!(wait_for(Duration::from_secs(40), || hls.finished()), "ffmpeg did not finish");
     let stopped_at = Instant::now();
     let n = sub.states("cloud").iter().position(|s| s["state"] == "live").unwrap_or(0) + 1;
     let rec = sub.wait_state("cloud", "reconnecting", n, Duration::from_secs(25));
@@ -1214,15 +1255,49 @@ fn a_live_hls_playlist_is_recorded_and_a_playlist_that_stops_growing_is_a_stall(
     assert!(rec["error"].as_str().is_some_and(|e| !e.is_empty()), "{rec}");
     daemon.terminate();
     assert!(parts(&seg_dir).is_empty(), "open segments left: {:?}", parts(&seg_dir));
-    let segs = segments(&seg_dir);
-    let mut frames = 0;
-    for (a, b, _) in &segs {
-        let f = seg_dir.join(format!("{a}-{b}.ts"));
-        assert_eq!(video_codec(&f), "h264", "{}", f.display());
-        frames += decoded_frames(&f);
-    }
-    println!("{} segments, {frames} frames decoded (the publisher sent 375)", segs.len());
+    let frames = hls_segments(&seg_dir, (320, 240));
+    println!("{} segments, {frames} frames decoded (the publisher sent 375)", segments(&seg_dir).len());
     assert!(frames >= 150, "{frames} frames recorded of a 25 s live stream joined at its edge");
+}
+
+/// A live HLS camera behind a multi-variant (master) playlist whose two renditions (160×120
+/// listed first, then 320×240) have fMP4 fragments (`EXT-X-MAP` init segment, `.m4s`): the
+/// camera goes live, and every segment holds the 320×240 rendition (the highest bandwidth,
+/// from the first segment on: no switch mid-recording) and decodes.
+#[test]
+fn a_live_hls_master_playlist_of_fmp4_renditions_records_the_best_one() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let secs = 12;
+    let clip = footage(root, "cam.mp4", secs, "ball", (320, 240), 15, 500);
+    #[rustfmt::skip]
+    let output = [
+        "-map", "0:v", "-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", "15",
+        "-b:v:0", "150k", "-s:v:0", "160x120", "-b:v:1", "500k", "-s:v:1", "320x240", "-var_stream_map", "v:0 v:1", "-master_pl_name", "master.m3u8",
+        "-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags", "omit_endlist", "-hls_segment_type", "fmp4",
+        "-hls_segment_filename", "v%v/s%d.m4s", "-hls_fmp4_init_filename", "init.mp4", "v%v/p.m3u8",
+    ];
+    let mut hls = HlsServer::start(root, &clip, &output, "v1/p.m3u8");
+    let master = std::fs::read_to_string(root.join("hls/master.m3u8")).unwrap_or_default();
+    assert!(master.find("160x120") < master.find("320x240") && master.matches("EXT-X-STREAM-INF").count() == 2, "{master}");
+    assert!(std::fs::read_to_string(root.join("hls/v1/p.m3u8")).is_ok_and(|t| t.contains("#EXT-X-MAP") && t.contains(".m4s")), "not fMP4");
+    let (broker, sub) = broker_and_sub(root);
+    let (mut daemon, _) = Daemon::start(root, &broker, &hls_camera("cdn", &hls.url("master.m3u8")));
+    let seg_dir = root.join("state/cameras/cdn/segments");
+    sub.wait_state("cdn", "live", 0, Duration::from_secs(20));
+    assert!(wait_for(Duration::from_secs(20), || hls.finished()), "ffmpeg did not finish");
+    // What the demuxer had fetched by then reaches the recording within a fragment or two.
+    std::thread::sleep(Duration::from_secs(2));
+    daemon.terminate();
+    let log = daemon.log_text();
+    assert!(log.contains("highest-bandwidth variant") && !log.contains("not recorded"), "{log}");
+    let frames = hls_segments(&seg_dir, (320, 240));
+    let served = secs as u64 * 15;
+    println!("{} segments, {frames} frames decoded (the publisher sent {served} per rendition)", segments(&seg_dir).len());
+    assert!(segments(&seg_dir).len() >= 3 && frames * 2 >= served, "{frames} frames recorded of a {secs} s live stream joined at its edge\n{log}");
 }
 
 /// Start and end (UTC ms) of a recorded segment, from its name `<start>-<end>.<ext>`.

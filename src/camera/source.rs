@@ -15,7 +15,8 @@
 //!
 //! Decode times: muxers want one on every buffer. RTP carries presentation times only, so the
 //! RTSP chain computes them (`rtp_chain`); demuxed containers (MPEG-TS, MP4 and HLS's fMP4
-//! fragments) carry their own and need nothing.
+//! fragments) carry their own and need nothing. An HLS master playlist is recorded at its
+//! highest-bandwidth variant, without switching (`pin_best_variant`).
 
 use super::config::{SourceUrl, Transport};
 use super::record::{RecordError, SourceSpec};
@@ -232,16 +233,34 @@ pub fn build(pipeline: &gst::Pipeline, src: &SourceSpec, entry: &gst::Element) -
             // souphttpsrc fetches the playlist, hlsdemux its refreshes and the fragments.
             let http = make("souphttpsrc")?;
             http.set_property("location", url);
-            parsed(pipeline, &http, entry)?;
+            pin_best_variant(&parsed(pipeline, &http, entry)?);
         }
         SourceUrl::V4l2 { .. } => return Err(RecordError::Build("v4l2 sources are built by camera::v4l2".into())),
     }
     Ok(())
 }
 
+/// Pins the HLS demuxer that `parsebin` plugs (hlsdemux2, or the older hlsdemux) to the
+/// variant of a multi-variant (master) playlist with the highest bandwidth, and keeps it there.
+///
+/// Left alone, the demuxer starts with the first variant listed and switches as its measure
+/// of the download speed changes: the recording would change resolution mid-segment (an MP4
+/// segment cannot) and keep the worst picture after a slow moment. A recorder wants one
+/// picture quality, the best: told that the connection is as fast as can be (4 Gbit/s, above
+/// any camera's variant), the demuxer chooses the highest variant and never leaves it. A link
+/// too slow for it shows as a stall, with its reason, not as a quietly worse recording. A
+/// playlist with a single variant is not affected.
+///
+/// Set on parsebin, which hands its `connection-speed` (kbit/s) to the demuxers it plugs: set
+/// on the demuxer itself, it would be overwritten by parsebin's (0, "measure it").
+fn pin_best_variant(parsebin: &gst::Element) {
+    parsebin.set_property("connection-speed", 4_000_000u64);
+    tracing::info!("HLS: the highest-bandwidth variant is recorded (of a master playlist's)");
+}
+
 /// `src ! parsebin`, its first H.264 or H.265 stream into a parser linked to `entry`, anything
-/// else discarded.
-fn parsed(pipeline: &gst::Pipeline, src: &gst::Element, entry: &gst::Element) -> Result<(), RecordError> {
+/// else discarded. Returns the parsebin.
+fn parsed(pipeline: &gst::Pipeline, src: &gst::Element, entry: &gst::Element) -> Result<gst::Element, RecordError> {
     let pb = make("parsebin")?;
     pipeline.add_many([src, &pb]).map_err(build_err)?;
     src.link(&pb).map_err(build_err)?;
@@ -261,7 +280,7 @@ fn parsed(pipeline: &gst::Pipeline, src: &gst::Element, entry: &gst::Element) ->
         }
         discard_pad(&weak, pad);
     });
-    Ok(())
+    Ok(pb)
 }
 
 #[cfg(test)]
