@@ -295,4 +295,21 @@ mod tests {
         assert_eq!(Codec::from_caps("video/x-h265"), Some(Codec::H265));
         assert_eq!(Codec::from_caps("video/x-vp8"), None);
     }
+
+    /// With the timestamper installed (GStreamer 1.22 here), RTP goes depay, parse, the
+    /// packetised caps, timestamper, parse again; without it, depay and parse as before.
+    #[test]
+    fn rtp_chain_stamps_decode_times_when_it_can() {
+        gst::init().unwrap();
+        for codec in [Codec::H264, Codec::H265] {
+            let names: Vec<String> = rtp_chain(codec).unwrap().iter().filter_map(|e| e.factory()).map(|f| f.name().to_string()).collect();
+            if gst::ElementFactory::find(codec.timestamper()).is_some() {
+                assert_eq!(names, [codec.depayloader(), codec.parser(), "capsfilter", codec.timestamper(), codec.parser()]);
+                let format = codec.packetised().structure(0).and_then(|s| s.get::<String>("stream-format").ok());
+                assert!(matches!(format.as_deref(), Some("avc" | "hvc1")), "{format:?}");
+            } else {
+                assert_eq!(names, [codec.depayloader(), codec.parser()]);
+            }
+        }
+    }
 }
