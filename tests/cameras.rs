@@ -123,6 +123,15 @@ fn footage(dir: &Path, name: &str, secs: u32, pattern: &str, size: (u32, u32), f
     encoded(dir, name, secs, pattern, size, fps, kbps, "x264enc", "h264parse")
 }
 
+/// Like [`footage`], with two B-frames between references (fixed pattern, `b-adapt=false`):
+/// decode order differs from presentation order, and RTP carries only the presentation time.
+fn footage_bframes(dir: &Path, name: &str, secs: u32, size: (u32, u32), fps: u32) -> PathBuf {
+    let out = encoded(dir, name, secs, "ball", size, fps, 500, "x264enc bframes=2 b-adapt=false", "h264parse");
+    let types = ffprobe(&out, &["-select_streams", "v:0", "-show_entries", "frame=pict_type", "-of", "csv=p=0"]);
+    assert!(types.lines().filter(|l| l.trim() == "B").count() as u32 >= secs * fps / 2, "{}: not enough B-frames: {types}", out.display());
+    out
+}
+
 /// Like [`footage`], in H.265 (x265enc, no B-frames, as IP cameras send it).
 fn footage_h265(dir: &Path, name: &str, secs: u32, pattern: &str, size: (u32, u32), fps: u32, kbps: u32) -> PathBuf {
     encoded(dir, name, secs, pattern, size, fps, kbps, "x265enc", "h265parse")
@@ -134,7 +143,8 @@ fn encoded(dir: &Path, name: &str, secs: u32, pattern: &str, size: (u32, u32), f
     let n = format!("num-buffers={}", secs * fps);
     let pat = format!("pattern={pattern}");
     let caps = format!("video/x-raw,width={},height={},framerate={fps}/1", size.0, size.1);
-    let enc = [encoder, "speed-preset=ultrafast", "tune=zerolatency"];
+    // `encoder` may carry properties ("x264enc bframes=2"): one gst-launch argument each.
+    let enc: Vec<&str> = encoder.split_whitespace().chain(["speed-preset=ultrafast", "tune=zerolatency"]).collect();
     let key = format!("key-int-max={fps}");
     let rate = format!("bitrate={kbps}");
     let loc = format!("location={}", out.display());
@@ -236,6 +246,13 @@ impl Drop for Sub {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A broker and a subscriber on the whole test device (`<root>/sub.txt`), as every test wants.
+fn broker_and_sub(root: &Path) -> (Broker, Sub) {
+    let broker = Broker::start();
+    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    (broker, sub)
 }
 
 // ----------------------------------------------------------------------------- daemon
@@ -363,8 +380,7 @@ fn server_outage_reconnects_reports_the_gap_and_a_silent_camera_holds_nothing_up
     let mut server = RtspServer::start(&clip);
     let silent = TcpListener::bind("127.0.0.1:0").expect("silent port");
     let silent_port = silent.local_addr().expect("addr").port();
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let creds = root.join("door.credentials");
     std::fs::write(&creds, "viewer:s3cret-pw\n").expect("credentials file");
     let cameras = format!(
@@ -398,7 +414,7 @@ fn server_outage_reconnects_reports_the_gap_and_a_silent_camera_holds_nothing_up
     let gap = &live["last_gap"];
     let secs = gap["seconds"].as_f64().unwrap_or(0.0);
     println!("live again {:.1} s after the restart; gap reported: {gap}", (now_ms() - restarted_at) as f64 / 1000.0);
-    assert!(secs >= 15.0 && secs <= 40.0, "gap of {secs} s for an outage of ~20 s: {gap}");
+    assert!((15.0..=40.0).contains(&secs), "gap of {secs} s for an outage of ~20 s: {gap}");
     assert_eq!(live["gaps"], 1, "{live}");
     assert!(wait_for(Duration::from_secs(5), || !sub.events("door", "gap").is_empty()), "no gap event");
     // Recording continues after the outage.
@@ -436,8 +452,7 @@ fn ring_buffer_stays_under_quota_deleting_oldest_first() {
     let root = tmp.path();
     let clip = footage(root, "snow.mp4", 60, "snow", (640, 360), 15, 3000);
     let server = RtspServer::start(&clip);
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let quota: u64 = 1 << 20;
     let cameras = format!("[[cameras]]\nname = \"yard\"\nurl = \"{}\"\nanalyse = false\n[cameras.recording]\nsegment_s = 1\nquota_bytes = {quota}\n", server.url());
     let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
@@ -476,8 +491,8 @@ fn ring_buffer_stays_under_quota_deleting_oldest_first() {
 }
 
 /// 20 s of a still picture (a real frame of footage, held), 5 s of real moving footage, 20 s
-/// of the still again, one stream: calm, action, calm. Without B-frames, as IP cameras send
-/// (the recorder does not handle B-frames over RTSP yet: mpegtsmux wants DTS).
+/// of the still again, one stream: calm, action, calm. Without B-frames, as most IP cameras
+/// send (B-frames have their own test).
 fn calm_action_calm(dir: &Path) -> PathBuf {
     let out = dir.join("calm_action.mp4");
     let bunny = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/bigbuckbunny.mp4");
@@ -509,8 +524,7 @@ fn action_after_calm_gives_exactly_one_highlight_with_its_clip() {
     let root = tmp.path();
     let clip = calm_action_calm(root);
     let server = RtspServer::start(&clip);
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let cameras = format!("[[cameras]]\nname = \"pitch\"\nurl = \"{}\"\ndecision_delay_s = 10\nclip_margin_s = 1\ntarget_ratios = [[9, 16], [16, 9]]\n[cameras.recording]\nsegment_s = 2\n", server.url());
     let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
     assert!(wait_for(Duration::from_secs(20), || sub.states("pitch").iter().any(|s| s["state"] == "live")), "not live:\n{}", daemon.log_text());
@@ -564,8 +578,7 @@ fn a_stalled_stream_is_dropped_after_stall_s_and_comes_back() {
     let root = tmp.path();
     let clip = footage(root, "cam.mp4", 120, "ball", (320, 240), 15, 500);
     let server = RtspServer::start(&clip);
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let cameras = format!("[[cameras]]\nname = \"gate\"\nurl = \"{}\"\nstall_s = 3\nreconnect_max_s = 2\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n", server.url());
     let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
     sub.wait_state("gate", "live", 0, Duration::from_secs(20));
@@ -612,8 +625,7 @@ fn two_cameras_and_a_dropped_file_are_all_processed_without_mixing_outputs() {
     let action = calm_action_calm(root);
     let dropped = common::footage(root, "dropped-src.mp4", 6.0, (320, 180), 15, 1);
     let (east, west) = (RtspServer::start(&action), RtspServer::start(&action));
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let cam = |name: &str, url: String| format!("[[cameras]]\nname = \"{name}\"\nurl = \"{url}\"\ndecision_delay_s = 10\nclip_margin_s = 1\n[cameras.recording]\nsegment_s = 2\n\n");
     let cameras = format!("{}{}", cam("east", east.url()), cam("west", west.url()));
     let (mut daemon, _) = Daemon::start_with(root, &broker, "scan_interval_s = 0.2\nstable_s = 1.0\n", &cameras);
@@ -728,8 +740,7 @@ fn a_full_disk_stops_recording_cleanly_and_recording_resumes_when_space_returns(
     let clip = footage(root, "cam.mp4", 120, "ball", (320, 240), 15, 500);
     let dropped = common::footage(root, "dropped-src.mp4", 3.0, (320, 180), 15, 2);
     let server = RtspServer::start(&clip);
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let cameras = format!("[[cameras]]\nname = \"shed\"\nurl = \"{}\"\nanalyse = false\nreconnect_max_s = 2\n[cameras.recording]\nsegment_s = 1\nquota_bytes = 67108864\n", server.url());
     let (mut daemon, _) = Daemon::start_with(root, &broker, "scan_interval_s = 0.2\nstable_s = 1.0\n", &cameras);
     let seg_dir = root.join("state/cameras/shed/segments");
@@ -804,8 +815,7 @@ fn analysis_that_cannot_keep_up_counts_dropped_frames_and_recording_keeps_all() 
     let short = footage(root, "noise3.mp4", 3, "snow", (1920, 1080), 60, 25000);
     let clip = root.join("noise1080.mp4");
     ffmpeg(&["-itsscale", "0.5", "-stream_loop", "9", "-i", short.to_str().expect("utf-8"), "-c", "copy", clip.to_str().expect("utf-8")]);
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let cameras = format!("[[cameras]]\nname = \"fast\"\nurl = \"file://{}?loop=true\"\ndecision_delay_s = 2\n[cameras.recording]\nsegment_s = 1\n", clip.display());
     let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
     sub.wait_state("fast", "live", 0, Duration::from_secs(20));
@@ -880,8 +890,7 @@ fn accelerated_long_run_stays_under_quota_keeps_shorts_and_memory_flat() {
     let fast = footage(root, "noise150.mp4", 10, "snow", (320, 180), 150, 2000);
     let action = calm_action_calm(root);
     let mut server = RtspServer::start(&action);
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let quota: u64 = 2 << 20;
     let cameras = format!(
         "[[cameras]]\nname = \"long\"\nurl = \"file://{}?loop=true\"\nanalyse = false\n[cameras.recording]\nsegment_s = 1\nquota_bytes = {quota}\n\n[[cameras]]\nname = \"pitch\"\nurl = \"{}\"\nclip_margin_s = 1\n[cameras.recording]\nsegment_s = 2\nmax_age_s = 15\n",
@@ -974,8 +983,7 @@ fn cameras_are_announced_to_home_assistant() {
     let root = tmp.path();
     let clip = footage(root, "cam.mp4", 60, "ball", (320, 240), 15, 500);
     let server = RtspServer::start(&clip);
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let ha = Sub::start_on(&broker, &root.join("ha.txt"), "homeassistant/#");
     let cameras = format!("[[cameras]]\nname = \"porch\"\nurl = \"{}\"\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n", server.url());
     let (mut daemon, _) = Daemon::start_discovering(root, &broker, &cameras);
@@ -1015,8 +1023,7 @@ fn a_missing_v4l2_device_is_reported_and_retried() {
     }
     let tmp = tempdir();
     let root = tmp.path();
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let cameras = "[[cameras]]\nname = \"usb\"\nurl = \"v4l2:///dev/video97\"\nreconnect_max_s = 2\n";
     let (mut daemon, startup) = Daemon::start(root, &broker, cameras);
     let st = sub.wait_state("usb", "reconnecting", 0, Duration::from_secs(10));
@@ -1048,8 +1055,7 @@ fn an_h265_camera_is_recorded_without_reencoding_and_analysed() {
     let root = tmp.path();
     let clip = footage_h265(root, "cam_h265.mp4", 60, "ball", (320, 240), 15, 300);
     let server = RtspServer::start(&clip);
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let cameras = format!("[[cameras]]\nname = \"hevc\"\nurl = \"{}\"\ndecision_delay_s = 10\n[cameras.recording]\nsegment_s = 2\n", server.url());
     let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
     let seg_dir = root.join("state/cameras/hevc/segments");
@@ -1065,19 +1071,77 @@ fn an_h265_camera_is_recorded_without_reencoding_and_analysed() {
     daemon.terminate();
     let log = daemon.log_text();
     assert!(!log.contains("not recorded") && !log.contains("analysis failed"), "{log}");
-    let segs = segments(&seg_dir);
-    let mut total = 0;
-    for (a, b, _) in &segs {
-        let f = seg_dir.join(format!("{a}-{b}.ts"));
-        assert_eq!(video_codec(&f), "hevc", "{}", f.display());
-        let n = decoded_frames(&f);
-        let secs = (b - a) as f64 / 1000.0;
-        println!("{}: hevc, {n} frames decoded, {secs:.1} s", f.display());
-        // Every frame of its span is there and decodes (15 fps; the span is rounded).
-        assert!(n > 0 && (n as f64 - secs * 15.0).abs() <= 3.0, "{}: {n} frames in {secs} s", f.display());
-        total += n;
-    }
+    let total: u64 = segments(&seg_dir).iter().map(|s| full_segment(&seg_dir, *s, "hevc", 15)).sum();
     assert!(total >= 60, "{total} frames recorded");
+}
+
+/// Checks one finalised MPEG-TS segment `(start, end, _)` of `dir` and returns its pictures:
+/// it is `codec`, every frame of its span is there and decodes (`fps`; the span is rounded),
+/// the packets are in decode order (each with a DTS, rising, never after its PTS) and the
+/// decoder gives the pictures in presentation order.
+///
+/// Counted are the decoded frames with a timestamp: x264's SEI (its version string), before
+/// the parameter sets h264parse repeats at each key frame, makes ffmpeg's parser split the key
+/// frame's access unit in two, and the first half is decoded as an extra, untimed frame.
+fn full_segment(dir: &Path, (a, b, _): (u64, u64, u64), codec: &str, fps: u32) -> u64 {
+    let f = dir.join(format!("{a}-{b}.ts"));
+    assert_eq!(video_codec(&f), codec, "{}", f.display());
+    let times = |entries: &str| -> Vec<Vec<Option<i64>>> {
+        let text = ffprobe(&f, &["-select_streams", "v:0", "-show_entries", entries, "-of", "csv=p=0"]);
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.split(',').map(|v| v.trim().parse().ok()).collect()).collect()
+    };
+    let shown: Vec<i64> = times("frame=pts").iter().filter_map(|t| t.first().copied().flatten()).collect();
+    let n = shown.len() as u64;
+    let secs = (b - a) as f64 / 1000.0;
+    println!("{}: {codec}, {n} frames decoded, {secs:.1} s", f.display());
+    assert!(n > 0 && (n as f64 - secs * fps as f64).abs() <= 3.0, "{}: {n} frames in {secs} s", f.display());
+    assert!(shown.windows(2).all(|w| w[0] < w[1]), "{}: pictures out of order: {shown:?}", f.display());
+    // ffprobe prints a packet's pts before its dts, whatever the order asked.
+    let packets: Vec<(Option<i64>, Option<i64>)> = times("packet=pts,dts").iter().filter(|t| t.first().copied().flatten().is_some()).map(|t| (t[0], t.get(1).copied().flatten())).collect();
+    assert!(packets.iter().all(|p| p.1.is_some_and(|dts| Some(dts) <= p.0)), "{}: a packet without DTS or decoded after its PTS (pts, dts): {packets:?}", f.display());
+    assert!(packets.windows(2).all(|w| w[0].1 < w[1].1), "{}: DTS not rising (pts, dts): {packets:?}", f.display());
+    n
+}
+
+/// An RTSP camera sending H.264 with B-frames (RTP carries presentation times only; the
+/// recorder computes the decode times, `h264timestamper`): `live`, segments written, each
+/// decodes in order, and every frame served during the connection is recorded. The analysis
+/// goes through the segments (every frame decoded, none dropped).
+#[test]
+fn an_h264_camera_with_b_frames_is_recorded_with_every_frame() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let served = 10 * 15;
+    let clip = footage_bframes(root, "cam_bframes.mp4", 10, (320, 240), 15);
+    let server = RtspServer::start(&clip);
+    let (broker, sub) = broker_and_sub(root);
+    let cameras = format!("[[cameras]]\nname = \"bframes\"\nurl = \"{}\"\nstall_s = 4\ndecision_delay_s = 4\n[cameras.recording]\nsegment_s = 2\n", server.url());
+    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    let seg_dir = root.join("state/cameras/bframes/segments");
+    let t = Instant::now();
+    sub.wait_state("bframes", "live", 0, Duration::from_secs(20));
+    // The shared media plays the file once from the first connection: it ends ~10 s later.
+    let n = sub.states("bframes").iter().position(|s| s["state"] == "live").unwrap_or(0) + 1;
+    let ended = sub.wait_state("bframes", "reconnecting", n, Duration::from_secs(20));
+    let ended_ms = now_ms();
+    println!("live, then reconnecting {:?} after start: {}", t.elapsed(), ended["error"]);
+    let analysed = |s: &Value| s["analysed"].as_u64().unwrap_or(0) + s["dropped"].as_u64().unwrap_or(0);
+    wait_for(Duration::from_secs(8), || sub.states("bframes").last().is_some_and(|s| analysed(s) >= served - 30));
+    daemon.terminate();
+    let log = daemon.log_text();
+    assert!(!log.contains("not recorded") && !log.contains("analysis failed"), "{log}");
+    let first: Vec<(u64, u64, u64)> = segments(&seg_dir).into_iter().filter(|s| s.0 < ended_ms).collect();
+    assert!(first.len() >= 3, "segments of the first connection: {first:?}\n{log}");
+    let recorded: u64 = first.iter().map(|s| full_segment(&seg_dir, *s, "h264", 15)).sum();
+    let last = sub.states("bframes").last().cloned().unwrap_or_default();
+    println!("served {served} frames, recorded {recorded} in {} segments; analysed {} dropped {}", first.len(), last["analysed"], last["dropped"]);
+    assert_eq!(ended["error"], "stream ended", "{ended}");
+    assert!(recorded + 3 >= served && recorded <= served, "{recorded} frames recorded of {served} served");
+    assert_eq!(last["dropped"], 0, "{last}");
+    assert!(last["analysed"].as_u64().unwrap_or(0) + 30 >= served, "{last}");
 }
 
 /// A child process killed (and reaped) on drop: the HLS publisher and its HTTP server.
@@ -1090,10 +1154,82 @@ impl Drop for Proc {
     }
 }
 
-/// A live HLS camera: ffmpeg publishes `live.m3u8` in real time (`-re`, 1 s fragments, no
-/// end tag) from 25 s of footage, `python3 -m http.server` serves it on loopback. The camera
-/// goes live and records playable H.264 segments; once the publisher stops, the playlist
-/// stops growing and the camera is treated as stalled: `reconnecting` with the reason.
+/// A live HLS camera: ffmpeg publishes into `<root>/hls` in real time (`-re`, 1 s fragments,
+/// no end tag) and `python3 -m http.server` serves that folder on loopback. Both are killed on
+/// drop.
+struct HlsServer {
+    publisher: Proc,
+    _http: Proc,
+    port: u16,
+}
+
+impl HlsServer {
+    /// `output` are ffmpeg's options after `-i <clip>` (the playlist's path relative to the
+    /// folder last); returns once `media` (a media playlist, relative to the folder) lists two
+    /// fragments.
+    fn start(root: &Path, clip: &Path, output: &[&str], media: &str) -> HlsServer {
+        let hls = root.join("hls");
+        std::fs::create_dir_all(&hls).expect("hls folder");
+        let publisher = Proc(
+            Command::new("ffmpeg")
+                .args(["-v", "error", "-re", "-i"])
+                .arg(clip)
+                .args(output)
+                .current_dir(&hls)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ffmpeg"),
+        );
+        let port = free_port();
+        let http = Proc(
+            Command::new("python3")
+                .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+                .arg(&hls)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("python3 -m http.server"),
+        );
+        assert!(wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "HTTP server did not listen");
+        let listed = hls.join(media);
+        assert!(wait_for(Duration::from_secs(10), || std::fs::read_to_string(&listed).is_ok_and(|t| t.matches("#EXTINF").count() >= 2)), "ffmpeg did not publish {media}");
+        HlsServer { publisher, _http: http, port }
+    }
+
+    fn url(&self, playlist: &str) -> String {
+        format!("http://127.0.0.1:{}/{playlist}", self.port)
+    }
+
+    /// Whether ffmpeg has published the whole clip (the playlist then stops growing).
+    fn finished(&mut self) -> bool {
+        matches!(self.publisher.0.try_wait(), Ok(Some(_)))
+    }
+}
+
+/// `[[cameras]]` for an HLS camera `name` at `url`, recording only, 2 s segments.
+fn hls_camera(name: &str, url: &str) -> String {
+    format!("[[cameras]]\nname = \"{name}\"\nurl = \"{url}\"\nstall_s = 5\nreconnect_max_s = 2\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n")
+}
+
+/// Every finalised segment of `dir`: H.264 of `size`, decodable; returns the frames decoded.
+fn hls_segments(dir: &Path, size: (u64, u64)) -> u64 {
+    let mut frames = 0;
+    for (a, b, _) in segments(dir) {
+        let f = dir.join(format!("{a}-{b}.ts"));
+        assert_eq!(video_codec(&f), "h264", "{}", f.display());
+        let (_, w, h) = probe_video(&f);
+        assert_eq!((w as u64, h as u64), size, "{}: {w}×{h}", f.display());
+        frames += decoded_frames(&f);
+    }
+    frames
+}
+
+/// A live HLS camera: ffmpeg publishes `live.m3u8` (MPEG-TS fragments) from 25 s of footage.
+/// The camera goes live and records playable H.264 segments; once the publisher stops, the
+/// playlist stops growing and the camera is treated as stalled: `reconnecting` with the reason.
 #[test]
 fn a_live_hls_playlist_is_recorded_and_a_playlist_that_stops_growing_is_a_stall() {
     if std::env::var(SERVER_ENV).is_ok() {
@@ -1102,48 +1238,16 @@ fn a_live_hls_playlist_is_recorded_and_a_playlist_that_stops_growing_is_a_stall(
     let tmp = tempdir();
     let root = tmp.path();
     let clip = footage(root, "cam.mp4", 25, "ball", (320, 240), 15, 500);
-    let hls = root.join("hls");
-    std::fs::create_dir_all(&hls).expect("hls folder");
-    let playlist = hls.join("live.m3u8");
-    let mut publisher = Proc(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-re", "-i"])
-            .arg(&clip)
-            .args(["-c", "copy", "-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags", "omit_endlist"])
-            .arg(&playlist)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ffmpeg"),
-    );
-    let port = free_port();
-    let _http = Proc(
-        Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-            .arg(&hls)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 -m http.server"),
-    );
-    assert!(wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "HTTP server did not listen");
-    assert!(
-        wait_for(Duration::from_secs(10), || std::fs::read_to_string(&playlist).is_ok_and(|t| t.matches(".ts").count() >= 2)),
-        "ffmpeg did not publish the playlist"
-    );
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
-    let cameras = format!("[[cameras]]\nname = \"cloud\"\nurl = \"http://127.0.0.1:{port}/live.m3u8\"\nstall_s = 5\nreconnect_max_s = 2\nanalyse = false\n[cameras.recording]\nsegment_s = 2\n");
-    let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
+    let mut hls = HlsServer::start(root, &clip, &["-c", "copy", "-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags", "omit_endlist", "live.m3u8"], "live.m3u8");
+    let (broker, sub) = broker_and_sub(root);
+    let (mut daemon, _) = Daemon::start(root, &broker, &hls_camera("cloud", &hls.url("live.m3u8")));
     let seg_dir = root.join("state/cameras/cloud/segments");
     let t = Instant::now();
     sub.wait_state("cloud", "live", 0, Duration::from_secs(20));
     println!("live {:?} after start", t.elapsed());
     assert!(wait_for(Duration::from_secs(20), || segments(&seg_dir).len() >= 3), "no segments recorded: {:?}\n{}", segments(&seg_dir), daemon.log_text());
     // The publisher ends: the playlist stays as it is, without an end tag.
-    assert!(wait_for(Duration::from_secs(40), || matches!(publisher.0.try_wait(), Ok(Some(_)))), "ffmpeg did not finish");
+    assert!(wait_for(Duration::from_secs(40), || hls.finished()), "ffmpeg did not finish");
     let stopped_at = Instant::now();
     let n = sub.states("cloud").iter().position(|s| s["state"] == "live").unwrap_or(0) + 1;
     let rec = sub.wait_state("cloud", "reconnecting", n, Duration::from_secs(25));
@@ -1151,15 +1255,49 @@ fn a_live_hls_playlist_is_recorded_and_a_playlist_that_stops_growing_is_a_stall(
     assert!(rec["error"].as_str().is_some_and(|e| !e.is_empty()), "{rec}");
     daemon.terminate();
     assert!(parts(&seg_dir).is_empty(), "open segments left: {:?}", parts(&seg_dir));
-    let segs = segments(&seg_dir);
-    let mut frames = 0;
-    for (a, b, _) in &segs {
-        let f = seg_dir.join(format!("{a}-{b}.ts"));
-        assert_eq!(video_codec(&f), "h264", "{}", f.display());
-        frames += decoded_frames(&f);
-    }
-    println!("{} segments, {frames} frames decoded (the publisher sent 375)", segs.len());
+    let frames = hls_segments(&seg_dir, (320, 240));
+    println!("{} segments, {frames} frames decoded (the publisher sent 375)", segments(&seg_dir).len());
     assert!(frames >= 150, "{frames} frames recorded of a 25 s live stream joined at its edge");
+}
+
+/// A live HLS camera behind a multi-variant (master) playlist whose two renditions (160×120
+/// listed first, then 320×240) have fMP4 fragments (`EXT-X-MAP` init segment, `.m4s`): the
+/// camera goes live, and every segment holds the 320×240 rendition (the highest bandwidth,
+/// from the first segment on: no switch mid-recording) and decodes.
+#[test]
+fn a_live_hls_master_playlist_of_fmp4_renditions_records_the_best_one() {
+    if std::env::var(SERVER_ENV).is_ok() {
+        return;
+    }
+    let tmp = tempdir();
+    let root = tmp.path();
+    let secs = 12;
+    let clip = footage(root, "cam.mp4", secs, "ball", (320, 240), 15, 500);
+    #[rustfmt::skip]
+    let output = [
+        "-map", "0:v", "-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", "15",
+        "-b:v:0", "150k", "-s:v:0", "160x120", "-b:v:1", "500k", "-s:v:1", "320x240", "-var_stream_map", "v:0 v:1", "-master_pl_name", "master.m3u8",
+        "-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags", "omit_endlist", "-hls_segment_type", "fmp4",
+        "-hls_segment_filename", "v%v/s%d.m4s", "-hls_fmp4_init_filename", "init.mp4", "v%v/p.m3u8",
+    ];
+    let mut hls = HlsServer::start(root, &clip, &output, "v1/p.m3u8");
+    let master = std::fs::read_to_string(root.join("hls/master.m3u8")).unwrap_or_default();
+    assert!(master.find("160x120") < master.find("320x240") && master.matches("EXT-X-STREAM-INF").count() == 2, "{master}");
+    assert!(std::fs::read_to_string(root.join("hls/v1/p.m3u8")).is_ok_and(|t| t.contains("#EXT-X-MAP") && t.contains(".m4s")), "not fMP4");
+    let (broker, sub) = broker_and_sub(root);
+    let (mut daemon, _) = Daemon::start(root, &broker, &hls_camera("cdn", &hls.url("master.m3u8")));
+    let seg_dir = root.join("state/cameras/cdn/segments");
+    sub.wait_state("cdn", "live", 0, Duration::from_secs(20));
+    assert!(wait_for(Duration::from_secs(20), || hls.finished()), "ffmpeg did not finish");
+    // What the demuxer had fetched by then reaches the recording within a fragment or two.
+    std::thread::sleep(Duration::from_secs(2));
+    daemon.terminate();
+    let log = daemon.log_text();
+    assert!(log.contains("highest-bandwidth variant") && !log.contains("not recorded"), "{log}");
+    let frames = hls_segments(&seg_dir, (320, 240));
+    let served = secs as u64 * 15;
+    println!("{} segments, {frames} frames decoded (the publisher sent {served} per rendition)", segments(&seg_dir).len());
+    assert!(segments(&seg_dir).len() >= 3 && frames * 2 >= served, "{frames} frames recorded of a {secs} s live stream joined at its edge\n{log}");
 }
 
 /// Start and end (UTC ms) of a recorded segment, from its name `<start>-<end>.<ext>`.
@@ -1181,8 +1319,7 @@ fn an_mp4_recording_gives_one_mp4_clip_covering_the_moment() {
     let root = tmp.path();
     let clip = calm_action_calm(root);
     let server = RtspServer::start(&clip);
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let cameras = format!("[[cameras]]\nname = \"pitch\"\nurl = \"{}\"\ndecision_delay_s = 10\nclip_margin_s = 1\ntarget_ratios = [[9, 16], [16, 9]]\n[cameras.recording]\nsegment_s = 2\nformat = \"mp4\"\n", server.url());
     let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
     sub.wait_state("pitch", "live", 0, Duration::from_secs(20));
@@ -1224,8 +1361,7 @@ fn render_true_renders_the_short_of_each_moment_per_ratio() {
     let root = tmp.path();
     let clip = calm_action_calm(root);
     let server = RtspServer::start(&clip);
-    let broker = Broker::start();
-    let sub = Sub::start(&broker, &root.join("sub.txt"));
+    let (broker, sub) = broker_and_sub(root);
     let cameras = format!("[[cameras]]\nname = \"pitch\"\nurl = \"{}\"\ndecision_delay_s = 10\nclip_margin_s = 1\nrender = true\ntarget_ratios = [[9, 16], [16, 9]]\n[cameras.recording]\nsegment_s = 2\n", server.url());
     let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
     sub.wait_state("pitch", "live", 0, Duration::from_secs(20));

@@ -2,12 +2,13 @@
 //! re-encoding, into fixed-length segments:
 //!
 //! ```text
-//! rtspsrc ─► rtph264depay ─► h264parse ─┐   (or rtph265depay ─► h265parse)
-//! filesrc ─► parsebin ─► h26Xparse ─────┤
-//! souphttpsrc ─► parsebin (hlsdemux) ─► ┼─► [identity sync] ─► queue ─► splitmuxsink
-//! v4l2src ─► (encode) ─► h264parse ─────┘      ▲ probe: last buffer, frames   (mpegtsmux | mp4mux)
+//! rtspsrc ─► rtph26Xdepay ─► h26Xparse ─► h26Xtimestamper ─► h26Xparse ─┐
+//! filesrc ─► parsebin ─► h26Xparse ─────────────────────────────────────┤
+//! souphttpsrc ─► parsebin (hlsdemux2: TS or fMP4) ─► h26Xparse ─────────┼─► [identity sync] ─► queue ─► splitmuxsink
+//! v4l2src ─► (encode) ─► h264parse ─────────────────────────────────────┘      ▲ probe: last buffer, frames   (mpegtsmux | mp4mux)
 //! ```
-//! (the source half is [`super::source`] and [`super::v4l2`]).
+//! (the source half is [`super::source`] and [`super::v4l2`]; the timestamper gives RTP's
+//! B-frames the decode times the muxers need).
 //!
 //! A new pipeline per connection: after an error nothing of the old one (a half-negotiated
 //! session, a stuck jitter buffer) can leak into the next. Segments are written as

@@ -6,6 +6,17 @@
 //! playlist), so the depayloader and the parser are made and linked from the pad-added
 //! callbacks, on GStreamer's streaming threads. Either way the stream is recorded as it comes:
 //! H.264 and H.265 pass through the parser into the muxer without re-encoding.
+//!
+//! ```text
+//! rtspsrc (buffer-mode none) ─► rtph26Xdepay ─► h26Xparse ─► [avc|hvc1] ─► h26Xtimestamper ─► h26Xparse ─► entry
+//! filesrc ─────────► parsebin (qtdemux, tsdemux, … ─► h26Xparse) ─► h26Xparse ─► entry
+//! souphttpsrc ─────► parsebin (hlsdemux2 ─► tsdemux | qtdemux for fMP4) ─► h26Xparse ─► entry
+//! ```
+//!
+//! Decode times: muxers want one on every buffer. RTP carries presentation times only, so the
+//! RTSP chain computes them (`rtp_chain`); demuxed containers (MPEG-TS, MP4 and HLS's fMP4
+//! fragments) carry their own and need nothing. An HLS master playlist is recorded at its
+//! highest-bandwidth variant, without switching (`pin_best_variant`).
 
 use super::config::{SourceUrl, Transport};
 use super::record::{RecordError, SourceSpec};
@@ -51,6 +62,28 @@ impl Codec {
             Codec::H265 => "rtph265depay",
         }
     }
+
+    /// The element that computes decode times from presentation times (gst-plugins-bad,
+    /// codectimestamper).
+    pub fn timestamper(self) -> &'static str {
+        match self {
+            Codec::H264 => "h264timestamper",
+            Codec::H265 => "h265timestamper",
+        }
+    }
+
+    /// What the parser hands the timestamper: the packetised form, whose caps carry the
+    /// parameter sets (`codec_data`). GStreamer 1.22's timestamper learns the reordering depth
+    /// from the SPS; read in-band, from the first frame itself, it learns it one frame late and
+    /// gives that first frame a presentation time one reorder window too late (the first
+    /// segment then shows its first pictures out of order).
+    fn packetised(self) -> gst::Caps {
+        let (name, format) = match self {
+            Codec::H264 => ("video/x-h264", "avc"),
+            Codec::H265 => ("video/x-h265", "hvc1"),
+        };
+        gst::Caps::builder(name).field("stream-format", format).field("alignment", "au").build()
+    }
 }
 
 fn make(factory: &'static str) -> Result<gst::Element, RecordError> {
@@ -69,6 +102,32 @@ pub fn parser(pipeline: &gst::Pipeline, codec: Codec, entry: &gst::Element) -> R
     pipeline.add(&parse).map_err(build_err)?;
     parse.link(entry).map_err(build_err)?;
     Ok(parse)
+}
+
+/// The elements from RTP to the recording half, upstream first.
+///
+/// RTP carries presentation times only, and with B-frames they do not rise in decode order;
+/// the muxers want a decode time on every buffer (mp4mux refuses buffers without one,
+/// mpegtsmux guesses some and the segment's pictures then decode out of order). So:
+/// `depay ! parse ! capsfilter (packetised) ! timestamper ! parse`, the second parser giving
+/// back the byte-stream with parameter sets before every key frame. Without B-frames the
+/// timestamper's window is empty and each decode time is the presentation time. On a box
+/// without the timestamper (gst-plugins-bad older than 1.22) it is left out with a warning:
+/// streams without B-frames record as before.
+fn rtp_chain(codec: Codec) -> Result<Vec<gst::Element>, RecordError> {
+    let depay = make(codec.depayloader())?;
+    let parse = make(codec.parser())?;
+    if gst::ElementFactory::find(codec.timestamper()).is_none() {
+        tracing::warn!(codec = ?codec, "{} missing (gst-plugins-bad 1.22 or later): a camera sending B-frames may not record", codec.timestamper());
+        parse.set_property("config-interval", -1i32);
+        return Ok(vec![depay, parse]);
+    }
+    let filter = make("capsfilter")?;
+    filter.set_property("caps", codec.packetised());
+    let stamp = make(codec.timestamper())?;
+    let reparse = make(codec.parser())?;
+    reparse.set_property("config-interval", -1i32);
+    Ok(vec![depay, parse, filter, stamp, reparse])
 }
 
 /// Whether `entry` still waits for its video stream (only the first video is recorded).
@@ -128,6 +187,11 @@ pub fn build(pipeline: &gst::Pipeline, src: &SourceSpec, entry: &gst::Element) -
             let rtsp = make("rtspsrc")?;
             rtsp.set_property("location", url);
             rtsp.set_property("latency", 200u32);
+            // The camera's own RTP timestamps, not re-derived from arrival times ("slave"):
+            // the skew correction assumes timestamps that rise, and with B-frames it moves
+            // pictures by up to a frame and out of order. Nothing here plays against a clock,
+            // so the drift it would correct does not matter.
+            rtsp.set_property_from_str("buffer-mode", "none");
             rtsp.set_property_from_str("protocols", if src.transport == Transport::Udp { "udp" } else { "tcp" });
             // Our own stall detection reconnects; rtspsrc's would retry in place.
             rtsp.set_property("tcp-timeout", 5_000_000u64);
@@ -143,10 +207,8 @@ pub fn build(pipeline: &gst::Pipeline, src: &SourceSpec, entry: &gst::Element) -
                 let enc = s.as_ref().and_then(|s| s.get::<String>("encoding-name").ok()).unwrap_or_default();
                 let codec = if media == "video" { Codec::from_encoding(&enc) } else { None };
                 if let (Some(codec), Some(entry), Some(p)) = (codec, free(&entry_w), weak.upgrade()) {
-                    let chain = [make(codec.depayloader()), make(codec.parser())];
-                    if let [Ok(depay), Ok(parse)] = chain {
-                        parse.set_property("config-interval", -1i32);
-                        if plug(&p, pad, &[depay, parse], &entry) {
+                    if let Ok(chain) = rtp_chain(codec) {
+                        if plug(&p, pad, &chain, &entry) {
                             tracing::info!(codec = ?codec, "recording the camera's video");
                             return;
                         }
@@ -171,16 +233,34 @@ pub fn build(pipeline: &gst::Pipeline, src: &SourceSpec, entry: &gst::Element) -
             // souphttpsrc fetches the playlist, hlsdemux its refreshes and the fragments.
             let http = make("souphttpsrc")?;
             http.set_property("location", url);
-            parsed(pipeline, &http, entry)?;
+            pin_best_variant(&parsed(pipeline, &http, entry)?);
         }
         SourceUrl::V4l2 { .. } => return Err(RecordError::Build("v4l2 sources are built by camera::v4l2".into())),
     }
     Ok(())
 }
 
+/// Pins the HLS demuxer that `parsebin` plugs (hlsdemux2, or the older hlsdemux) to the
+/// variant of a multi-variant (master) playlist with the highest bandwidth, and keeps it there.
+///
+/// Left alone, the demuxer starts with the first variant listed and switches as its measure
+/// of the download speed changes: the recording would change resolution mid-segment (an MP4
+/// segment cannot) and keep the worst picture after a slow moment. A recorder wants one
+/// picture quality, the best: told that the connection is as fast as can be (4 Gbit/s, above
+/// any camera's variant), the demuxer chooses the highest variant and never leaves it. A link
+/// too slow for it shows as a stall, with its reason, not as a quietly worse recording. A
+/// playlist with a single variant is not affected.
+///
+/// Set on parsebin, which hands its `connection-speed` (kbit/s) to the demuxers it plugs: set
+/// on the demuxer itself, it would be overwritten by parsebin's (0, "measure it").
+fn pin_best_variant(parsebin: &gst::Element) {
+    parsebin.set_property("connection-speed", 4_000_000u64);
+    tracing::info!("HLS: the highest-bandwidth variant is recorded (of a master playlist's)");
+}
+
 /// `src ! parsebin`, its first H.264 or H.265 stream into a parser linked to `entry`, anything
-/// else discarded.
-fn parsed(pipeline: &gst::Pipeline, src: &gst::Element, entry: &gst::Element) -> Result<(), RecordError> {
+/// else discarded. Returns the parsebin.
+fn parsed(pipeline: &gst::Pipeline, src: &gst::Element, entry: &gst::Element) -> Result<gst::Element, RecordError> {
     let pb = make("parsebin")?;
     pipeline.add_many([src, &pb]).map_err(build_err)?;
     src.link(&pb).map_err(build_err)?;
@@ -200,7 +280,7 @@ fn parsed(pipeline: &gst::Pipeline, src: &gst::Element, entry: &gst::Element) ->
         }
         discard_pad(&weak, pad);
     });
-    Ok(())
+    Ok(pb)
 }
 
 #[cfg(test)]
@@ -214,5 +294,22 @@ mod tests {
         assert_eq!(Codec::from_encoding("JPEG"), None);
         assert_eq!(Codec::from_caps("video/x-h265"), Some(Codec::H265));
         assert_eq!(Codec::from_caps("video/x-vp8"), None);
+    }
+
+    /// With the timestamper installed (GStreamer 1.22 here), RTP goes depay, parse, the
+    /// packetised caps, timestamper, parse again; without it, depay and parse as before.
+    #[test]
+    fn rtp_chain_stamps_decode_times_when_it_can() {
+        gst::init().unwrap();
+        for codec in [Codec::H264, Codec::H265] {
+            let names: Vec<String> = rtp_chain(codec).unwrap().iter().filter_map(|e| e.factory()).map(|f| f.name().to_string()).collect();
+            if gst::ElementFactory::find(codec.timestamper()).is_some() {
+                assert_eq!(names, [codec.depayloader(), codec.parser(), "capsfilter", codec.timestamper(), codec.parser()]);
+                let format = codec.packetised().structure(0).and_then(|s| s.get::<String>("stream-format").ok());
+                assert!(matches!(format.as_deref(), Some("avc" | "hvc1")), "{format:?}");
+            } else {
+                assert_eq!(names, [codec.depayloader(), codec.parser()]);
+            }
+        }
     }
 }
