@@ -94,6 +94,100 @@ ball1""".split())
 
 
 # ----------------------------------------------------------------------------------------
+# Second set, "extra2" (--set extra2): other sequences again, none in extra, dev, dev2 or HELD_OUT.md.
+# VOT2023 presentation repo: the author re-encoded each sequence's frames to a 1280x720 H.264 preview
+# (30 fps) with an overlay of the first box as the first and last frame (dropped here: skip / skip_end);
+# boxes (groundtruth_1.txt) are in the original picture size ("orig", from the repo's newList.js, or
+# checked by eye on drawn boxes where that list does not give it), so frames are scaled back to it.
+# ----------------------------------------------------------------------------------------
+SEED2 = 20261202
+VOT23 = "matejmarek/VOT2023_Dataset_presentation"
+VOT23_HEAD = "72a52bc328f879de8ca20118c073213d22f627c2"
+VOT23_V07 = "5108cf116d328c66485594113d7037d955b23c19"
+
+
+def _vot23(name, folder, orig, commit, dataset, subject, setting, overlay=True):
+    # overlay: the preview has the box-overlay frame first and last (final_version_14, version_12: 2 more
+    # frames than boxes); the version_07 previews have exactly one frame per box, no overlay
+    k = 1 if overlay else 0
+    return dict(name=name, dataset=dataset, repo=VOT23, commit=commit,
+                img=f"{folder}/{name}/{name}.mp4", video=f"{folder}/{name}/{name}.mp4",
+                gt=f"{folder}/{name}/groundtruth_1.txt", coded=(1280, 720), orig=orig, skip=k, skip_end=k,
+                fps=30, play=30, licence="none stated (VOT/VOTS and LaSOT sequences, research use)",
+                subject=subject, setting=setting)
+
+
+SOURCES2 = [
+    _vot23("marathon6", "final_version_14/media", (960, 540), VOT23_HEAD, "VOTS2023 (VOT2023 presentation repo)",
+           "runner in a street race", "street, tracking shot"),
+    _vot23("matrix", "final_version_14/media", (800, 336), VOT23_HEAD, "VOT (VOT2023 presentation repo)",
+           "man's head (film fight scene in rain)", "film, wide frame"),
+    _vot23("monkey", "final_version_14/media", (960, 540), VOT23_HEAD, "VOT (VOT2023 presentation repo)",
+           "macaque among a group", "park lawn, fixed camera"),
+    _vot23("monkey-9", "final_version_14/media", (480, 360), VOT23_HEAD, "LaSOT monkey-9 (VOT2023 presentation repo, first 475 frames)",
+           "monkey", "yard with a cat, handheld"),
+    _vot23("transparent_fish", "final_version_14/media", (960, 540), VOT23_HEAD, "VOTS2023 (VOT2023 presentation repo)",
+           "translucent fish", "aquarium, fixed camera"),
+    _vot23("umbrella-19", "final_version_14/media", (1280, 720), VOT23_HEAD, "LaSOT umbrella-19 (VOT2023 presentation repo, first 807 frames)",
+           "dancer's umbrella (children's stage dance)", "stage, fixed camera"),
+    _vot23("zebrafish1", "final_version_14/media", (1920, 1080), VOT23_HEAD, "VOT2020 zebrafish1 (VOT2023 presentation repo)",
+           "zebrafish among several", "lab tank seen from above"),
+    _vot23("wheel", "version_12/media", (960, 540), VOT23_HEAD, "VOTS2023 (VOT2023 presentation repo)",
+           "racing cyclist's wheel", "TV road race, motorbike camera"),
+    _vot23("whitefish", "version_12/media", (1280, 720), VOT23_HEAD, "VOTS2023 (VOT2023 presentation repo)",
+           "one fish in a school", "underwater"),
+    _vot23("fernando", "version_07/media", (640, 480), VOT23_V07, "VOT2013/14 fernando (VOT2023 presentation repo)",
+           "cat", "living room, handheld", overlay=False),
+    _vot23("wubble_bubble", "version_07/media", (960, 540), VOT23_V07, "VOTS2023 (VOT2023 presentation repo)",
+           "large inflatable ball, people playing", "field, handheld", overlay=False),
+    dict(name="bmx_segtrack", dataset="SegTrack v2 bmx (frames 6668-6703 as shipped)",
+         repo="Jupiter-is-BIG/Foreground-Segemenation-SegTrackV2",
+         img=["dataset/train/x", "dataset/test/x"], masks=["dataset/train/y", "dataset/test/y"],
+         gt="dataset/train/y + dataset/test/y", mask_threshold=127, fps=30, play=25,
+         licence="none stated (SegTrack v2, research use)", subject="BMX rider and bike", setting="outdoor, panning"),
+]
+# calm counterparts: the least-motion window of a long sequence, disjoint from its main window
+for _n in ("umbrella-19", "wubble_bubble", "monkey-9"):
+    _d = dict(next(x for x in SOURCES2 if x["name"] == _n))
+    _d.update(name=_n + "-still", window="least", exclude_window_of=_n, subject=_d["subject"] + " (least-motion window)")
+    SOURCES2.append(_d)
+MIN_STILL = 75  # a still window shorter than this is left out
+
+CONF2 = dict(
+    title="# extra2 — more real annotated footage in the contest format (second extra set)\n",
+    built="Built by `engines/dataset/make_extra.py --set extra2` with its own fixed seed, the same construction as "
+          "`extra` (and dev2) from yet other public sequences (none in extra, dev, dev2 or HELD_OUT.md).\n",
+    sources_note="Public academic benchmarks taken from repositories that ship them (no licence is stated for the "
+                 "footage; research use). Most come from a VOT2023 dataset-presentation repository that ships "
+                 "each sequence as a 1280x720 H.264 preview (re-encoded by its author): the box-overlay first/last "
+                 "frames are dropped and the frames scaled back to the boxes' original size, so the picture is "
+                 "softer than the original frames. SegTrack v2 boxes are the bounding boxes of its masks. VOT "
+                 "previews play at 30 fps, SegTrack at 25. Long sequences are cut to the 240-frame window with "
+                 "the most subject motion; a `-still` entry is the least-motion window of the same sequence, "
+                 "disjoint from the main one (never in the same compilation). None is in HELD_OUT.md, dev, dev2 "
+                 "or extra.\n",
+    credits="\nCredits: VOT challenges (Kristan et al.), VOTS2023; LaSOT (Fan et al., CVPR 2019); SegTrack v2 "
+            "(Li et al., ICCV 2013); repository matejmarek/VOT2023_Dataset_presentation.\n",
+)
+EXTRA1_USED = set(d["name"].lower() for d in SOURCES)
+
+
+# README wording of the "extra" set (kept byte-identical); main() swaps in CONF2 for --set extra2.
+CONF = dict(
+    title="# extra — more real annotated footage in the contest format\n",
+    built="Built by `engines/dataset/make_extra.py` (branch extra-data) with a fixed seed, the same construction as "
+          "`dev2` but from other public sequences, with new kinds of filler and more picture shapes.\n",
+    sources_note="Public academic benchmarks taken from repositories that ship them (no licence is stated for the "
+                 "footage; research use). DAVIS boxes are the bounding boxes of the (single-object) masks. "
+                 "UAV123@10fps plays at 25 fps (2.5x time-lapse), DAVIS (24 fps) at 25, OTB/VOT at 30. Long "
+                 "sequences are cut to the 240-frame window with the most subject motion. None is in "
+                 "HELD_OUT.md, dev or dev2.\n",
+    credits="\nCredits: OTB-100 (Wu, Lim, Yang, TPAMI 2015); UAV123 (Mueller, Smith, Ghanem, ECCV 2016); VOT2014 "
+            "(Kristan et al.); DAVIS (Perazzi et al., CVPR 2016).\n",
+)
+
+
+# ----------------------------------------------------------------------------------------
 # git mirror access
 # ----------------------------------------------------------------------------------------
 class GitRepo:
@@ -137,12 +231,13 @@ def repo_of(mirror, name, commit=None):
     return _REPOS[key]
 
 
-def mask_box(data):
-    """Bounding box [x, y, w, h] of the non-zero pixels of an annotation mask (NaN if empty)."""
+def mask_box(data, threshold=0):
+    """Bounding box [x, y, w, h] of the pixels above threshold (default: non-zero) of an
+    annotation mask (NaN if empty)."""
     m = np.asarray(Image.open(io.BytesIO(data)))
     if m.ndim == 3:
         m = m.max(axis=2)
-    ys, xs = np.nonzero(m)
+    ys, xs = np.nonzero(m > threshold)
     if len(xs) < 4:
         return [float("nan")] * 4
     return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
@@ -183,10 +278,20 @@ class Source:
         self.spec = spec
         self.name = spec["name"]
         self.repo = repo_of(mirror, spec["repo"], spec.get("commit"))
-        self.files = self.repo.ls(spec["img"])
+        if spec.get("video"):
+            self._init_video(spec)
+            return
+        if isinstance(spec["img"], (list, tuple)):  # frames spread over several folders (in order)
+            self.files = [d + "/" + f for d in spec["img"] for f in self.repo.ls(d)]
+            self._img_prefix = ""
+        else:
+            self.files = self.repo.ls(spec["img"])
+            self._img_prefix = spec["img"] + "/"
         if spec.get("masks"):
-            mfiles = self.repo.ls(spec["masks"])
-            boxes = np.array([mask_box(self.repo.read(spec["masks"] + "/" + f)) for f in mfiles], dtype=np.float64)
+            mdirs = spec["masks"] if isinstance(spec["masks"], (list, tuple)) else [spec["masks"]]
+            mpaths = [d + "/" + f for d in mdirs for f in self.repo.ls(d)]
+            th = spec.get("mask_threshold", 0)
+            boxes = np.array([mask_box(self.repo.read(m), th) for m in mpaths], dtype=np.float64)
         else:
             boxes = parse_boxes(self.repo.read(spec["gt"]).decode("latin-1"))
         n = min(len(self.files), len(boxes))
@@ -199,13 +304,62 @@ class Source:
         self._choose_window()
         self._cache = {}
 
+    def _init_video(self, spec):
+        """Sequence shipped as an H.264 preview (frames re-encoded by the repo's author, scaled to
+        spec["coded"]); boxes in the original picture size spec["orig"]. spec["skip"] leading frames
+        (an overlay of the first box) are dropped; frames are scaled back to the original size."""
+        data = self.repo.read(spec["video"])
+        cw, ch = spec["coded"]
+        ow, oh = spec["orig"]
+        boxes = parse_boxes(self.repo.read(spec["gt"]).decode("latin-1"))
+        tmp = os.path.join("/tmp", f"make_extra_{os.getpid()}_{self.name}.mp4")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        nb = int(subprocess.check_output(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets",
+                                          "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", tmp]).decode().strip().rstrip(","))
+        skip = spec.get("skip", 0)
+        n = min(nb - skip - spec.get("skip_end", 0), len(boxes))
+        boxes = boxes[:n]
+        self.total = n
+        self.size = (ow, oh)
+        self.valid = ~np.isnan(boxes[:, 0])
+        self.boxes_all = fill_nan(boxes)
+        self._choose_window()
+        # decode only the used window; keep the frames in memory as lossless PNG bytes
+        p = subprocess.Popen(["ffmpeg", "-v", "quiet", "-i", tmp, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        fsz = cw * ch * 3
+        self._frames = []
+        a, b = skip + self.first, skip + self.first + self.used
+        for i in range(b):
+            buf = p.stdout.read(fsz)
+            if len(buf) < fsz:
+                break
+            if i >= a:
+                im = Image.frombytes("RGB", (cw, ch), buf)
+                if (cw, ch) != (ow, oh):
+                    im = im.resize((ow, oh), Image.BICUBIC)
+                bio = io.BytesIO()
+                im.save(bio, format="PNG", compress_level=1)
+                self._frames.append(bio.getvalue())
+        p.stdout.close()
+        p.wait()
+        os.remove(tmp)
+        assert len(self._frames) == self.used, (self.name, len(self._frames), self.used)
+        self._cache = {}
+
     def image(self, i):
-        data = self.repo.read(self.spec["img"] + "/" + self.files[i])
+        if self.spec.get("video"):
+            return Image.open(io.BytesIO(self._frames[i - self.first])).convert("RGB")
+        data = self.repo.read(self._img_prefix + self.files[i])
         return Image.open(io.BytesIO(data)).convert("RGB")
 
     def _choose_window(self):
         n = self.total
         L = min(MAX_FRAMES, n)
+        ex = self.spec.get("_exclude")  # [a, b): frames of another pool entry's window (same sequence)
+        if ex:
+            L = min(MAX_FRAMES, max(ex[0], n - ex[1]))  # longest window that fits beside it
         c = self.boxes_all[:, :2] + self.boxes_all[:, 2:] / 2
         diag = math.hypot(*self.size)
         mv = np.r_[0.0, np.hypot(*np.diff(c, axis=0).T) / diag]
@@ -214,6 +368,8 @@ class Source:
         best, bs = 0, -1e9
         sign = -1.0 if self.spec.get("window") == "least" else 1.0
         for s in range(0, n - L + 1):
+            if ex and s < ex[1] and s + L > ex[0]:
+                continue
             score = sign * (cm[s + L] - cm[s + 1]) - 10.0 * (ci[s + L] - ci[s]) / L
             if score > bs + 1e-12:
                 best, bs = s, score
@@ -1092,10 +1248,8 @@ def write_readme(out, pool, recs, metas, gts):
     kinds = Counter(f["kind"] for r in recs for f in r["fillers"])
     cls = Counter(p["class"] for p in pool)
     L = []
-    L.append("# extra — more real annotated footage in the contest format\n")
-    L.append(f"{nv} videos, {nf:,} frames, {ng:,} ground-truth frames ({100 * ng / max(1, nf):.0f}%). Built by "
-             "`engines/dataset/make_extra.py` (branch extra-data) with a fixed seed, the same construction as "
-             "`dev2` but from other public sequences, with new kinds of filler and more picture shapes.\n")
+    L.append(CONF["title"])
+    L.append(f"{nv} videos, {nf:,} frames, {ng:,} ground-truth frames ({100 * ng / max(1, nf):.0f}%). " + CONF["built"])
     L.append(f"- **single** ({types['single']}): one real annotated sequence (at most 240 frames of it), every frame "
              "a ground-truth frame, sometimes with filler before and/or after (1-6 s, one or two kinds per gap).")
     L.append(f"- **compilation** ({types['compilation']}): 2-4 clips (2-8 s, shorter when the sequence is shorter) of "
@@ -1122,19 +1276,14 @@ def write_readme(out, pool, recs, metas, gts):
         L.append(f"- `{k}` ({kinds.get(k, 0)}): {FILLER_DESC[k]}")
     L.append("")
     L.append(f"## Sources ({len(pool)} sequences; per-frame boxes of the main subject)")
-    L.append("Public academic benchmarks taken from repositories that ship them (no licence is stated for the "
-             "footage; research use). DAVIS boxes are the bounding boxes of the (single-object) masks. "
-             "UAV123@10fps plays at 25 fps (2.5x time-lapse), DAVIS (24 fps) at 25, OTB/VOT at 30. Long "
-             "sequences are cut to the 240-frame window with the most subject motion. None is in "
-             "HELD_OUT.md, dev or dev2.\n")
+    L.append(CONF["sources_note"])
     L.append("| sequence | dataset | repository @ commit (path) | frames (used) | activity | class |")
     L.append("|---|---|---|---|---|---|")
     for p in pool:
         used = f"{p['frames_total']}" + (f" ({p['frames_used']})" if p["frames_used"] != p["frames_total"] else "")
         L.append(f"| {p['name']} | {p['dataset']} | {p['repo']} @ {p['commit'][:10]} ({p['path']}) | {used} | "
                  f"{p['activity']:.3f} | {p['class']} |")
-    L.append("\nCredits: OTB-100 (Wu, Lim, Yang, TPAMI 2015); UAV123 (Mueller, Smith, Ghanem, ECCV 2016); VOT2014 "
-             "(Kristan et al.); DAVIS (Perazzi et al., CVPR 2016).\n")
+    L.append(CONF["credits"])
     L.append("Ground truth: on a ground-truth frame, the largest window of the target ratio inside the picture, "
              "centred on the subject box centre (mapped into the picture) and clamped inside it.\n")
     L.append("## Reference scores (metric of SPEC.md section 4, x100)\n| predictions | score |\n|---|---|")
@@ -1150,14 +1299,25 @@ def write_readme(out, pool, recs, metas, gts):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="/work/extra")
+    ap.add_argument("--set", choices=["extra", "extra2"], default="extra",
+                    help="which set: extra (SOURCES, SEED) or extra2 (SOURCES2, SEED2)")
+    ap.add_argument("--out", default=None, help="default /work/<set>")
     ap.add_argument("--mirror", default="/work/.mirror")
-    ap.add_argument("--videos", type=int, default=66)
+    ap.add_argument("--videos", type=int, default=None, help="default 66 (extra) / 40 (extra2)")
     ap.add_argument("--only-pool", action="store_true")
     ap.add_argument("--readme-only", action="store_true", help="rewrite README.md from an existing build")
     ap.add_argument("--limit", type=int, default=0, help="build only the first N videos (debug)")
     args = ap.parse_args()
-    out = args.out
+    global SEED
+    if args.set == "extra2":
+        SEED = SEED2
+        CONF.update(CONF2)
+        specs = SOURCES2
+    else:
+        specs = SOURCES
+    out = args.out or "/work/" + args.set
+    if args.videos is None:
+        args.videos = 66 if args.set == "extra" else 40
     if args.readme_only:
         rd = lambda n: [json.loads(l) for l in open(os.path.join(out, n))]
         write_readme(out, json.load(open(os.path.join(out, "pool.json")))["sources"], rd("sources.jsonl"),
@@ -1169,17 +1329,29 @@ def main():
     sources, pool = {}, []
     cache_path = os.path.join(out, ".activity_cache.json")
     cache = json.load(open(cache_path)) if os.path.exists(cache_path) else {}
-    for spec in SOURCES:
+    for spec in specs:
         low = spec["name"].lower().split("_")[0].replace("-still", "")
         if low in HELD_OUT or spec["name"].lower() in HELD_OUT or spec["name"].lower() in DEV_USED:
             print("skip (held out / dev):", spec["name"], file=sys.stderr)
             continue
+        if args.set == "extra2" and spec["name"].lower().replace("-still", "") in EXTRA1_USED:
+            print("skip (already in extra):", spec["name"], file=sys.stderr)
+            continue
+        if spec.get("exclude_window_of"):
+            other = sources.get(spec["exclude_window_of"])
+            if other is None:
+                continue
+            spec = dict(spec, _exclude=[other.first, other.first + other.used])
         try:
             src = Source(spec, args.mirror)
         except Exception as e:  # missing mirror etc.
             print("skip", spec["name"], repr(e), file=sys.stderr)
             continue
-        key = "|".join(["world-v1", spec["repo"], src.repo.commit, spec["img"], spec.get("masks") or spec["gt"], str(src.first),
+        if spec.get("_exclude") and src.used < MIN_STILL:
+            print("skip (still window too short):", spec["name"], src.used, file=sys.stderr)
+            continue
+        j = lambda v: v if isinstance(v, str) else " + ".join(v)
+        key = "|".join(["world-v1", spec["repo"], src.repo.commit, j(spec["img"]), j(spec.get("masks") or spec["gt"]), str(src.first),
                         str(src.used), str(spec["play"])])
         if key not in cache:
             cache[key] = activity(src, spec["play"])
@@ -1187,7 +1359,7 @@ def main():
         a = cache[key]
         sources[spec["name"]] = src
         pool.append(dict(name=spec["name"], dataset=spec["dataset"], repo=spec["repo"], commit=src.repo.commit,
-                         path=spec["img"], gt=spec["gt"], licence=spec["licence"], subject=spec.get("subject", ""),
+                         path=j(spec["img"]), gt=spec["gt"], licence=spec["licence"], subject=spec.get("subject", ""),
                          setting=spec.get("setting", ""), native_fps=spec["fps"], play_fps=spec["play"],
                          frames_total=src.total, frames_used=src.used, first_used=src.first,
                          size=list(src.size), activity=round(a["activity"], 4), activity_rule="world-v1",
