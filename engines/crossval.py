@@ -164,7 +164,10 @@ def main():
     ap.add_argument("--l2", type=float, help=f"L2 decay of the scorer's networks (default {scorer.L2})")
     ap.add_argument("--steps", type=int, help=f"training steps per network (default {scorer.STEPS})")
     ap.add_argument("--hidden", help=f"hidden layer sizes, e.g. 32,16 (default {','.join(map(str, scorer.HIDDEN))})")
+    ap.add_argument("--stage1-skip", action="append", default=[], metavar="NAME",
+                    help="the scorer's first stage (footage or not) does not learn from this set; the second stage does")
     args = ap.parse_args()
+    scorer.STAGE1_SKIP = set(args.stage1_skip)
     if args.l2 is not None:
         scorer.L2 = args.l2
     if args.steps is not None:

@@ -175,6 +175,11 @@ def train_mlp(Xs, ys, seed=7, steps=None, lr=3e-3, l2=None):
     return {"mean": mean, "std": std, "layers": layers}
 
 
+# Sets whose videos stage 1 (footage or not) does not learn from; stage 2 still does.
+# crossval.py --stage1-skip and train_scorer.py --stage1-skip set it.
+STAGE1_SKIP = set()
+
+
 def train(videos, seed=7):
     """The two-stage scorer. Stage 1 learns what is live camera footage at all (label: the frame
     comes from a real recording, highlight or not: positive evidence, not a list of filler
@@ -184,12 +189,13 @@ def train(videos, seed=7):
     overconfident in-sample fits."""
     Xs, ys = [v["X"] for v in videos], [v["y"] for v in videos]
     fs = [v["footage"] for v in videos]
-    stage1 = train_mlp(Xs, fs, seed=seed)
+    s1 = [i for i, v in enumerate(videos) if v["set"] not in STAGE1_SKIP]
+    stage1 = train_mlp([Xs[i] for i in s1], [fs[i] for i in s1], seed=seed)
     rng = np.random.default_rng(seed + 1)
     inner = rng.permutation(len(videos)) % 2
     p1 = [None] * len(videos)
     for k in range(2):
-        fit = [i for i in range(len(videos)) if inner[i] != k]
+        fit = [i for i in s1 if inner[i] != k]
         m = train_mlp([Xs[i] for i in fit], [fs[i] for i in fit], seed=seed + 2 + k)
         for i in range(len(videos)):
             if inner[i] == k:

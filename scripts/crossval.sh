@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Honest figures for the highlight scorer and the selection rules (engines/crossval.py):
 # leave-sources-out and leave-one-kind-out on ../shared/evalsets/dev2 and dev, plus the
-# "extra" set when it exists (engines/dataset/make_extra.py builds it; default location
-# ../extra, or HIGHLIGHTD_EXTRA=PATH): it is in the folds, trained on and scored held out.
+# "extra" and "extra2" sets when they exist (engines/dataset/make_extra.py [--set extra2] builds
+# them; default locations ../extra and ../extra2, or HIGHLIGHTD_EXTRA=PATH and
+# HIGHLIGHTD_EXTRA2=PATH): they are in the folds, trained on and scored held out.
 #   scripts/crossval.sh [--redump] [--train]   (--train also refits the shipped scorer)
 # Decodes each set once (predict --dump-features, a few minutes each), then replays.
 set -euo pipefail
@@ -10,6 +11,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 sets=$(cd .. && pwd)/shared/evalsets
 extra=${HIGHLIGHTD_EXTRA:-$(cd .. && pwd)/extra}
+extra2=${HIGHLIGHTD_EXTRA2:-$(cd .. && pwd)/extra2}
 redump=false; retrain=false
 for a in "$@"; do
   case "$a" in --redump) redump=true ;; --train) retrain=true ;; *) echo "unknown option $a" >&2; exit 2 ;; esac
@@ -23,7 +25,13 @@ if [ -f "$extra/gt.jsonl" ]; then
   dir[extra]=$extra
   more=(--set "extra=$extra")
 else
-  echo "crossval: no extra set at $extra (engines/dataset/README.md says how to build it); dev sets only" >&2
+  echo "crossval: no extra set at $extra (engines/dataset/README.md says how to build it)" >&2
+fi
+if [ -f "$extra2/gt.jsonl" ]; then
+  dir[extra2]=$extra2
+  more+=(--set "extra2=$extra2")
+else
+  echo "crossval: no extra2 set at $extra2 (make_extra.py --set extra2 builds it)" >&2
 fi
 for s in "${!dir[@]}"; do
   if $redump || [ ! -d "out/dumps/$s" ]; then
