@@ -71,13 +71,14 @@ run_binary() {
   local label=$1 exe=$2 t0 rc=0
   t0=$(date +%s)
   echo "── running $label ($exe)"
-  "$exe" || rc=$?
+  # Standard input is not the list being read: ffmpeg, which tests run, reads its input.
+  "$exe" < /dev/null || rc=$?
   echo "$rc $(( $(date +%s) - t0 ))" > "$results/$label.result"
 }
 waiting_lane() {
-  while IFS=$'\t' read -r label exe; do
+  while IFS=$'\t' read -r -u 3 label exe; do
     [[ $WAITING == *" $label "* ]] && run_binary "$label" "$exe"
-  done < "$results/binaries.tsv"
+  done 3< "$results/binaries.tsv"
 }
 busy_lane() {
   if $cross; then
@@ -89,9 +90,9 @@ busy_lane() {
       echo "1 $(( $(date +%s) - t0 ))" > "$results/cross-build.result"
     fi
   fi
-  while IFS=$'\t' read -r label exe; do
+  while IFS=$'\t' read -r -u 3 label exe; do
     [[ $WAITING == *" $label "* ]] || run_binary "$label" "$exe"
-  done < "$results/binaries.tsv"
+  done 3< "$results/binaries.tsv"
   # The documentation tests, which `cargo test` would have run last (none exist today).
   local t0 rc=0; t0=$(date +%s)
   echo "── running doc-tests"
@@ -120,6 +121,9 @@ done
 expected=$(( $(wc -l < "$results/binaries.tsv") + 1 ))   # + doc-tests
 $cross && expected=$((expected + 1))
 got=$(ls "$results"/*.result | wc -l)
-[ "$got" -eq "$expected" ] || { echo "only $got of $expected steps reported a result"; failed=$((failed + 1)); }
+[ "$got" -eq "$expected" ] || { echo "$got steps reported a result, $expected expected"; failed=$((failed + 1)); }
+while IFS=$'\t' read -r label _; do
+  [ -f "$results/$label.result" ] || { echo "no result for $label"; failed=$((failed + 1)); }
+done < "$results/binaries.tsv"
 [ "$failed" -eq 0 ] || { echo "$failed step(s) failed"; exit 1; }
 echo "all $got steps passed"
