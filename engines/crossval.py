@@ -102,6 +102,7 @@ def run(cmd, **kw):
 
 
 DIRS = {"dev2": SETS / "dev2", "dev": SETS / "dev"}
+REPLAY_ENV = {}
 
 
 def replay(bin_, set_name, dumps, out, scorer_file=None, env=None, extra=()):
@@ -110,7 +111,7 @@ def replay(bin_, set_name, dumps, out, scorer_file=None, env=None, extra=()):
         cmd.append("--no-scorer")
     elif scorer_file:
         cmd += ["--scorer", str(scorer_file)]
-    run(cmd, env={**os.environ, **(env or {})})
+    run(cmd, env={**os.environ, **REPLAY_ENV, **(env or {})})
     return {json.loads(l)["video_id"]: l for l in open(out) if l.strip()}
 
 
@@ -161,19 +162,21 @@ def main():
                     help="more annotated footage (dumps in DUMPS/NAME): in the folds, trained on and scored held out")
     ap.add_argument("--no-train", action="append", default=[], metavar="NAME",
                     help="score this set held out but never train on it (what its footage adds is then measurable)")
-    ap.add_argument("--l2", type=float, help=f"L2 decay of the scorer's networks (default {scorer.L2})")
-    ap.add_argument("--steps", type=int, help=f"training steps per network (default {scorer.STEPS})")
-    ap.add_argument("--hidden", help=f"hidden layer sizes, e.g. 32,16 (default {','.join(map(str, scorer.HIDDEN))})")
-    ap.add_argument("--stage1-skip", action="append", default=[], metavar="NAME",
-                    help="the scorer's first stage (footage or not) does not learn from this set; the second stage does")
+    ap.add_argument("--l2", type=float, default=scorer.DEFAULT.l2, help=f"L2 decay of the scorer's networks (default {scorer.DEFAULT.l2})")
+    ap.add_argument("--steps", type=int, default=scorer.DEFAULT.steps, help=f"training steps per network (default {scorer.DEFAULT.steps})")
+    ap.add_argument("--hidden", default=",".join(map(str, scorer.DEFAULT.hidden)), help="hidden layer sizes, e.g. 32,16")
+    ap.add_argument("--stage1-skip", action="append", metavar="NAME",
+                    help="the scorer's first stage (footage or not) does not learn from this set; the second stage "
+                         f"does (default: {','.join(sorted(scorer.DEFAULT.stage1_skip))}; 'none' for none)")
+    ap.add_argument("--stage1-drop", metavar="NAMES",
+                    help="comma-separated per-frame numbers (scorer.BASE_NAMES) the first stage does not see "
+                         f"(default: {','.join(sorted(scorer.DEFAULT.stage1_drop))}; 'none' for none)")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="environment for every replay, e.g. HIGHLIGHTD__SELECT__ACTIVITY_RATIO=0.3")
     args = ap.parse_args()
-    scorer.STAGE1_SKIP = set(args.stage1_skip)
-    if args.l2 is not None:
-        scorer.L2 = args.l2
-    if args.steps is not None:
-        scorer.STEPS = args.steps
-    if args.hidden:
-        scorer.HIDDEN = tuple(int(h) for h in args.hidden.split(","))
+    settings = scorer.Settings.from_args(args.stage1_skip, args.stage1_drop, hidden=tuple(int(h) for h in args.hidden.split(",")),
+                                         l2=args.l2, steps=args.steps)
+    REPLAY_ENV.update(dict(e.partition("=")[::2] for e in args.env))
     DIRS.update(set_dirs(args.set))
     videos = []
     for name, d in DIRS.items():
@@ -194,7 +197,7 @@ def main():
     models = {}
     for f in folds:
         models[f["fold"]] = Path(work) / f"fold{f['fold']}.onnx"
-        scorer.export_onnx(scorer.train([by_key[k] for k in f["train"]]), models[f["fold"]], videos[0]["names"])
+        scorer.export_onnx(scorer.train([by_key[k] for k in f["train"]], settings=settings), models[f["fold"]], videos[0]["names"])
     result["judges"] = {}
     for judge in args.judges.split(","):
         env = {"HIGHLIGHTD__SELECT__JUDGE": judge}
@@ -214,7 +217,7 @@ def main():
 
     if args.in_sample:
         full = Path(work) / "full.onnx"
-        scorer.export_onnx(scorer.train([v for v in videos if v["set"] not in args.no_train]), full, videos[0]["names"])
+        scorer.export_onnx(scorer.train([v for v in videos if v["set"] not in args.no_train], settings=settings), full, videos[0]["names"])
         result["in_sample"] = {}
         for s in DIRS:
             got = replay(args.bin, s, args.dumps, Path(work) / f"full-{s}.jsonl", full)
@@ -232,7 +235,7 @@ def main():
             # lack it (no video that shows the kind, in any set, is trained on).
             train = [v for v in videos if kind not in kinds[v["key"]] and v["set"] not in args.no_train]
             model = Path(work) / f"kind-{kind}.onnx"
-            scorer.export_onnx(scorer.train(train), model, videos[0]["names"])
+            scorer.export_onnx(scorer.train(train, settings=settings), model, videos[0]["names"])
             got = replay(args.bin, "dev2", args.dumps, Path(work) / f"kind-{kind}.jsonl", model)
             rep = evaluate(args.bin, "dev2", got, work, f"kind-{kind}")
             per = {v["video_id"]: v for v in rep["videos"]}

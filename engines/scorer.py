@@ -12,15 +12,57 @@ down towards the held-out score but loses held out: over three fold draws 5e-2 g
 against 70.4 and extra 69.1 against 71.4). Deterministic for a given seed and data.
 """
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-HIDDEN = (32, 16)
-# L2 decay and full-batch Adam steps of every network. crossval.py can override them
-# (--l2, --steps, --hidden) to compare settings on held-out folds before one is shipped here.
-L2 = 1e-2
-STEPS = 1000
+
+@dataclass(frozen=True)
+class Settings:
+    """How the scorer is fit. The defaults are the shipped model's; crossval.py compares others
+    on held-out folds (--l2, --steps, --hidden, --stage1-skip, --stage1-drop) before one is
+    shipped here, and train_scorer.py records the ones it used in the model card."""
+    hidden: tuple = (32, 16)
+    # L2 decay and full-batch Adam steps of every network.
+    l2: float = 1e-2
+    steps: int = 1000
+    # Sets whose videos stage 1 (footage or not) does not learn from; stage 2 still does.
+    # extra2's footage is a repository's re-encoded, rescaled previews, softer than camera
+    # originals: stage 1 learned from them that soft pictures are footage (train_scorer.py).
+    stage1_skip: frozenset = frozenset({"extra2"})
+    # Per-frame numbers (BASE_NAMES; the frame's own, ±1 s and shot columns alike) stage 1 does
+    # not see: colour is no evidence of whether a picture comes from a camera (train_scorer.py).
+    stage1_drop: frozenset = frozenset({"saturation", "colour_entropy"})
+
+    @staticmethod
+    def from_args(skip=None, drop=None, **kw):
+        """Settings from command-line values: `skip` a list of set names (["none"]: none), `drop`
+        comma-separated names ("" or "none": none); None keeps the shipped default."""
+        names = lambda v: frozenset(n for n in v if n and n != "none")
+        if skip is not None:
+            kw["stage1_skip"] = names(skip)
+        if drop is not None:
+            kw["stage1_drop"] = names(drop.split(","))
+        return Settings(**kw).check()
+
+    def check(self):
+        unknown = set(self.stage1_drop) - set(BASE_NAMES)
+        if unknown:
+            raise SystemExit(f"stage-1 drop: unknown per-frame numbers {sorted(unknown)}")
+        return self
+
+    def card(self):
+        return {"hidden": list(self.hidden), "l2": self.l2, "steps": self.steps,
+                "stage1_skip": sorted(self.stage1_skip), "stage1_drop": sorted(self.stage1_drop)}
+
+    def stage1_mask(self, names):
+        """0/1 per input column: 0 where the column is one of `stage1_drop`'s numbers."""
+        base = lambda n: n.removeprefix("win_").removeprefix("shot_")
+        return np.array([0.0 if base(n) in self.stage1_drop else 1.0 for n in names], dtype=np.float32)
+
+
+DEFAULT = Settings()
 
 
 def read_dump(path):
@@ -36,7 +78,12 @@ def read_dump(path):
     return header, x, r
 
 
-BASE_LEN = 23
+# The per-frame numbers, in row order: BASE of src/select/scorer.rs.
+BASE_NAMES = ["luma_mean", "luma_std", "ln_sharpness", "ln_change", "ln_peak_change", "dominant_share", "subject_evidence",
+              "ln_action", "camera_per_s", "colour_entropy", "saturation", "flat_share", "net_present", "net_face",
+              "net_person", "net_text", "net_spread", "excitement", "speech", "subject_size", "ln_subject_speed",
+              "ln_world_speed", "ln_scale_rate"]
+BASE_LEN = len(BASE_NAMES)
 MOTION = [3, 4, 7, 8, 20, 21]
 RELATIVE = ["logit_p1", "shot_logit_p1", "rel_ln_change", "rel_ln_peak_change", "rel_ln_action", "rel_camera_per_s",
             "rel_ln_subject_speed", "rel_ln_world_speed", "ln_footage_shots", "footage_share"]
@@ -128,10 +175,11 @@ def _init(rng, sizes):
 STRIDE = 2  # consecutive frames are near copies: every other one trains as well, twice as fast
 
 
-def train_mlp(Xs, ys, seed=7, steps=None, lr=3e-3, l2=None):
-    """Fits one network on per-video row blocks `Xs` and labels `ys`; returns (mean, std, layers)."""
-    steps = STEPS if steps is None else steps
-    l2 = L2 if l2 is None else l2
+def train_mlp(Xs, ys, settings=DEFAULT, seed=7, lr=3e-3, mask=None):
+    """Fits one network on per-video row blocks `Xs` and labels `ys`; returns (mean, inv_std, layers).
+    `mask` (0/1 per column) blinds the network to the columns at 0: they are standardised to 0
+    in training and, through an inverse spread of 0, in the exported graph."""
+    steps, l2 = settings.steps, settings.l2
     X = np.concatenate([x[::STRIDE] for x in Xs]).astype(np.float32)
     y = np.concatenate([v[::STRIDE] for v in ys]).astype(np.float32)
     w = np.concatenate([np.full(len(v[::STRIDE]), 1.0 / max(1, len(v[::STRIDE]))) for v in ys])
@@ -139,9 +187,12 @@ def train_mlp(Xs, ys, seed=7, steps=None, lr=3e-3, l2=None):
     mean = X.mean(0)
     std = X.std(0)
     std[std < 1e-6] = 1.0
-    Z = (X - mean) / std
+    inv = (1.0 / std).astype(np.float32)
+    if mask is not None:
+        inv = inv * np.asarray(mask, dtype=np.float32)
+    Z = (X - mean) * inv
     rng = np.random.default_rng(seed)
-    layers = _init(rng, [Z.shape[1], *HIDDEN, 1])
+    layers = _init(rng, [Z.shape[1], *settings.hidden, 1])
     m = [[np.zeros_like(a) for a in l] for l in layers]
     s = [[np.zeros_like(a) for a in l] for l in layers]
     b1, b2, eps = 0.9, 0.999, 1e-8
@@ -172,15 +223,10 @@ def train_mlp(Xs, ys, seed=7, steps=None, lr=3e-3, l2=None):
                 mh = m[li][k] / (1 - b1 ** t)
                 sh = s[li][k] / (1 - b2 ** t)
                 layers[li][k] = layers[li][k] - lr * mh / (np.sqrt(sh) + eps)
-    return {"mean": mean, "std": std, "layers": layers}
+    return {"mean": mean, "inv_std": inv, "layers": layers}
 
 
-# Sets whose videos stage 1 (footage or not) does not learn from; stage 2 still does.
-# crossval.py --stage1-skip and train_scorer.py --stage1-skip set it.
-STAGE1_SKIP = set()
-
-
-def train(videos, seed=7):
+def train(videos, seed=7, settings=DEFAULT):
     """The two-stage scorer. Stage 1 learns what is live camera footage at all (label: the frame
     comes from a real recording, highlight or not: positive evidence, not a list of filler
     symptoms); stage 2 learns which footage is the highlight, from the absolute rows plus the
@@ -189,14 +235,15 @@ def train(videos, seed=7):
     overconfident in-sample fits."""
     Xs, ys = [v["X"] for v in videos], [v["y"] for v in videos]
     fs = [v["footage"] for v in videos]
-    s1 = [i for i, v in enumerate(videos) if v["set"] not in STAGE1_SKIP]
-    stage1 = train_mlp([Xs[i] for i in s1], [fs[i] for i in s1], seed=seed)
+    s1 = [i for i, v in enumerate(videos) if v["set"] not in settings.stage1_skip]
+    mask = settings.stage1_mask(videos[0]["names"])
+    stage1 = train_mlp([Xs[i] for i in s1], [fs[i] for i in s1], settings, seed=seed, mask=mask)
     rng = np.random.default_rng(seed + 1)
     inner = rng.permutation(len(videos)) % 2
     p1 = [None] * len(videos)
     for k in range(2):
         fit = [i for i in s1 if inner[i] != k]
-        m = train_mlp([Xs[i] for i in fit], [fs[i] for i in fit], seed=seed + 2 + k)
+        m = train_mlp([Xs[i] for i in fit], [fs[i] for i in fit], settings, seed=seed + 2 + k, mask=mask)
         for i in range(len(videos)):
             if inner[i] == k:
                 p1[i] = predict(m, Xs[i]).astype(np.float32)
@@ -206,7 +253,7 @@ def train(videos, seed=7):
     # of material it never saw (it called unseen colour bars highlights before this).
     keep = [f > 0.5 for f in fs]
     pairs = [(np.concatenate([x, r], 1)[k], y[k]) for x, r, y, k in zip(Xs, Rs, ys, keep) if k.any()]
-    stage2 = train_mlp([a for a, _ in pairs], [b for _, b in pairs], seed=seed + 9)
+    stage2 = train_mlp([a for a, _ in pairs], [b for _, b in pairs], settings, seed=seed + 9)
     return {"stage1": stage1, "stage2": stage2}
 
 
@@ -218,7 +265,7 @@ def predict_video(params, v):
 
 
 def predict(params, X):
-    h = (X.astype(np.float64) - params["mean"]) / params["std"]
+    h = (X.astype(np.float64) - params["mean"]) * params["inv_std"]
     for W, b in params["layers"][:-1]:
         h = np.maximum(h @ W + b, 0.0)
     W, b = params["layers"][-1]
@@ -228,7 +275,7 @@ def predict(params, X):
 def _mlp_nodes(params, inp, prefix, out):
     from onnx import numpy_helper
     inits = [numpy_helper.from_array(params["mean"].astype(np.float32), f"{prefix}mean"),
-             numpy_helper.from_array((1.0 / params["std"]).astype(np.float32), f"{prefix}inv_std")]
+             numpy_helper.from_array(params["inv_std"].astype(np.float32), f"{prefix}inv_std")]
     from onnx import helper
     nodes = [helper.make_node("Sub", [inp, f"{prefix}mean"], [f"{prefix}c"]),
              helper.make_node("Mul", [f"{prefix}c", f"{prefix}inv_std"], [f"{prefix}h0"])]

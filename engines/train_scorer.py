@@ -16,8 +16,12 @@ Training data (real annotated footage; see each set's README for sources and lic
   (which real moment is the highlight) learns from it: with the first stage (is this live
   camera footage?) learning from it too, leave-one-kind-out let unseen credits and colour bars
   through as footage (filler-only videos answered empty 6 of 9 instead of 9 of 9).
-The shipped model: `train_scorer.py --dumps out/dumps --set extra=../extra --set extra2=../extra2
---stage1-skip extra2`.
+Stage 1 does not see colour saturation and colour entropy (`--stage1-drop`): vivid or muted
+colour is no evidence of whether a picture comes from a camera (umbrellas, tropical fish and
+sports kit are saturated; title cards and plasma fillers may be grey), and the held-out folds
+showed stage 1 rejecting unfamiliar real footage for its colour.
+The shipped model: `train_scorer.py --dumps out/dumps --set extra=../extra --set extra2=../extra2`
+(both of the above are scorer.Settings' defaults).
 The held-out footage of ../shared/evalsets/HELD_OUT.md is not among them.
 
 The rows are the dumps of `highlightd predict --dump-features` (scripts/crossval.sh makes
@@ -42,15 +46,19 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--set", action="append", default=[], metavar="NAME=PATH",
                     help="more annotated footage to train on (its dumps in DUMPS/NAME)")
-    ap.add_argument("--stage1-skip", action="append", default=[], metavar="NAME",
-                    help="a set the first stage (footage or not) does not learn from; the second stage does")
+    ap.add_argument("--stage1-skip", action="append", metavar="NAME",
+                    help="a set the first stage (footage or not) does not learn from; the second stage does "
+                         f"(default: {','.join(sorted(scorer.DEFAULT.stage1_skip))}; 'none' for none)")
+    ap.add_argument("--stage1-drop", metavar="NAMES",
+                    help="comma-separated per-frame numbers (scorer.BASE_NAMES) the first stage does not see "
+                         f"(default: {','.join(sorted(scorer.DEFAULT.stage1_drop))}; 'none' for none)")
     args = ap.parse_args()
-    scorer.STAGE1_SKIP = set(args.stage1_skip)
+    settings = scorer.Settings.from_args(args.stage1_skip, args.stage1_drop)
     dirs = set_dirs(args.set)
     videos = []
     for s, d in dirs.items():
         videos += scorer.load_set(Path(args.dumps) / s, d / "gt.jsonl", s)
-    params = scorer.train(videos, seed=args.seed)
+    params = scorer.train(videos, seed=args.seed, settings=settings)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     scorer.export_onnx(params, out, videos[0]["names"])
@@ -60,8 +68,7 @@ def main():
         h.update(v["X"].tobytes())
         h.update(v["y"].tobytes())
     card = {"training_sets": list(dirs), "videos": len(videos), "frames": int(sum(len(v["y"]) for v in videos)),
-            "positives": int(sum(v["y"].sum() for v in videos)), "seed": args.seed, "hidden": list(scorer.HIDDEN), "l2": scorer.L2, "steps": scorer.STEPS,
-            "stage1_skip": sorted(scorer.STAGE1_SKIP),
+            "positives": int(sum(v["y"].sum() for v in videos)), "seed": args.seed, **settings.card(),
             "inputs": videos[0]["names"], "relative": scorer.RELATIVE, "data_sha256": h.hexdigest(),
             "model_sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
     out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")

@@ -294,6 +294,9 @@ impl Config {
         if !(0.0..=1.0).contains(&s.activity_ratio) {
             return bad("select.activity_ratio", "must be between 0 (off) and 1");
         }
+        if !(0.0..=10.0).contains(&s.active_speed) {
+            return bad("select.active_speed", "must be between 0 (no cap) and 10 picture diagonals per second");
+        }
         if !(0.0..=1.0).contains(&s.footage_floor) {
             return bad("select.footage_floor", "must be between 0 (off) and 1");
         }

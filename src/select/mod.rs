@@ -44,6 +44,11 @@ pub struct SelectParams {
     /// this share of the most active footage shot's speed has its probability lowered by
     /// the square of the shortfall (0 turns it off). See [`activity_gate`].
     pub activity_ratio: f64,
+    /// With the scorer: subject speed against the scenery (picture diagonals per second) at
+    /// which a subject is active whatever else the video shows; the activity gate's reference
+    /// is the most active footage shot's speed but never more than this (0: no cap). See
+    /// [`activity_gate`].
+    pub active_speed: f64,
     /// With the scorer, when no frame reaches a first-stage probability of 0.5: the shot that
     /// looks most like live footage is still kept whole if its mean first-stage probability
     /// reaches this floor (0 turns it off). See [`unfamiliar_footage`].
@@ -66,7 +71,7 @@ pub enum Judge {
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.4, footage_floor: 0.15 }
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.4, active_speed: 0.3, footage_floor: 0.15 }
     }
 }
 
@@ -135,7 +140,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let by_shot = learned.map(|l| {
         let mut v = footage_shot_means(&l.p, &l.p1, shots);
         if p.activity_ratio > 0.0 && l.activity.len() == v.len() {
-            activity_gate(&mut v, &l.p1, &l.activity, shots, scorer::footage_min_len(fps), p.activity_ratio);
+            activity_gate(&mut v, &l.p1, &l.activity, shots, scorer::footage_min_len(fps), p.activity_ratio, p.active_speed);
         }
         v
     });
@@ -242,18 +247,24 @@ pub fn footage_shot_means(p: &[f64], p1: &[f32], shots: &[Range<usize>]) -> Vec<
 /// most active real shot, never a filler stretch: shots need first-stage mean ≥ 0.5 and
 /// `min_len` frames to count). A shot at share `s` of the reference speed, below `ratio`,
 /// keeps `(s / ratio)²` of its probability. One footage shot alone is never lowered.
-pub fn activity_gate(prob: &mut [f64], p1: &[f32], activity: &[f64], shots: &[Range<usize>], min_len: usize, ratio: f64) {
+///
+/// The reference is capped at `active_speed` (when above 0): a subject moving that fast
+/// against the scenery is active in absolute terms, so a faster clip elsewhere in the video
+/// cannot make it calm (the annotation rule is absolute too: a sequence is active or calm by
+/// its own speed, not by its neighbours').
+pub fn activity_gate(prob: &mut [f64], p1: &[f32], activity: &[f64], shots: &[Range<usize>], min_len: usize, ratio: f64, active_speed: f64) {
     let n = prob.len().min(p1.len()).min(activity.len());
     let footage: Vec<&Range<usize>> = shots.iter().filter(|s| s.end <= n && scorer::is_footage_shot(p1, s, min_len)).collect();
     if footage.len() < 2 {
         return;
     }
-    let reference = footage.iter().map(|s| activity[s.start]).fold(0.0f64, f64::max);
+    let fastest = footage.iter().map(|s| activity[s.start]).fold(0.0f64, f64::max);
+    let reference = if active_speed > 0.0 { fastest.min(active_speed) } else { fastest };
     if reference <= 0.0 {
         return;
     }
     for s in footage {
-        let share = activity[s.start] / reference;
+        let share = (activity[s.start] / reference).min(1.0);
         if share < ratio {
             let factor = (share / ratio).powi(2);
             for v in &mut prob[s.clone()] {
@@ -420,6 +431,28 @@ mod tests {
     }
 
     #[test]
+    fn activity_gate_reference_is_capped_at_the_active_speed() {
+        // A racing clip (2.0 diagonals/s) next to a clip moving at 0.15 and a still one at
+        // 0.02: relative alone, the 0.15 clip is lowered; with an absolute active speed of
+        // 0.3 it keeps all of its probability (0.15 / 0.3 = 0.5 ≥ 0.4) and the still one is
+        // lowered by (0.02 / 0.3 / 0.4)².
+        let shots = vec![0..10, 10..20, 20..30];
+        let p1 = vec![0.9f32; 30];
+        let activity: Vec<f64> = (0..30).map(|i| [2.0, 0.15, 0.02][i / 10]).collect();
+        let mut relative = vec![0.8; 30];
+        activity_gate(&mut relative, &p1, &activity, &shots, 5, 0.4, 0.0);
+        assert!(relative[15] < 0.1, "{}", relative[15]);
+        let mut capped = vec![0.8; 30];
+        activity_gate(&mut capped, &p1, &activity, &shots, 5, 0.4, 0.3);
+        assert_eq!((capped[5], capped[15]), (0.8, 0.8));
+        assert!((capped[25] - 0.8 * (0.02f64 / 0.3 / 0.4).powi(2)).abs() < 1e-12, "{}", capped[25]);
+        // A cap above the fastest clip changes nothing.
+        let mut high = vec![0.8; 30];
+        activity_gate(&mut high, &p1, &activity, &shots, 5, 0.4, 5.0);
+        assert_eq!(high, relative);
+    }
+
+    #[test]
     fn activity_gate_lowers_calm_footage_next_to_active_footage_only() {
         // Three shots: calm footage, active footage, and filler (first stage 0.1) that moves
         // fastest of all: the filler never sets the reference, the calm shot is lowered by
@@ -428,16 +461,16 @@ mod tests {
         let p1: Vec<f32> = (0..30).map(|i| if i < 20 { 0.9 } else { 0.1 }).collect();
         let activity: Vec<f64> = (0..30).map(|i| if i < 10 { 0.1 } else if i < 20 { 1.0 } else { 5.0 }).collect();
         let mut prob = vec![0.8; 30];
-        activity_gate(&mut prob, &p1, &activity, &shots, 5, 0.4);
+        activity_gate(&mut prob, &p1, &activity, &shots, 5, 0.4, 0.0);
         assert!((prob[0] - 0.8 * (0.1f64 / 0.4).powi(2)).abs() < 1e-12, "{}", prob[0]);
         assert_eq!((prob[15], prob[25]), (0.8, 0.8));
         // A single footage shot is the video's content, however calm.
         let mut one = vec![0.8; 20];
-        activity_gate(&mut one, &p1[..20], &activity[..20], &[0..20], 5, 0.4);
+        activity_gate(&mut one, &p1[..20], &activity[..20], &[0..20], 5, 0.4, 0.0);
         assert!(one.iter().all(|&v| v == 0.8));
         // Shorter than min_len, a shot does not count as footage.
         let mut short = vec![0.8; 30];
-        activity_gate(&mut short, &p1, &activity, &shots, 11, 0.4);
+        activity_gate(&mut short, &p1, &activity, &shots, 11, 0.4, 0.0);
         assert!(short.iter().all(|&v| v == 0.8));
     }
 
