@@ -123,10 +123,20 @@ fn footage(dir: &Path, name: &str, secs: u32, pattern: &str, size: (u32, u32), f
     encoded(dir, name, secs, pattern, size, fps, kbps, "x264enc", "h264parse")
 }
 
-/// Like [`footage`], with two B-frames between references (fixed pattern, `b-adapt=false`):
-/// decode order differs from presentation order, and RTP carries only the presentation time.
-fn footage_bframes(dir: &Path, name: &str, secs: u32, size: (u32, u32), fps: u32) -> PathBuf {
-    let out = encoded(dir, name, secs, "ball", size, fps, 500, "x264enc bframes=2 b-adapt=false", "h264parse");
+/// Like [`footage`] (`codec` "h264") or [`footage_h265`] ("h265"), with two B-frames between
+/// references (fixed pattern, no adaptive B-frame decision): decode order differs from
+/// presentation order, and RTP carries only the presentation time. x265's zerolatency tune
+/// turns B-frames and the look-ahead off; the option string, applied after the tune, turns
+/// them back on (x265 refuses a look-ahead shorter than the B-frame run). `open-gop=0`: key
+/// frames are IDR, no leading picture refers to the previous GOP, as x264 makes them by
+/// default and as cameras send.
+fn footage_bframes(dir: &Path, name: &str, codec: &str, secs: u32, size: (u32, u32), fps: u32) -> PathBuf {
+    let encoder = match codec {
+        "h264" => "x264enc bframes=2 b-adapt=false",
+        "h265" => "x265enc option-string=bframes=2:b-adapt=0:rc-lookahead=4:open-gop=0",
+        _ => panic!("codec {codec}"),
+    };
+    let out = encoded(dir, name, secs, "ball", size, fps, 500, encoder, &format!("{codec}parse"));
     let types = ffprobe(&out, &["-select_streams", "v:0", "-show_entries", "frame=pict_type", "-of", "csv=p=0"]);
     assert!(types.lines().filter(|l| l.trim() == "B").count() as u32 >= secs * fps / 2, "{}: not enough B-frames: {types}", out.display());
     out
@@ -1109,13 +1119,25 @@ fn full_segment(dir: &Path, (a, b, _): (u64, u64, u64), codec: &str, fps: u32) -
 /// goes through the segments (every frame decoded, none dropped).
 #[test]
 fn an_h264_camera_with_b_frames_is_recorded_with_every_frame() {
+    camera_with_b_frames_is_recorded_with_every_frame("h264");
+}
+
+/// The same with H.265 and B-frames (`h265timestamper`): the segments are HEVC.
+#[test]
+fn an_h265_camera_with_b_frames_is_recorded_with_every_frame() {
+    camera_with_b_frames_is_recorded_with_every_frame("h265");
+}
+
+/// The B-frames tests above, for `codec` ("h264" or "h265"; the RTSP server child serves H.265
+/// when the file's name holds `h265`).
+fn camera_with_b_frames_is_recorded_with_every_frame(codec: &str) {
     if std::env::var(SERVER_ENV).is_ok() {
         return;
     }
     let tmp = tempdir();
     let root = tmp.path();
     let served = 10 * 15;
-    let clip = footage_bframes(root, "cam_bframes.mp4", 10, (320, 240), 15);
+    let clip = footage_bframes(root, &format!("cam_bframes_{codec}.mp4"), codec, 10, (320, 240), 15);
     let server = RtspServer::start(&clip);
     let (broker, sub) = broker_and_sub(root);
     let cameras = format!("[[cameras]]\nname = \"bframes\"\nurl = \"{}\"\nstall_s = 4\ndecision_delay_s = 4\n[cameras.recording]\nsegment_s = 2\n", server.url());
@@ -1127,7 +1149,7 @@ fn an_h264_camera_with_b_frames_is_recorded_with_every_frame() {
     let n = sub.states("bframes").iter().position(|s| s["state"] == "live").unwrap_or(0) + 1;
     let ended = sub.wait_state("bframes", "reconnecting", n, Duration::from_secs(20));
     let ended_ms = now_ms();
-    println!("live, then reconnecting {:?} after start: {}", t.elapsed(), ended["error"]);
+    println!("{codec}: live, then reconnecting {:?} after start: {}", t.elapsed(), ended["error"]);
     let analysed = |s: &Value| s["analysed"].as_u64().unwrap_or(0) + s["dropped"].as_u64().unwrap_or(0);
     wait_for(Duration::from_secs(8), || sub.states("bframes").last().is_some_and(|s| analysed(s) >= served - 30));
     daemon.terminate();
@@ -1135,9 +1157,10 @@ fn an_h264_camera_with_b_frames_is_recorded_with_every_frame() {
     assert!(!log.contains("not recorded") && !log.contains("analysis failed"), "{log}");
     let first: Vec<(u64, u64, u64)> = segments(&seg_dir).into_iter().filter(|s| s.0 < ended_ms).collect();
     assert!(first.len() >= 3, "segments of the first connection: {first:?}\n{log}");
-    let recorded: u64 = first.iter().map(|s| full_segment(&seg_dir, *s, "h264", 15)).sum();
+    let ffprobe_codec = if codec == "h265" { "hevc" } else { codec };
+    let recorded: u64 = first.iter().map(|s| full_segment(&seg_dir, *s, ffprobe_codec, 15)).sum();
     let last = sub.states("bframes").last().cloned().unwrap_or_default();
-    println!("served {served} frames, recorded {recorded} in {} segments; analysed {} dropped {}", first.len(), last["analysed"], last["dropped"]);
+    println!("{codec}: served {served} frames, recorded {recorded} in {} segments; analysed {} dropped {}", first.len(), last["analysed"], last["dropped"]);
     assert_eq!(ended["error"], "stream ended", "{ended}");
     assert!(recorded + 3 >= served && recorded <= served, "{recorded} frames recorded of {served} served");
     assert_eq!(last["dropped"], 0, "{last}");
