@@ -162,20 +162,11 @@ def main():
                     help="more annotated footage (dumps in DUMPS/NAME): in the folds, trained on and scored held out")
     ap.add_argument("--no-train", action="append", default=[], metavar="NAME",
                     help="score this set held out but never train on it (what its footage adds is then measurable)")
-    ap.add_argument("--l2", type=float, default=scorer.DEFAULT.l2, help=f"L2 decay of the scorer's networks (default {scorer.DEFAULT.l2})")
-    ap.add_argument("--steps", type=int, default=scorer.DEFAULT.steps, help=f"training steps per network (default {scorer.DEFAULT.steps})")
-    ap.add_argument("--hidden", default=",".join(map(str, scorer.DEFAULT.hidden)), help="hidden layer sizes, e.g. 32,16")
-    ap.add_argument("--stage1-skip", action="append", metavar="NAME",
-                    help="the scorer's first stage (footage or not) does not learn from this set; the second stage "
-                         f"does (default: {','.join(sorted(scorer.DEFAULT.stage1_skip))}; 'none' for none)")
-    ap.add_argument("--stage1-drop", metavar="NAMES",
-                    help="comma-separated per-frame numbers (scorer.BASE_NAMES) the first stage does not see "
-                         f"(default: {','.join(sorted(scorer.DEFAULT.stage1_drop))}; 'none' for none)")
+    scorer.Settings.add_args(ap, tuning=True)
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="environment for every replay, e.g. HIGHLIGHTD__SELECT__ACTIVITY_RATIO=0.3")
     args = ap.parse_args()
-    settings = scorer.Settings.from_args(args.stage1_skip, args.stage1_drop, hidden=tuple(int(h) for h in args.hidden.split(",")),
-                                         l2=args.l2, steps=args.steps)
+    settings = scorer.Settings.from_args(args)
     REPLAY_ENV.update(dict(e.partition("=")[::2] for e in args.env))
     DIRS.update(set_dirs(args.set))
     videos = []

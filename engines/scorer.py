@@ -36,14 +36,31 @@ class Settings:
     stage1_drop: frozenset = frozenset({"saturation", "colour_entropy"})
 
     @staticmethod
-    def from_args(skip=None, drop=None, **kw):
-        """Settings from command-line values: `skip` a list of set names (["none"]: none), `drop`
-        comma-separated names ("" or "none": none); None keeps the shipped default."""
+    def add_args(ap, tuning=False):
+        """The command-line flags of the settings (`tuning`: also decay, steps and sizes)."""
+        d = DEFAULT
+        if tuning:
+            ap.add_argument("--l2", type=float, default=d.l2, help=f"L2 decay of the networks (default {d.l2})")
+            ap.add_argument("--steps", type=int, default=d.steps, help=f"training steps per network (default {d.steps})")
+            ap.add_argument("--hidden", default=",".join(map(str, d.hidden)), help="hidden layer sizes, e.g. 32,16")
+        ap.add_argument("--stage1-skip", action="append", metavar="NAME",
+                        help="a set the first stage (footage or not) does not learn from; the second stage does "
+                             f"(default: {','.join(sorted(d.stage1_skip))}; 'none' for none)")
+        ap.add_argument("--stage1-drop", metavar="NAMES",
+                        help="comma-separated per-frame numbers (BASE_NAMES) the first stage does not see "
+                             f"(default: {','.join(sorted(d.stage1_drop))}; 'none' for none)")
+
+    @staticmethod
+    def from_args(args):
+        """Settings from the flags of [`add_args`]; a flag not given keeps the shipped default."""
         names = lambda v: frozenset(n for n in v if n and n != "none")
-        if skip is not None:
-            kw["stage1_skip"] = names(skip)
-        if drop is not None:
-            kw["stage1_drop"] = names(drop.split(","))
+        kw = {}
+        if getattr(args, "l2", None) is not None:
+            kw.update(l2=args.l2, steps=args.steps, hidden=tuple(int(h) for h in args.hidden.split(",")))
+        if args.stage1_skip is not None:
+            kw["stage1_skip"] = names(args.stage1_skip)
+        if args.stage1_drop is not None:
+            kw["stage1_drop"] = names(args.stage1_drop.split(","))
         return Settings(**kw).check()
 
     def check(self):

@@ -46,14 +46,9 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--set", action="append", default=[], metavar="NAME=PATH",
                     help="more annotated footage to train on (its dumps in DUMPS/NAME)")
-    ap.add_argument("--stage1-skip", action="append", metavar="NAME",
-                    help="a set the first stage (footage or not) does not learn from; the second stage does "
-                         f"(default: {','.join(sorted(scorer.DEFAULT.stage1_skip))}; 'none' for none)")
-    ap.add_argument("--stage1-drop", metavar="NAMES",
-                    help="comma-separated per-frame numbers (scorer.BASE_NAMES) the first stage does not see "
-                         f"(default: {','.join(sorted(scorer.DEFAULT.stage1_drop))}; 'none' for none)")
+    scorer.Settings.add_args(ap)
     args = ap.parse_args()
-    settings = scorer.Settings.from_args(args.stage1_skip, args.stage1_drop)
+    settings = scorer.Settings.from_args(args)
     dirs = set_dirs(args.set)
     videos = []
     for s, d in dirs.items():

@@ -49,6 +49,9 @@ pub struct SelectParams {
     /// is the most active footage shot's speed but never more than this (0: no cap). See
     /// [`activity_gate`].
     pub active_speed: f64,
+    /// With the scorer: a footage shot whose subject moves faster against the scenery than
+    /// another footage shot's is at least as probable a highlight. See [`activity_order`].
+    pub activity_order: bool,
     /// With the scorer, when no frame reaches a first-stage probability of 0.5: the shot that
     /// looks most like live footage is still kept whole if its mean first-stage probability
     /// reaches this floor (0 turns it off). See [`unfamiliar_footage`].
@@ -71,7 +74,7 @@ pub enum Judge {
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.4, active_speed: 0.3, footage_floor: 0.15 }
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.4, active_speed: 0.3, activity_order: true, footage_floor: 0.15 }
     }
 }
 
@@ -139,6 +142,9 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let footage = learned.filter(|_| p.judge != Judge::Rules).map(|l| l.p1.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>());
     let by_shot = learned.map(|l| {
         let mut v = footage_shot_means(&l.p, &l.p1, shots);
+        if p.activity_order && l.activity.len() == v.len() {
+            activity_order(&mut v, &l.p1, &l.activity, shots, scorer::footage_min_len(fps));
+        }
         if p.activity_ratio > 0.0 && l.activity.len() == v.len() {
             activity_gate(&mut v, &l.p1, &l.activity, shots, scorer::footage_min_len(fps), p.activity_ratio, p.active_speed);
         }
@@ -239,6 +245,34 @@ pub fn footage_shot_means(p: &[f64], p1: &[f32], shots: &[Range<usize>]) -> Vec<
         }
     }
     out
+}
+
+/// Raises each footage shot's probability to at least that of every less active footage shot
+/// of the video (each footage shot holds one value, its mean: [`footage_shot_means`]). Which
+/// real moment is the highlight is decided by how fast its subject moves against the scenery,
+/// so the learned probability must not rank a calmer clip above a more active one; where it
+/// does (a calm clip it finds familiar next to an active one it does not), the active clip is
+/// lifted, never the calm one lowered (the gate does that, by its own rule).
+pub fn activity_order(prob: &mut [f64], p1: &[f32], activity: &[f64], shots: &[Range<usize>], min_len: usize) {
+    let n = prob.len().min(p1.len()).min(activity.len());
+    let mut footage: Vec<&Range<usize>> = shots.iter().filter(|s| s.end <= n && scorer::is_footage_shot(p1, s, min_len)).collect();
+    if footage.len() < 2 {
+        return;
+    }
+    footage.sort_by(|a, b| activity[a.start].total_cmp(&activity[b.start]));
+    let mut best_below = f64::NEG_INFINITY;
+    for s in footage {
+        let mean = prob[s.clone()].iter().sum::<f64>() / s.len() as f64;
+        if best_below > mean {
+            // Raised by the difference, so frames the first stage calls filler inside the
+            // shot keep their lower value relative to the footage.
+            let lift = best_below - mean;
+            for v in &mut prob[s.clone()] {
+                *v = (*v + lift).min(1.0);
+            }
+        }
+        best_below = best_below.max(mean);
+    }
 }
 
 /// Lowers the probability of footage shots that are calm next to the video's most active
@@ -428,6 +462,28 @@ mod tests {
         assert!(f > 0.0 && f < 1.0);
         let (alone, _) = choose_after(seg(0, 10, 0.01), Vec::new(), 50.0);
         assert_eq!(alone.len(), 1);
+    }
+
+    #[test]
+    fn activity_order_lifts_active_shots_above_calmer_ones_only() {
+        // Shots: calm and likely (0.9), active and unlikely (0.3), middling (0.5), and filler
+        // (first stage 0.1) that is fastest of all: the active shot is lifted to 0.9, the
+        // middling one too (faster than the calm one), the calm one and the filler untouched.
+        let shots = vec![0..10, 10..20, 20..30, 30..40];
+        let p1: Vec<f32> = (0..40).map(|i| if i < 30 { 0.9 } else { 0.1 }).collect();
+        let activity: Vec<f64> = (0..40).map(|i| [0.02, 0.5, 0.1, 3.0][i / 10]).collect();
+        let mut prob: Vec<f64> = (0..40).map(|i| [0.9, 0.3, 0.5, 0.2][i / 10]).collect();
+        activity_order(&mut prob, &p1, &activity, &shots, 5);
+        assert!(prob[..30].iter().all(|&v| (v - 0.9).abs() < 1e-12), "{prob:?}");
+        assert!(prob[30..].iter().all(|&v| v == 0.2));
+        // Already in order: nothing changes; one footage shot alone: nothing changes.
+        let mut ordered: Vec<f64> = (0..40).map(|i| [0.2, 0.9, 0.5, 0.2][i / 10]).collect();
+        let before = ordered.clone();
+        activity_order(&mut ordered, &p1, &activity, &shots, 5);
+        assert_eq!(ordered, before);
+        let mut one = vec![0.3; 10];
+        activity_order(&mut one, &p1[..10], &activity[..10], &[0..10], 5);
+        assert!(one.iter().all(|&v| v == 0.3));
     }
 
     #[test]
