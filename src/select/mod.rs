@@ -602,6 +602,30 @@ mod tests {
         }
 
         #[test]
+        fn activity_order_never_lowers_and_leaves_footage_in_activity_order(
+            shots in proptest::collection::vec((0.0f64..1.0, 0.0f64..2.0, any::<bool>()), 1..8),
+        ) {
+            // Shots of 10 frames: probability, activity, footage or not (first stage 0.9 / 0.1).
+            let ranges: Vec<Range<usize>> = (0..shots.len()).map(|i| i * 10..(i + 1) * 10).collect();
+            let expand = |f: &dyn Fn(&(f64, f64, bool)) -> f64| -> Vec<f64> { shots.iter().flat_map(|s| [f(s); 10]).collect() };
+            let mut prob = expand(&|s| s.0);
+            let before = prob.clone();
+            let activity = expand(&|s| s.1);
+            let p1: Vec<f32> = expand(&|s| if s.2 { 0.9 } else { 0.1 }).iter().map(|&v| v as f32).collect();
+            activity_order(&mut prob, &p1, &activity, &ranges, 5);
+            prop_assert!(prob.iter().zip(&before).all(|(a, b)| a >= b && *a <= 1.0));
+            let mut footage: Vec<(f64, f64)> = shots.iter().enumerate().filter(|(_, s)| s.2).map(|(i, s)| (s.1, prob[i * 10])).collect();
+            footage.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for w in footage.windows(2) {
+                prop_assert!(w[0].0 == w[1].0 || w[1].1 >= w[0].1 - 1e-12, "{footage:?}");
+            }
+            // Filler shots are never touched.
+            for (i, s) in shots.iter().enumerate().filter(|(_, s)| !s.2) {
+                prop_assert_eq!(prob[i * 10], s.0);
+            }
+        }
+
+        #[test]
         fn median_filter_keeps_length_and_range(v in proptest::collection::vec(0.0f64..1.0, 0..100), h in 0usize..10) {
             let m = median_filter(&v, h);
             prop_assert_eq!(m.len(), v.len());
