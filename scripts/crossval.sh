@@ -21,18 +21,15 @@ cargo build --release --quiet
 bin=target/release/highlightd
 declare -A dir=([dev2]="$sets/dev2" [dev]="$sets/dev")
 more=()
-if [ -f "$extra/gt.jsonl" ]; then
-  dir[extra]=$extra
-  more=(--set "extra=$extra")
-else
-  echo "crossval: no extra set at $extra (engines/dataset/README.md says how to build it)" >&2
-fi
-if [ -f "$extra2/gt.jsonl" ]; then
-  dir[extra2]=$extra2
-  more+=(--set "extra2=$extra2")
-else
-  echo "crossval: no extra2 set at $extra2 (make_extra.py --set extra2 builds it)" >&2
-fi
+for name in extra extra2; do
+  path=${!name}
+  if [ -f "$path/gt.jsonl" ]; then
+    dir[$name]=$path
+    more+=(--set "$name=$path")
+  else
+    echo "crossval: no $name set at $path (engines/dataset/README.md says how to build it)" >&2
+  fi
+done
 for s in "${!dir[@]}"; do
   if $redump || [ ! -d "out/dumps/$s" ]; then
     rm -rf "out/dumps/$s"

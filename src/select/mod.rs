@@ -142,11 +142,14 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let footage = learned.filter(|_| p.judge != Judge::Rules).map(|l| l.p1.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>());
     let by_shot = learned.map(|l| {
         let mut v = footage_shot_means(&l.p, &l.p1, shots);
-        if p.activity_order && l.activity.len() == v.len() {
-            activity_order(&mut v, &l.p1, &l.activity, shots, scorer::footage_min_len(fps));
-        }
-        if p.activity_ratio > 0.0 && l.activity.len() == v.len() {
-            activity_gate(&mut v, &l.p1, &l.activity, shots, scorer::footage_min_len(fps), p.activity_ratio, p.active_speed);
+        if l.activity.len() == v.len() {
+            let footage = scorer::footage_shots(&l.p1, shots, scorer::footage_min_len(fps));
+            if p.activity_order {
+                activity_order(&mut v, &l.activity, &footage);
+            }
+            if p.activity_ratio > 0.0 {
+                activity_gate(&mut v, &l.activity, &footage, p.activity_ratio, p.active_speed);
+            }
         }
         v
     });
@@ -248,14 +251,15 @@ pub fn footage_shot_means(p: &[f64], p1: &[f32], shots: &[Range<usize>]) -> Vec<
 }
 
 /// Raises each footage shot's probability to at least that of every less active footage shot
-/// of the video (each footage shot holds one value, its mean: [`footage_shot_means`]). Which
+/// of the video (`footage`: [`scorer::footage_shots`]; each holds one value, its mean:
+/// [`footage_shot_means`]). Which
 /// real moment is the highlight is decided by how fast its subject moves against the scenery,
 /// so the learned probability must not rank a calmer clip above a more active one; where it
 /// does (a calm clip it finds familiar next to an active one it does not), the active clip is
 /// lifted, never the calm one lowered (the gate does that, by its own rule).
-pub fn activity_order(prob: &mut [f64], p1: &[f32], activity: &[f64], shots: &[Range<usize>], min_len: usize) {
-    let n = prob.len().min(p1.len()).min(activity.len());
-    let mut footage: Vec<&Range<usize>> = shots.iter().filter(|s| s.end <= n && scorer::is_footage_shot(p1, s, min_len)).collect();
+pub fn activity_order(prob: &mut [f64], activity: &[f64], footage: &[&Range<usize>]) {
+    let n = prob.len().min(activity.len());
+    let mut footage: Vec<&Range<usize>> = footage.iter().copied().filter(|s| s.end <= n && !s.is_empty()).collect();
     if footage.len() < 2 {
         return;
     }
@@ -278,17 +282,17 @@ pub fn activity_order(prob: &mut [f64], p1: &[f32], activity: &[f64], shots: &[R
 /// Lowers the probability of footage shots that are calm next to the video's most active
 /// footage: which real moment is the highlight is the one whose subject moves fastest against
 /// the scenery (physical units, diagonals per second, so the reference is the video's own
-/// most active real shot, never a filler stretch: shots need first-stage mean ≥ 0.5 and
-/// `min_len` frames to count). A shot at share `s` of the reference speed, below `ratio`,
+/// most active real shot, never a filler stretch: `footage` are the shots of
+/// [`scorer::footage_shots`], first-stage mean ≥ 0.5 and at least half a second long). A shot at share `s` of the reference speed, below `ratio`,
 /// keeps `(s / ratio)²` of its probability. One footage shot alone is never lowered.
 ///
 /// The reference is capped at `active_speed` (when above 0): a subject moving that fast
 /// against the scenery is active in absolute terms, so a faster clip elsewhere in the video
 /// cannot make it calm (the annotation rule is absolute too: a sequence is active or calm by
 /// its own speed, not by its neighbours').
-pub fn activity_gate(prob: &mut [f64], p1: &[f32], activity: &[f64], shots: &[Range<usize>], min_len: usize, ratio: f64, active_speed: f64) {
-    let n = prob.len().min(p1.len()).min(activity.len());
-    let footage: Vec<&Range<usize>> = shots.iter().filter(|s| s.end <= n && scorer::is_footage_shot(p1, s, min_len)).collect();
+pub fn activity_gate(prob: &mut [f64], activity: &[f64], footage: &[&Range<usize>], ratio: f64, active_speed: f64) {
+    let n = prob.len().min(activity.len());
+    let footage: Vec<&Range<usize>> = footage.iter().copied().filter(|s| s.end <= n && !s.is_empty()).collect();
     if footage.len() < 2 {
         return;
     }
@@ -473,16 +477,16 @@ mod tests {
         let p1: Vec<f32> = (0..40).map(|i| if i < 30 { 0.9 } else { 0.1 }).collect();
         let activity: Vec<f64> = (0..40).map(|i| [0.02, 0.5, 0.1, 3.0][i / 10]).collect();
         let mut prob: Vec<f64> = (0..40).map(|i| [0.9, 0.3, 0.5, 0.2][i / 10]).collect();
-        activity_order(&mut prob, &p1, &activity, &shots, 5);
+        activity_order(&mut prob, &activity, &scorer::footage_shots(&p1, &shots, 5));
         assert!(prob[..30].iter().all(|&v| (v - 0.9).abs() < 1e-12), "{prob:?}");
         assert!(prob[30..].iter().all(|&v| v == 0.2));
         // Already in order: nothing changes; one footage shot alone: nothing changes.
         let mut ordered: Vec<f64> = (0..40).map(|i| [0.2, 0.9, 0.5, 0.2][i / 10]).collect();
         let before = ordered.clone();
-        activity_order(&mut ordered, &p1, &activity, &shots, 5);
+        activity_order(&mut ordered, &activity, &scorer::footage_shots(&p1, &shots, 5));
         assert_eq!(ordered, before);
         let mut one = vec![0.3; 10];
-        activity_order(&mut one, &p1[..10], &activity[..10], &[0..10], 5);
+        activity_order(&mut one, &activity[..10], &scorer::footage_shots(&p1[..10], &[0..10], 5));
         assert!(one.iter().all(|&v| v == 0.3));
     }
 
@@ -496,15 +500,15 @@ mod tests {
         let p1 = vec![0.9f32; 30];
         let activity: Vec<f64> = (0..30).map(|i| [2.0, 0.15, 0.02][i / 10]).collect();
         let mut relative = vec![0.8; 30];
-        activity_gate(&mut relative, &p1, &activity, &shots, 5, 0.4, 0.0);
+        activity_gate(&mut relative, &activity, &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.0);
         assert!(relative[15] < 0.1, "{}", relative[15]);
         let mut capped = vec![0.8; 30];
-        activity_gate(&mut capped, &p1, &activity, &shots, 5, 0.4, 0.3);
+        activity_gate(&mut capped, &activity, &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.3);
         assert_eq!((capped[5], capped[15]), (0.8, 0.8));
         assert!((capped[25] - 0.8 * (0.02f64 / 0.3 / 0.4).powi(2)).abs() < 1e-12, "{}", capped[25]);
         // A cap above the fastest clip changes nothing.
         let mut high = vec![0.8; 30];
-        activity_gate(&mut high, &p1, &activity, &shots, 5, 0.4, 5.0);
+        activity_gate(&mut high, &activity, &scorer::footage_shots(&p1, &shots, 5), 0.4, 5.0);
         assert_eq!(high, relative);
     }
 
@@ -517,16 +521,16 @@ mod tests {
         let p1: Vec<f32> = (0..30).map(|i| if i < 20 { 0.9 } else { 0.1 }).collect();
         let activity: Vec<f64> = (0..30).map(|i| if i < 10 { 0.1 } else if i < 20 { 1.0 } else { 5.0 }).collect();
         let mut prob = vec![0.8; 30];
-        activity_gate(&mut prob, &p1, &activity, &shots, 5, 0.4, 0.0);
+        activity_gate(&mut prob, &activity, &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.0);
         assert!((prob[0] - 0.8 * (0.1f64 / 0.4).powi(2)).abs() < 1e-12, "{}", prob[0]);
         assert_eq!((prob[15], prob[25]), (0.8, 0.8));
         // A single footage shot is the video's content, however calm.
         let mut one = vec![0.8; 20];
-        activity_gate(&mut one, &p1[..20], &activity[..20], &[0..20], 5, 0.4, 0.0);
+        activity_gate(&mut one, &activity[..20], &scorer::footage_shots(&p1[..20], &[0..20], 5), 0.4, 0.0);
         assert!(one.iter().all(|&v| v == 0.8));
         // Shorter than min_len, a shot does not count as footage.
         let mut short = vec![0.8; 30];
-        activity_gate(&mut short, &p1, &activity, &shots, 11, 0.4, 0.0);
+        activity_gate(&mut short, &activity, &scorer::footage_shots(&p1, &shots, 11), 0.4, 0.0);
         assert!(short.iter().all(|&v| v == 0.8));
     }
 
@@ -612,7 +616,7 @@ mod tests {
             let before = prob.clone();
             let activity = expand(&|s| s.1);
             let p1: Vec<f32> = expand(&|s| if s.2 { 0.9 } else { 0.1 }).iter().map(|&v| v as f32).collect();
-            activity_order(&mut prob, &p1, &activity, &ranges, 5);
+            activity_order(&mut prob, &activity, &scorer::footage_shots(&p1, &ranges, 5));
             prop_assert!(prob.iter().zip(&before).all(|(a, b)| a >= b && *a <= 1.0));
             let mut footage: Vec<(f64, f64)> = shots.iter().enumerate().filter(|(_, s)| s.2).map(|(i, s)| (s.1, prob[i * 10])).collect();
             footage.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -176,6 +176,12 @@ pub fn is_footage_shot(p1: &[f32], shot: &Range<usize>, min_len: usize) -> bool 
     shot.end <= p1.len() && shot.len() >= min_len && p1[shot.clone()].iter().sum::<f32>() / shot.len() as f32 >= FOOTAGE_P
 }
 
+/// The footage shots of `shots` ([`is_footage_shot`]): the clips that the activity order and
+/// gate of [`crate::select`] compare with each other.
+pub fn footage_shots<'a>(p1: &[f32], shots: &'a [Range<usize>], min_len: usize) -> Vec<&'a Range<usize>> {
+    shots.iter().filter(|s| is_footage_shot(p1, s, min_len)).collect()
+}
+
 /// The second-stage row of every frame, `n × RELATIVE.len()`, from the first stage's
 /// probabilities `p1` and the absolute rows `x` (as [`inputs`] makes them).
 ///
