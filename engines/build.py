@@ -322,7 +322,103 @@ def build_unisal(out):
     for m in ("unisal.onnx", "unisal.onnx.data"):
         (d / m).write_bytes(read_member(whl, f"pyautoflip/detection/{m}"))
     model = onnx.load(str(d / "unisal.onnx"), load_external_data=True)
-    onnx.save(model, str(out), save_as_external_data=False)
+    exported = model.SerializeToString()
+    onnx.save(polyphase_smoothing(model), str(out), save_as_external_data=False)
+    # The rewrite must be the same function: compare both graphs on a few inputs.
+    import onnxruntime as ort
+    a = ort.InferenceSession(exported, providers=["CPUExecutionProvider"])
+    b = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        feed = {"input": rng.normal(size=(1, 1, 3, 256, 416)).astype(np.float32)}
+        diff = float(np.abs(a.run(None, feed)[0] - b.run(None, feed)[0]).max())
+        if diff > 1e-3:
+            out.unlink()
+            sys.exit(f"engines/build.py: UNISAL's polyphase smoothing differs from the exported graph by {diff}")
+    log("unisal: polyphase smoothing matches the exported graph")
+
+
+def polyphase_smoothing(model):
+    """Rewrite UNISAL's last smoothing step so it costs 1/500th of what it did.
+
+    The exported graph upsamples the 32x52 saliency logits 8x by nearest neighbour to 256x416,
+    pads that by 20 pixels (edge) and convolves it with one learned 41x41 kernel. On the CPU,
+    ONNX Runtime's blocked (NCHWc) convolution pads that single output channel to a block of 16,
+    so this one layer was 2.9 GMAC, 60-70 % of the whole network's time. The upsampled map is
+    constant on 8x8 blocks, so each of the 64 output phases (row % 8, column % 8) is a small
+    convolution of the low-resolution map whose taps are sums of the big kernel's taps that land
+    on the same low-resolution pixel: Pad(edge) -> Conv(1 -> 64 channels, 7x7) -> DepthToSpace(8)
+    computes the same sums in another order (float rounding only) at about 5 MMAC. Edge padding
+    commutes with nearest upsampling, so the borders agree too. The same file serves TensorRT.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    by_out = {o: n for n in g.node for o in n.output}
+    consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    for n in g.node:
+        if n.op_type == "Constant":
+            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+
+    def attr(n, name, default=None):
+        for a in n.attribute:
+            if a.name == name:
+                return helper.get_attribute_value(a)
+        return default
+
+    conv = next(n for n in g.node if n.op_type == "Conv" and n.input[1] in consts
+                and consts[n.input[1]].shape[:2] == (1, 1) and consts[n.input[1]].shape[2] > 16)
+    pad, up = by_out[conv.input[0]], None
+    assert pad.op_type == "Pad" and attr(pad, "mode") == b"edge", "unexpected UNISAL graph: no edge Pad"
+    up = by_out[pad.input[0]]
+    assert (up.op_type == "Resize" and attr(up, "mode") == b"nearest"
+            and attr(up, "coordinate_transformation_mode") == b"asymmetric"
+            and attr(up, "nearest_mode") == b"floor"), "unexpected UNISAL graph: no nearest Resize"
+    assert len(conv.input) == 2 and list(attr(conv, "pads", [0, 0, 0, 0])) == [0, 0, 0, 0]
+    assert list(attr(conv, "strides", [1, 1])) == [1, 1] and list(attr(conv, "dilations", [1, 1])) == [1, 1]
+    w = consts[conv.input[1]][0, 0].astype(np.float64)
+    k = w.shape[0]
+    p = consts[pad.input[1]].tolist()  # [n0, c0, top, left, n1, c1, bottom, right]
+    assert p[2] == p[3] == p[6] == p[7] == (k - 1) // 2, "unexpected UNISAL graph: pad is not the kernel's half"
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in onnx.shape_inference.infer_shapes(model).graph.value_info}
+    lo, hi = shapes[up.input[0]], shapes[up.output[0]]
+    f = hi[2] // lo[2]
+    assert hi[2] == f * lo[2] and hi[3] == f * lo[3], "unexpected UNISAL graph: not a whole upsampling factor"
+    half = (k - 1) // 2
+    # Output pixel f*Y + r reads high-res row f*Y + r + t - half (t = tap) = low-res row
+    # Y + floor((r + t - half) / f): a tap's low-res offset depends only on the phase r.
+    reach = -((-half) // f)  # ceil(half / f): the largest low-res offset any phase reaches
+    side = 2 * reach + 1
+    phases = np.zeros((f * f, 1, side, side))
+    for ry in range(f):
+        for rx in range(f):
+            for ty in range(k):
+                for tx in range(k):
+                    dy, dx = (ry + ty - half) // f, (rx + tx - half) // f
+                    phases[ry * f + rx, 0, dy + reach, dx + reach] += w[ty, tx]
+    tag = conv.name + "_polyphase"
+    g.initializer.extend([
+        numpy_helper.from_array(phases.astype(np.float32), tag + "_w"),
+        numpy_helper.from_array(np.array([0, 0, reach, reach, 0, 0, reach, reach], np.int64), tag + "_pads"),
+    ])
+    new = [
+        helper.make_node("Pad", [up.input[0], tag + "_pads"], [tag + "_padded"], name=tag + "_pad", mode="edge"),
+        helper.make_node("Conv", [tag + "_padded", tag + "_w"], [tag + "_phases"], name=tag + "_conv",
+                         kernel_shape=[side, side]),
+        helper.make_node("DepthToSpace", [tag + "_phases"], [conv.output[0]], name=tag + "_shuffle",
+                         blocksize=f, mode="CRD"),
+    ]
+    at = list(g.node).index(up)
+    keep = [n for n in g.node if n not in (up, pad, conv)]
+    del g.node[:]
+    g.node.extend(keep[:at] + new + keep[at:])
+    used = {i for n in g.node for i in n.input}
+    for i in [i for i in g.initializer if i.name not in used]:
+        g.initializer.remove(i)
+    del g.value_info[:]
+    return model
 
 
 def build_centerface(out):
@@ -623,7 +719,9 @@ def agreement(name, fp_outs, q_outs):
             md.append(np.abs(sa - sb).max())
         res["saliency_cc_min"] = r4(min(ccs))
         res["saliency_norm_max_abs_diff"] = r4(max(md))
-        res["ok"] = bool(min(ccs) >= 0.95)
+        # Framing reads the map's peak: a variant that moves the normalised map by more than a
+        # tenth of the peak anywhere (the x86 int8 UNISAL moves it by 0.3) is not the same model.
+        res["ok"] = bool(min(ccs) >= 0.95 and max(md) <= 0.1)
     elif name == "centerface":
         f1, na, nb = box_agreement([(centerface_decode(a)[0], centerface_decode(b)[0]) for a, b in zip(fp_outs, q_outs)])
         res.update({"box_f1_iou50": f1, "faces_fp32": na, "faces_int8": nb})
