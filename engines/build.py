@@ -339,7 +339,7 @@ def build_unisal(out):
 
 
 def polyphase_smoothing(model):
-    """Rewrite UNISAL's last smoothing step so it costs 1/500th of what it did.
+    """Rewrite UNISAL's last smoothing step with a 500th of its arithmetic and the same result.
 
     The exported graph upsamples the 32x52 saliency logits 8x by nearest neighbour to 256x416,
     pads that by 20 pixels (edge) and convolves it with one learned 41x41 kernel. On the CPU,
@@ -369,7 +369,7 @@ def polyphase_smoothing(model):
 
     conv = next(n for n in g.node if n.op_type == "Conv" and n.input[1] in consts
                 and consts[n.input[1]].shape[:2] == (1, 1) and consts[n.input[1]].shape[2] > 16)
-    pad, up = by_out[conv.input[0]], None
+    pad = by_out[conv.input[0]]
     assert pad.op_type == "Pad" and attr(pad, "mode") == b"edge", "unexpected UNISAL graph: no edge Pad"
     up = by_out[pad.input[0]]
     assert (up.op_type == "Resize" and attr(up, "mode") == b"nearest"
