@@ -250,16 +250,14 @@ pub fn footage_shot_means(p: &[f64], p1: &[f32], shots: &[Range<usize>]) -> Vec<
     out
 }
 
-/// Raises each footage shot's probability to at least that of every less active footage shot
-/// of the video (`footage`: [`scorer::footage_shots`]; each holds one value, its mean:
-/// [`footage_shot_means`]). Which
-/// real moment is the highlight is decided by how fast its subject moves against the scenery,
-/// so the learned probability must not rank a calmer clip above a more active one; where it
-/// does (a calm clip it finds familiar next to an active one it does not), the active clip is
-/// lifted, never the calm one lowered (the gate does that, by its own rule).
+/// Raises each footage shot's mean probability to at least that of every less active footage
+/// shot of the video (`footage`: [`scorer::footage_shots`]). Which real moment is the highlight
+/// is decided by how fast its subject moves against the scenery, so the learned probability
+/// must not rank a calmer clip above a more active one; where it does (a calm clip it finds
+/// familiar next to an active one it does not), the active clip is lifted, never the calm one
+/// lowered (the gate does that, by its own rule).
 pub fn activity_order(prob: &mut [f64], activity: &[f64], footage: &[&Range<usize>]) {
-    let n = prob.len().min(activity.len());
-    let mut footage: Vec<&Range<usize>> = footage.iter().copied().filter(|s| s.end <= n && !s.is_empty()).collect();
+    let mut footage = within(footage, prob.len().min(activity.len()));
     if footage.len() < 2 {
         return;
     }
@@ -283,16 +281,16 @@ pub fn activity_order(prob: &mut [f64], activity: &[f64], footage: &[&Range<usiz
 /// footage: which real moment is the highlight is the one whose subject moves fastest against
 /// the scenery (physical units, diagonals per second, so the reference is the video's own
 /// most active real shot, never a filler stretch: `footage` are the shots of
-/// [`scorer::footage_shots`], first-stage mean ≥ 0.5 and at least half a second long). A shot at share `s` of the reference speed, below `ratio`,
-/// keeps `(s / ratio)²` of its probability. One footage shot alone is never lowered.
+/// [`scorer::footage_shots`], first-stage mean ≥ 0.5 and at least half a second long). A shot
+/// at share `s` of the reference speed, below `ratio`, keeps `(s / ratio)²` of its
+/// probability. One footage shot alone is never lowered.
 ///
 /// The reference is capped at `active_speed` (when above 0): a subject moving that fast
 /// against the scenery is active in absolute terms, so a faster clip elsewhere in the video
 /// cannot make it calm (the annotation rule is absolute too: a sequence is active or calm by
 /// its own speed, not by its neighbours').
 pub fn activity_gate(prob: &mut [f64], activity: &[f64], footage: &[&Range<usize>], ratio: f64, active_speed: f64) {
-    let n = prob.len().min(activity.len());
-    let footage: Vec<&Range<usize>> = footage.iter().copied().filter(|s| s.end <= n && !s.is_empty()).collect();
+    let footage = within(footage, prob.len().min(activity.len()));
     if footage.len() < 2 {
         return;
     }
@@ -310,6 +308,12 @@ pub fn activity_gate(prob: &mut [f64], activity: &[f64], footage: &[&Range<usize
             }
         }
     }
+}
+
+/// The shots of `footage` that lie inside the first `n` frames and are not empty: the ones
+/// the activity order and gate may index.
+fn within<'a>(footage: &[&'a Range<usize>], n: usize) -> Vec<&'a Range<usize>> {
+    footage.iter().copied().filter(|s| s.end <= n && !s.is_empty()).collect()
 }
 
 fn half_window(seconds: f64, fps: f64) -> usize {
