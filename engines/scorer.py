@@ -97,11 +97,11 @@ def read_dump(path):
 
 # The per-frame numbers, in row order: BASE of src/select/scorer.rs.
 BASE_NAMES = ["luma_mean", "luma_std", "ln_sharpness", "ln_change", "ln_peak_change", "dominant_share", "subject_evidence",
-              "ln_action", "camera_per_s", "colour_entropy", "saturation", "flat_share", "net_present", "net_face",
+              "ln_action", "camera_per_s", "colour_entropy", "saturation", "flat_share", "detail_sparsity", "net_present", "net_face",
               "net_person", "net_text", "net_spread", "excitement", "speech", "subject_size", "ln_subject_speed",
               "ln_world_speed", "ln_scale_rate"]
 BASE_LEN = len(BASE_NAMES)
-MOTION = [3, 4, 7, 8, 20, 21]
+MOTION = [3, 4, 7, 8, 21, 22]
 RELATIVE = ["logit_p1", "shot_logit_p1", "rel_ln_change", "rel_ln_peak_change", "rel_ln_action", "rel_camera_per_s",
             "rel_ln_subject_speed", "rel_ln_world_speed", "ln_footage_shots", "footage_share"]
 

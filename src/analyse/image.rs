@@ -126,6 +126,35 @@ pub fn flat_share(p: &Plane) -> f32 {
     flat as f32 / ((p.width - 2) * (p.height - 2)) as f32
 }
 
+/// Share of the picture's detail (total |Laplacian|) carried by its most detailed tenth of
+/// pixels: a natural-image statistic, positive evidence of a camera's picture. A scene's detail
+/// is sparse — edges and texture in places, smooth surfaces between — so the top tenth carries
+/// about 0.35–0.6 of it. Detail spread evenly over the picture is not a scene: noise or
+/// analogue static (≈ 0.25, Gaussian), a smooth synthetic animation (≈ 0.28), heavy blur;
+/// drawn graphics put nearly all of it in their edges (0.8–1). Measured on the four annotated
+/// sets (session 10): real footage 0.31–0.86 (tenth percentile 0.36), plasma 0.27–0.29, static
+/// 0.24–0.26, blur 0.27–0.35, title cards and tickers 0.74–1. A flat picture (no detail at all)
+/// is 1, as drawn graphics are. Scale-free: the picture's contrast does not enter.
+pub fn detail_sparsity(p: &Plane) -> f32 {
+    if p.width < 3 || p.height < 3 {
+        return 1.0;
+    }
+    let mut l: Vec<f32> = Vec::with_capacity((p.width - 2) * (p.height - 2));
+    for y in 1..p.height - 1 {
+        for x in 1..p.width - 1 {
+            l.push((4.0 * p.at(x, y) - p.at(x - 1, y) - p.at(x + 1, y) - p.at(x, y - 1) - p.at(x, y + 1)).abs());
+        }
+    }
+    let total: f64 = l.iter().map(|&v| f64::from(v)).sum();
+    if total <= 0.0 || !total.is_finite() {
+        return 1.0;
+    }
+    let k = (l.len() / 10).max(1);
+    let cut = l.len() - k;
+    l.select_nth_unstable_by(cut, f32::total_cmp);
+    (l[cut..].iter().map(|&v| f64::from(v)).sum::<f64>() / total) as f32
+}
+
 /// Mean colourfulness of packed RGB: `max − min` of each pixel's channels, 0–1.
 pub fn saturation(rgb: &[u8]) -> f32 {
     let n = rgb.len() / 3;
@@ -147,6 +176,30 @@ mod tests {
         let checker = Plane { width: 8, height: 8, data: (0..64).map(|i| if (i % 8 + i / 8) % 2 == 0 { 0.0 } else { 255.0 }).collect() };
         assert!(sharpness(&checker) > 500.0);
         assert!(sharpness(&checker.box_blur(2)) < sharpness(&checker) / 4.0);
+    }
+
+    #[test]
+    fn detail_sparsity_tells_a_scene_from_noise_and_graphics() {
+        // Pseudo-random noise: detail everywhere, the top tenth carries little more than a tenth.
+        let mut seed = 12345u32;
+        let noise: Vec<f32> = (0..64 * 64)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 24) as f32
+            })
+            .collect();
+        let noisy = detail_sparsity(&Plane { width: 64, height: 64, data: noise });
+        assert!((0.15..0.35).contains(&noisy), "{noisy}");
+        // A drawn square on a flat fill: all the detail in its outline.
+        let square: Vec<f32> = (0..64 * 64).map(|i| if (20..40).contains(&(i % 64)) && (20..40).contains(&(i / 64)) { 200.0 } else { 30.0 }).collect();
+        assert!(detail_sparsity(&Plane { width: 64, height: 64, data: square }) > 0.95);
+        // A smooth scene with a few edges: in between, and the same at any contrast.
+        let scene: Vec<f32> = (0..64 * 64).map(|i| { let (x, y) = ((i % 64) as f32, (i / 64) as f32); 100.0 + 20.0 * (x / 9.0).sin() * (y / 7.0).cos() + if x > 40.0 { 50.0 } else { 0.0 } }).collect();
+        let s = detail_sparsity(&Plane { width: 64, height: 64, data: scene.clone() });
+        let half = detail_sparsity(&Plane { width: 64, height: 64, data: scene.iter().map(|v| v * 0.5).collect() });
+        assert!(s > noisy && s < 0.95 && (s - half).abs() < 1e-4, "{s} {half}");
+        assert_eq!(detail_sparsity(&Plane { width: 8, height: 8, data: vec![100.0; 64] }), 1.0);
+        assert_eq!(detail_sparsity(&Plane { width: 2, height: 8, data: vec![0.0; 16] }), 1.0);
     }
 
     #[test]

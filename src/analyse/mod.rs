@@ -66,6 +66,10 @@ pub struct FrameFeatures {
     pub saturation: f32,
     /// Share of pixels with no local detail (see [`image::flat_share`]).
     pub flat_share: f32,
+    /// How much of the detail its most detailed tenth carries (see [`image::detail_sparsity`]);
+    /// dumps written before session 10 lack it.
+    #[serde(default)]
+    pub detail_sparsity: f32,
     /// What the networks saw (see [`NetCues`]), held between the sampled frames of a shot.
     pub nets: NetCues,
 }
@@ -129,6 +133,7 @@ impl Analyser {
         let subject = self.saliency.push(&luma);
         let sharpness = image::sharpness(&luma);
         let flat_share = image::flat_share(&luma);
+        let detail_sparsity = image::detail_sparsity(&luma);
         let colour_entropy = -hist.iter().filter(|&&p| p > 0.0).map(|&p| p * p.log2()).sum::<f32>();
         self.prev_luma = Some(luma);
         self.prev_hist = Some(hist);
@@ -154,6 +159,7 @@ impl Analyser {
             colour_entropy,
             saturation: image::saturation(&f.rgb),
             flat_share,
+            detail_sparsity,
             nets: NetCues::default(),
         }
     }

@@ -16,9 +16,9 @@ use crate::infer::{InferError, Model, Tensor};
 use std::ops::Range;
 
 /// Names of the per-frame numbers, in row order (see [`base`]).
-pub const BASE: [&str; 23] = [
+pub const BASE: [&str; 24] = [
     "luma_mean", "luma_std", "ln_sharpness", "ln_change", "ln_peak_change", "dominant_share", "subject_evidence",
-    "ln_action", "camera_per_s", "colour_entropy", "saturation", "flat_share", "net_present", "net_face",
+    "ln_action", "camera_per_s", "colour_entropy", "saturation", "flat_share", "detail_sparsity", "net_present", "net_face",
     "net_person", "net_text", "net_spread", "excitement", "speech", "subject_size", "ln_subject_speed",
     "ln_world_speed", "ln_scale_rate",
 ];
@@ -28,7 +28,7 @@ pub const BASE: [&str; 23] = [
 pub const INPUTS: usize = 3 * BASE.len() + 1;
 
 /// Columns of [`BASE`] whose shot medians are compared across shots in the relative row.
-const MOTION: [usize; 6] = [3, 4, 7, 8, 20, 21];
+const MOTION: [usize; 6] = [3, 4, 7, 8, 21, 22];
 
 /// Names of the relative row (see [`relative`]).
 pub const RELATIVE: [&str; 10] = [
@@ -64,6 +64,7 @@ pub fn base(f: &FrameFeatures, fps: f64) -> [f32; BASE.len()] {
         f.colour_entropy / 6.0,
         f.saturation,
         f.flat_share,
+        f.detail_sparsity,
         f.nets.present,
         f.nets.face,
         f.nets.person,
