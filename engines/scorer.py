@@ -101,6 +101,8 @@ BASE_NAMES = ["luma_mean", "luma_std", "ln_sharpness", "ln_change", "ln_peak_cha
               "net_person", "net_text", "net_spread", "excitement", "speech", "subject_size", "ln_subject_speed",
               "ln_world_speed", "ln_scale_rate"]
 BASE_LEN = len(BASE_NAMES)
+# A dump's columns (`input_names` of src/select/scorer.rs): the frame's, their ±1 s mean, their shot median, the shot's length.
+INPUT_NAMES = BASE_NAMES + [f"win_{n}" for n in BASE_NAMES] + [f"shot_{n}" for n in BASE_NAMES] + ["ln_shot_s"]
 MOTION = [3, 4, 7, 8, 21, 22]
 RELATIVE = ["logit_p1", "shot_logit_p1", "rel_ln_change", "rel_ln_peak_change", "rel_ln_action", "rel_camera_per_s",
             "rel_ln_subject_speed", "rel_ln_world_speed", "ln_footage_shots", "footage_share"]
@@ -168,6 +170,10 @@ def load_set(dump_dir, gt_path, tag):
         if not p.exists():
             raise SystemExit(f"{p}: no dump for video {vid} (run predict --dump-features first)")
         header, x, r = read_dump(p)
+        if header["inputs"] != INPUT_NAMES:
+            raise SystemExit(f"{p}: dumped with {len(header['inputs'])} columns, the rows are now {len(INPUT_NAMES)} "
+                             f"(columns differ from {next((a for a, b in zip(header['inputs'] + [None] * 99, INPUT_NAMES) if a != b), '?')!r}); "
+                             "remake the dumps with this build (scripts/crossval.sh --redump)")
         y = np.zeros(len(x), dtype=np.float32)
         for fr in gt[vid]:
             if fr < len(y):
