@@ -94,50 +94,32 @@ pub fn mean_std(v: &[f32]) -> (f32, f32) {
     (mean as f32, var.sqrt() as f32)
 }
 
-/// Mean absolute 4-neighbour Laplacian: high for sharp detail, low for blur and flat fills.
-pub fn sharpness(p: &Plane) -> f32 {
-    if p.width < 3 || p.height < 3 {
-        return 0.0;
-    }
-    let mut s = 0.0f64;
-    for y in 1..p.height - 1 {
-        for x in 1..p.width - 1 {
-            let l = 4.0 * p.at(x, y) - p.at(x - 1, y) - p.at(x + 1, y) - p.at(x, y - 1) - p.at(x, y + 1);
-            s += f64::from(l.abs());
-        }
-    }
-    (s / ((p.width - 2) * (p.height - 2)) as f64) as f32
+/// The picture's local detail, all three numbers from one pass of the 4-neighbour Laplacian.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detail {
+    /// Mean absolute Laplacian: high for sharp detail, low for blur and flat fills.
+    pub sharpness: f32,
+    /// Share of pixels with no local detail (|Laplacian| under one grey level): near 1 for black
+    /// frames, flat fills and drawn graphics; low for camera footage, whose sensor noise and
+    /// texture leave few pixels perfectly flat even when it is soft.
+    pub flat_share: f32,
+    /// Share of the total |Laplacian| carried by the most detailed tenth of pixels: a
+    /// natural-image statistic, positive evidence of a camera's picture. A scene's detail is
+    /// sparse — edges and texture in places, smooth surfaces between — so the top tenth carries
+    /// about 0.35–0.6 of it. Detail spread evenly over the picture is not a scene: noise or
+    /// analogue static (≈ 0.25, Gaussian), a smooth synthetic animation (≈ 0.28), heavy blur;
+    /// drawn graphics put nearly all of it in their edges (0.8–1). Measured on the four
+    /// annotated sets (session 10): real footage 0.31–0.86 (tenth percentile 0.36), plasma
+    /// 0.27–0.29, static 0.24–0.26, blur 0.27–0.35, title cards and tickers 0.74–1. A flat
+    /// picture (no detail at all) is 1, as drawn graphics are. Scale-free: the picture's
+    /// contrast does not enter.
+    pub sparsity: f32,
 }
 
-/// Share of pixels with no local detail (|Laplacian| under one grey level): near 1 for black
-/// frames, flat fills and drawn graphics; low for camera footage, whose sensor noise and
-/// texture leave few pixels perfectly flat even when it is soft.
-pub fn flat_share(p: &Plane) -> f32 {
+/// The [`Detail`] of a plane; a plane under 3×3 has none (flat).
+pub fn detail(p: &Plane) -> Detail {
     if p.width < 3 || p.height < 3 {
-        return 1.0;
-    }
-    let mut flat = 0usize;
-    for y in 1..p.height - 1 {
-        for x in 1..p.width - 1 {
-            let l = 4.0 * p.at(x, y) - p.at(x - 1, y) - p.at(x + 1, y) - p.at(x, y - 1) - p.at(x, y + 1);
-            flat += usize::from(l.abs() < 1.0);
-        }
-    }
-    flat as f32 / ((p.width - 2) * (p.height - 2)) as f32
-}
-
-/// Share of the picture's detail (total |Laplacian|) carried by its most detailed tenth of
-/// pixels: a natural-image statistic, positive evidence of a camera's picture. A scene's detail
-/// is sparse — edges and texture in places, smooth surfaces between — so the top tenth carries
-/// about 0.35–0.6 of it. Detail spread evenly over the picture is not a scene: noise or
-/// analogue static (≈ 0.25, Gaussian), a smooth synthetic animation (≈ 0.28), heavy blur;
-/// drawn graphics put nearly all of it in their edges (0.8–1). Measured on the four annotated
-/// sets (session 10): real footage 0.31–0.86 (tenth percentile 0.36), plasma 0.27–0.29, static
-/// 0.24–0.26, blur 0.27–0.35, title cards and tickers 0.74–1. A flat picture (no detail at all)
-/// is 1, as drawn graphics are. Scale-free: the picture's contrast does not enter.
-pub fn detail_sparsity(p: &Plane) -> f32 {
-    if p.width < 3 || p.height < 3 {
-        return 1.0;
+        return Detail { sharpness: 0.0, flat_share: 1.0, sparsity: 1.0 };
     }
     let mut l: Vec<f32> = Vec::with_capacity((p.width - 2) * (p.height - 2));
     for y in 1..p.height - 1 {
@@ -145,14 +127,17 @@ pub fn detail_sparsity(p: &Plane) -> f32 {
             l.push((4.0 * p.at(x, y) - p.at(x - 1, y) - p.at(x + 1, y) - p.at(x, y - 1) - p.at(x, y + 1)).abs());
         }
     }
+    let n = l.len();
     let total: f64 = l.iter().map(|&v| f64::from(v)).sum();
-    if total <= 0.0 || !total.is_finite() {
-        return 1.0;
-    }
-    let k = (l.len() / 10).max(1);
-    let cut = l.len() - k;
-    l.select_nth_unstable_by(cut, f32::total_cmp);
-    (l[cut..].iter().map(|&v| f64::from(v)).sum::<f64>() / total) as f32
+    let flat = l.iter().filter(|&&v| v < 1.0).count();
+    let sparsity = if total > 0.0 && total.is_finite() {
+        let cut = n - (n / 10).max(1);
+        l.select_nth_unstable_by(cut, f32::total_cmp);
+        (l[cut..].iter().map(|&v| f64::from(v)).sum::<f64>() / total) as f32
+    } else {
+        1.0
+    };
+    Detail { sharpness: (total / n as f64) as f32, flat_share: flat as f32 / n as f32, sparsity }
 }
 
 /// Mean colourfulness of packed RGB: `max − min` of each pixel's channels, 0–1.
@@ -172,14 +157,15 @@ mod tests {
     #[test]
     fn flat_image_has_no_sharpness_and_checkerboard_has_much() {
         let flat = Plane { width: 8, height: 8, data: vec![100.0; 64] };
-        assert_eq!(sharpness(&flat), 0.0);
+        assert_eq!(detail(&flat).sharpness, 0.0);
         let checker = Plane { width: 8, height: 8, data: (0..64).map(|i| if (i % 8 + i / 8) % 2 == 0 { 0.0 } else { 255.0 }).collect() };
-        assert!(sharpness(&checker) > 500.0);
-        assert!(sharpness(&checker.box_blur(2)) < sharpness(&checker) / 4.0);
+        assert!(detail(&checker).sharpness > 500.0);
+        assert!(detail(&checker.box_blur(2)).sharpness < detail(&checker).sharpness / 4.0);
     }
 
     #[test]
     fn detail_sparsity_tells_a_scene_from_noise_and_graphics() {
+        let detail_sparsity = |p: &Plane| detail(p).sparsity;
         // Pseudo-random noise: detail everywhere, the top tenth carries little more than a tenth.
         let mut seed = 12345u32;
         let noise: Vec<f32> = (0..64 * 64)
@@ -205,9 +191,10 @@ mod tests {
     #[test]
     fn flat_share_tells_fills_from_texture() {
         let flat = Plane { width: 8, height: 8, data: vec![100.0; 64] };
-        assert_eq!(flat_share(&flat), 1.0);
+        assert_eq!(detail(&flat).flat_share, 1.0);
         let checker = Plane { width: 8, height: 8, data: (0..64).map(|i| if (i % 8 + i / 8) % 2 == 0 { 0.0 } else { 255.0 }).collect() };
-        assert_eq!(flat_share(&checker), 0.0);
+        assert_eq!(detail(&checker).flat_share, 0.0);
+        assert_eq!(detail(&Plane { width: 2, height: 8, data: vec![0.0; 16] }), Detail { sharpness: 0.0, flat_share: 1.0, sparsity: 1.0 });
         assert_eq!(saturation(&[10, 10, 10, 255, 0, 0]), 0.5);
     }
 

@@ -64,11 +64,11 @@ pub struct FrameFeatures {
     pub colour_entropy: f32,
     /// Mean colourfulness, 0–1.
     pub saturation: f32,
-    /// Share of pixels with no local detail (see [`image::flat_share`]).
+    /// Share of pixels with no local detail (see [`image::Detail::flat_share`]).
     pub flat_share: f32,
-    /// How much of the detail its most detailed tenth carries (see [`image::detail_sparsity`]);
-    /// dumps written before session 10 lack it.
-    #[serde(default)]
+    /// How much of the detail its most detailed tenth carries (see [`image::Detail::sparsity`]).
+    /// Dumps written before session 10 lack it and `replay` refuses them, naming the field,
+    /// rather than judge with a made-up value.
     pub detail_sparsity: f32,
     /// What the networks saw (see [`NetCues`]), held between the sampled frames of a shot.
     pub nets: NetCues,
@@ -131,16 +131,14 @@ impl Analyser {
             self.saliency.reset();
         }
         let subject = self.saliency.push(&luma);
-        let sharpness = image::sharpness(&luma);
-        let flat_share = image::flat_share(&luma);
-        let detail_sparsity = image::detail_sparsity(&luma);
+        let detail = image::detail(&luma);
         let colour_entropy = -hist.iter().filter(|&&p| p > 0.0).map(|&p| p * p.log2()).sum::<f32>();
         self.prev_luma = Some(luma);
         self.prev_hist = Some(hist);
         FrameFeatures {
             luma_mean,
             luma_std,
-            sharpness,
+            sharpness: detail.sharpness,
             change,
             peak_change,
             dominant_share,
@@ -158,8 +156,8 @@ impl Analyser {
             subject_area: 0.0,
             colour_entropy,
             saturation: image::saturation(&f.rgb),
-            flat_share,
-            detail_sparsity,
+            flat_share: detail.flat_share,
+            detail_sparsity: detail.sparsity,
             nets: NetCues::default(),
         }
     }
