@@ -172,6 +172,92 @@ CONF2 = dict(
 EXTRA1_USED = set(d["name"].lower() for d in SOURCES)
 
 
+# ----------------------------------------------------------------------------------------
+# Third set, "extra3" (--set extra3): other sequences again, none in extra, extra2, dev, dev2 or
+# HELD_OUT.md.  Original frames (jpg) with per-frame boxes: OTB-100 sequences and LaSOT airplane-1
+# that etaisella/AlphaRefine carried for a while (deleted from its HEAD, so fixed earlier commits
+# are read), OTB Skating1 / Soccer / Deer from mani-monaj/ColorTracker and OTB Girl from masa-nudt/KCFDP.
+# ----------------------------------------------------------------------------------------
+SEED3 = 20261203
+ALPHAREF = "etaisella/AlphaRefine"
+AR_OTB = "dc371e9d607ad2efca5aee21606e748d12a5035a"   # 2022-03-13: Gym, Woman, Basketball, Singer1, Vase, Bird2
+AR_OTB2 = "a3991f0f8e12bc358845a82ef9eca61dbf196ad8"  # 2022-02-14: Skating2, Surfer (removed the same day)
+AR_LASOT = "f96f52aff3be10d15de3653f7fc4e226d5be8f52"  # 2022-02-07: LaSOT airplane-1
+COLORTR = "mani-monaj/ColorTracker"
+COLORTR_HEAD = "051e98da4cecb48901fd521935ca6e937e57c633"
+CACF = "thias15/Context-Aware-CF-Tracking"
+CACF_HEAD = "2b1198a24aea6420d28987f68622f50a2970ffac"
+STAPLE = "bertinetto/staple"
+STAPLE_CAR1 = "74c09aabebf6cc13f3a9b0ce3a8efa586b08076f"  # 2016-04-11: vot15_car1, frames 1-252 of 742 boxes
+KCFDP = "masa-nudt/KCFDP"
+KCFDP_HEAD = "224bc33a65ee05e99b347ada33c30b9ac28eab8f"
+OTB_LIC = "none stated (OTB, academic)"
+
+
+def _otb3(name, repo, commit, folder, subject, setting, gt="groundtruth_rect.txt", img="img"):
+    return dict(name=name, dataset="OTB-100", repo=repo, commit=commit, img=f"{folder}/{img}",
+                gt=f"{folder}/{gt}", fps=30, play=30, licence=OTB_LIC, subject=subject, setting=setting)
+
+
+SOURCES3 = [
+    _otb3("Gym", ALPHAREF, AR_OTB, "pytracking/Gym", "rhythmic gymnast (Beijing 2008)", "broadcast sport"),
+    _otb3("Woman", ALPHAREF, AR_OTB, "pytracking/Woman", "woman walking past parked cars", "street, seen from above"),
+    _otb3("Basketball", ALPHAREF, AR_OTB, "pytracking/Basketball", "basketball player", "broadcast sport"),
+    _otb3("Singer1", ALPHAREF, AR_OTB, "pytracking/Singer1", "singer on stage", "concert, zooming camera"),
+    _otb3("Vase", ALPHAREF, AR_OTB, "pytracking/Vase", "printed pen pot ('vase') on a desk", "indoor, rotating / zooming handheld camera"),
+    _otb3("Bird2", ALPHAREF, AR_OTB, "pytracking/Bird2", "small bird on a wire", "animated film"),
+    _otb3("Skating2", ALPHAREF, AR_OTB2, "pytracking/Skating2", "figure-skating pair (first target)",
+          "ice rink, broadcast"),
+    _otb3("Surfer", ALPHAREF, AR_OTB2, "pytracking/Surfer", "surfer's head", "sea, long lens"),
+    _otb3("Skating1", COLORTR, COLORTR_HEAD, "sequences/Skating1", "figure skater (stage lighting)",
+          "ice show, broadcast"),
+    _otb3("Soccer", COLORTR, COLORTR_HEAD, "sequences/Soccer", "footballer's face in a celebrating crowd",
+          "broadcast sport, confetti"),
+    _otb3("Deer", COLORTR, COLORTR_HEAD, "sequences/deer", "running deer's head", "outdoor, panning",
+          gt="deer_gt.txt", img="imgs"),
+    _otb3("Girl", KCFDP, KCFDP_HEAD, "Girl", "girl's face, turning on a chair (128x96 original)",
+          "indoor, fixed camera"),
+    _otb3("Car1", CACF, CACF_HEAD, "SAMF_CA/sequences/Car1", "car on a road (grey, low resolution)",
+          "road, with motorbike and cars"),
+    _otb3("Jumping", CACF, CACF_HEAD, "MOSSE_CA/sequences/Jumping", "face of a man skipping rope",
+          "outdoor, handheld"),
+    _otb3("Human7", CACF, CACF_HEAD, "DCF_CA/sequences/Human7", "woman walking", "street, shaky handheld"),
+    dict(name="car1_vot15", dataset="VOT2015 car1 (first 252 frames as shipped)", repo=STAPLE, commit=STAPLE_CAR1,
+         img="vot15_car1/imgs", gt="vot15_car1/groundtruth.txt", fps=30, play=30,
+         licence="none stated (VOT, academic)", subject="car", setting="road, in-car camera"),
+    dict(name="airplane-1", dataset="LaSOT", repo=ALPHAREF, commit=AR_LASOT, img="airplane-1/img",
+         gt="airplane-1/groundtruth.txt", fps=30, play=30, licence="none stated (LaSOT, research use)",
+         subject="light aircraft", setting="airstrip, spectators, handheld"),
+]
+# calm counterparts: the least-motion window of a long sequence, disjoint from its main window
+# (at most 150 frames: shorter windows are calmer; Gym, Woman and Skating2 were tried too, their least-motion
+# windows still rate active, so they are not listed)
+for _n in ("Basketball", "airplane-1", "Skating1", "Car1"):
+    _d = dict(next(x for x in SOURCES3 if x["name"] == _n))
+    _d.update(name=_n + "-still", window="least", exclude_window_of=_n, max_frames=150,
+              subject=_d["subject"] + " (least-motion 150-frame window)")
+    SOURCES3.append(_d)
+
+CONF3 = dict(
+    title="# extra3 — more real annotated footage in the contest format (third extra set)\n",
+    built="Built by `engines/dataset/make_extra.py --set extra3` with its own fixed seed, the same construction as "
+          "`extra` / `extra2` (and dev2) from yet other public sequences (none in extra, extra2, dev, dev2 or "
+          "HELD_OUT.md).\n",
+    sources_note="Public academic benchmarks taken from repositories that ship them as original JPEG frames with "
+                 "per-frame boxes (no licence is stated for the footage; research use): OTB-100 sequences and the "
+                 "LaSOT sequence airplane-1 from an earlier commit of a tracker repository, three more OTB-100 "
+                 "sequences from another, three more and the first 252 frames of VOT2015 car1 from two others, OTB Girl (128x96, upscaled) from a fifth. Boxes are the benchmarks' own axis-aligned boxes (Skating2: the first "
+                 "target's file; VOT2015 car1: bounding box of its polygon). Everything plays at 30 fps. Long sequences are cut to the 240-frame window with "
+                 "the most subject motion; a `-still` entry is the least-motion window (at most 150 frames) of the same sequence, "
+                 "disjoint from the main one (never in the same compilation). None is in HELD_OUT.md, dev, dev2, "
+                 "extra or extra2.\n",
+    credits="\nCredits: OTB-100 (Wu, Lim, Yang, TPAMI 2015); VOT2015 (Kristan et al.); LaSOT (Fan et al., CVPR "
+            "2019); repositories etaisella/AlphaRefine, mani-monaj/ColorTracker, thias15/Context-Aware-CF-Tracking, "
+            "bertinetto/staple and masa-nudt/KCFDP.\n",
+)
+EXTRA2_USED = set(d["name"].lower().replace("-still", "") for d in SOURCES2)
+
+
 # README wording of the "extra" set (kept byte-identical); main() swaps in CONF2 for --set extra2.
 CONF = dict(
     title="# extra — more real annotated footage in the contest format\n",
@@ -356,10 +442,11 @@ class Source:
 
     def _choose_window(self):
         n = self.total
-        L = min(MAX_FRAMES, n)
+        mf = self.spec.get("max_frames", MAX_FRAMES)  # extra3 still windows: shorter (calmer) windows
+        L = min(mf, n)
         ex = self.spec.get("_exclude")  # [a, b): frames of another pool entry's window (same sequence)
         if ex:
-            L = min(MAX_FRAMES, max(ex[0], n - ex[1]))  # longest window that fits beside it
+            L = min(mf, max(ex[0], n - ex[1]))  # longest window that fits beside it
         c = self.boxes_all[:, :2] + self.boxes_all[:, 2:] / 2
         diag = math.hypot(*self.size)
         mv = np.r_[0.0, np.hypot(*np.diff(c, axis=0).T) / diag]
@@ -1299,11 +1386,11 @@ def write_readme(out, pool, recs, metas, gts):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", choices=["extra", "extra2"], default="extra",
-                    help="which set: extra (SOURCES, SEED) or extra2 (SOURCES2, SEED2)")
+    ap.add_argument("--set", choices=["extra", "extra2", "extra3"], default="extra",
+                    help="which set: extra (SOURCES, SEED), extra2 (SOURCES2, SEED2) or extra3 (SOURCES3, SEED3)")
     ap.add_argument("--out", default=None, help="default /work/<set>")
     ap.add_argument("--mirror", default="/work/.mirror")
-    ap.add_argument("--videos", type=int, default=None, help="default 66 (extra) / 40 (extra2)")
+    ap.add_argument("--videos", type=int, default=None, help="default 66 (extra) / 40 (extra2) / 2 per extra3 source, at most 50 (extra3)")
     ap.add_argument("--only-pool", action="store_true")
     ap.add_argument("--readme-only", action="store_true", help="rewrite README.md from an existing build")
     ap.add_argument("--limit", type=int, default=0, help="build only the first N videos (debug)")
@@ -1313,11 +1400,15 @@ def main():
         SEED = SEED2
         CONF.update(CONF2)
         specs = SOURCES2
+    elif args.set == "extra3":
+        SEED = SEED3
+        CONF.update(CONF3)
+        specs = SOURCES3
     else:
         specs = SOURCES
     out = args.out or "/work/" + args.set
     if args.videos is None:
-        args.videos = 66 if args.set == "extra" else 40
+        args.videos = {"extra": 66, "extra2": 40}.get(args.set) or min(50, 2 * len(SOURCES3))
     if args.readme_only:
         rd = lambda n: [json.loads(l) for l in open(os.path.join(out, n))]
         write_readme(out, json.load(open(os.path.join(out, "pool.json")))["sources"], rd("sources.jsonl"),
@@ -1336,6 +1427,9 @@ def main():
             continue
         if args.set == "extra2" and spec["name"].lower().replace("-still", "") in EXTRA1_USED:
             print("skip (already in extra):", spec["name"], file=sys.stderr)
+            continue
+        if args.set == "extra3" and spec["name"].lower().replace("-still", "") in EXTRA1_USED | EXTRA2_USED:
+            print("skip (already in extra / extra2):", spec["name"], file=sys.stderr)
             continue
         if spec.get("exclude_window_of"):
             other = sources.get(spec["exclude_window_of"])
