@@ -17,13 +17,16 @@
 //! The module is split by what each part holds: `pipeline` builds the decode pipeline and
 //! runs the loop that hands frames to the caller; `video` and `audio` are the branches
 //! linked for each decoded stream; `probe` holds the passes that only learn about a file
-//! (the decode-only frame count, the prerolled frame rate and duration). This file keeps the
+//! (the decode-only frame count, the prerolled frame rate and duration); `container` looks at an
+//! MP4's top-level boxes first, so that a recording cut short fails at once, named as such,
+//! rather than after the start-up bound. This file keeps the
 //! public types, and re-exports the entry points so that their paths stay `crate::decode::…`.
 
 pub mod hardware;
 pub(crate) mod plumbing;
 
 mod audio;
+mod container;
 mod pipeline;
 mod probe;
 mod video;
@@ -42,6 +45,8 @@ pub enum DecodeError {
     Init { path: PathBuf, msg: String },
     #[error("{path}: file not found or not readable")]
     NotReadable { path: PathBuf },
+    #[error("{path}: {source}")]
+    Incomplete { path: PathBuf, source: container::Incomplete },
     #[error("{path}: cannot build the decode pipeline: {msg}")]
     Pipeline { path: PathBuf, msg: String },
     #[error("{path}: decoding failed: {msg}")]
@@ -117,7 +122,8 @@ impl DetailOptions {
 impl DecodeOptions {
     /// How long a file may take to show its streams. A local file does so in milliseconds;
     /// GStreamer 1.22's decodebin sometimes swallows the demuxer's error on a truncated MP4
-    /// (no `moov`), and the pipeline then stays silent: this bounds that case.
+    /// (no `moov`), and the pipeline then stays silent. `container` catches the usual form of
+    /// that file before GStreamer opens it; this bounds whatever other file goes quiet so.
     pub fn startup_timeout(&self) -> Duration {
         self.stall_timeout.min(Duration::from_secs(5))
     }

@@ -86,9 +86,7 @@ pub fn decode_with_audio(
 
 fn run<A: FnMut(&[f32]) + Send>(path: &Path, opts: &DecodeOptions, on_frame: &mut dyn FnMut(AnalysisFrame), on_audio: Option<A>) -> Result<StreamInfo, DecodeError> {
     init(path)?;
-    if std::fs::File::open(path).is_err() {
-        return Err(DecodeError::NotReadable { path: path.into() });
-    }
+    super::container::open_check(path)?;
     // A scope, so that the audio callback may borrow from the caller; the scope joins its
     // thread (and passes on its panic) before returning.
     std::thread::scope(|scope| {

@@ -19,9 +19,7 @@ use std::time::Instant;
 /// to learn a video's true frame count.
 pub fn decode_only(path: &Path, opts: &DecodeOptions) -> Result<StreamInfo, DecodeError> {
     init(path)?;
-    if std::fs::File::open(path).is_err() {
-        return Err(DecodeError::NotReadable { path: path.into() });
-    }
+    super::container::open_check(path)?;
     let started = Instant::now();
     let (pipeline, dbin) = file_decodebin(path).map_err(|e| pipe_err(path, e))?;
     let counter = Arc::new(Mutex::new((0u64, None::<(u32, u32, f64)>)));
@@ -120,6 +118,8 @@ pub fn probe_frames(path: &Path) -> Option<u64> {
 /// before decoding starts.
 pub fn probe_stream(path: &Path) -> Option<(Option<f64>, Option<f64>)> {
     gst::init().ok()?;
+    // An MP4 without its index would hold the preroll below for its whole 5 s.
+    super::container::open_check(path).ok()?;
     let (pipeline, dbin) = file_decodebin(path).ok()?;
     let fps = Arc::new(Mutex::new(None::<f64>));
     {
