@@ -34,6 +34,11 @@ class Settings:
     # Per-frame numbers (BASE_NAMES; the frame's own, ±1 s and shot columns alike) stage 1 does
     # not see: colour is no evidence of whether a picture comes from a camera (train_scorer.py).
     stage1_drop: frozenset = frozenset({"saturation", "colour_entropy"})
+    # Networks averaged per stage (each a whole two-stage fit from its own seed: its own
+    # initial weights and its own inner split for stage 2's out-of-fold rows). One network
+    # fit on ~150 videos leans on whichever videos its start favoured; the mean of several
+    # does not, so a fold's verdict on unfamiliar material swings less.
+    members: int = 1
 
     @staticmethod
     def add_args(ap, tuning=False):
@@ -43,6 +48,8 @@ class Settings:
             ap.add_argument("--l2", type=float, default=d.l2, help=f"L2 decay of the networks (default {d.l2})")
             ap.add_argument("--steps", type=int, default=d.steps, help=f"training steps per network (default {d.steps})")
             ap.add_argument("--hidden", default=",".join(map(str, d.hidden)), help="hidden layer sizes, e.g. 32,16")
+        ap.add_argument("--members", type=int, default=None,
+                        help=f"networks averaged per stage, each fit from its own seed (default {d.members})")
         ap.add_argument("--stage1-skip", action="append", metavar="NAME",
                         help="a set the first stage (footage or not) does not learn from; the second stage does "
                              f"(default: {','.join(sorted(d.stage1_skip))}; 'none' for none)")
@@ -57,6 +64,8 @@ class Settings:
         kw = {}
         if getattr(args, "l2", None) is not None:
             kw.update(l2=args.l2, steps=args.steps, hidden=tuple(int(h) for h in args.hidden.split(",")))
+        if getattr(args, "members", None) is not None:
+            kw["members"] = args.members
         if args.stage1_skip is not None:
             kw["stage1_skip"] = names(args.stage1_skip)
         if args.stage1_drop is not None:
@@ -67,11 +76,14 @@ class Settings:
         unknown = set(self.stage1_drop) - set(BASE_NAMES)
         if unknown:
             raise SystemExit(f"stage-1 drop: unknown per-frame numbers {sorted(unknown)}")
+        if self.members < 1:
+            raise SystemExit(f"members: {self.members} networks per stage; at least 1")
         return self
 
     def card(self):
         return {"hidden": list(self.hidden), "l2": self.l2, "steps": self.steps,
-                "stage1_skip": sorted(self.stage1_skip), "stage1_drop": sorted(self.stage1_drop)}
+                "stage1_skip": sorted(self.stage1_skip), "stage1_drop": sorted(self.stage1_drop),
+                "members": self.members}
 
     def stage1_mask(self, names):
         """0/1 per input column: 0 where the column is one of `stage1_drop`'s numbers."""
@@ -250,6 +262,13 @@ def train_mlp(Xs, ys, settings=DEFAULT, seed=7, lr=3e-3, mask=None):
 
 
 def train(videos, seed=7, settings=DEFAULT):
+    """`settings.members` two-stage fits ([`train_one`]), seeds `seed`, `seed + 100`, …: their
+    networks are averaged per stage at run time ([`predict_video`], [`export_onnx`])."""
+    fits = [train_one(videos, seed + 100 * m, settings) for m in range(settings.members)]
+    return {"stage1": [f["stage1"] for f in fits], "stage2": [f["stage2"] for f in fits]}
+
+
+def train_one(videos, seed=7, settings=DEFAULT):
     """The two-stage scorer. Stage 1 learns what is live camera footage at all (label: the frame
     comes from a real recording, highlight or not: positive evidence, not a list of filler
     symptoms); stage 2 learns which footage is the highlight, from the absolute rows plus the
@@ -281,10 +300,14 @@ def train(videos, seed=7, settings=DEFAULT):
 
 
 def predict_video(params, v):
-    """(p1, p) of one video, as the engine computes them."""
-    p1 = predict(params["stage1"], v["X"]).astype(np.float32)
+    """(p1, p) of one video, as the engine computes them: each stage the mean of its networks."""
+    p1 = predict_mean(params["stage1"], v["X"]).astype(np.float32)
     r = relative(v["X"], p1, v["shots"], v["fps"])
-    return p1, p1 * predict(params["stage2"], np.concatenate([v["X"], r], 1))
+    return p1, p1 * predict_mean(params["stage2"], np.concatenate([v["X"], r], 1))
+
+
+def predict_mean(members, X):
+    return np.mean([predict(m, X) for m in members], axis=0)
 
 
 def predict(params, X):
@@ -313,6 +336,22 @@ def _mlp_nodes(params, inp, prefix, out):
     return nodes, inits
 
 
+def _stage_nodes(members, inp, prefix, out):
+    """One stage: its network, or the mean of its networks (ONNX `Mean`). A single network keeps
+    the graph it always had (same node names), so one-member models are unchanged."""
+    from onnx import helper
+    if len(members) == 1:
+        return _mlp_nodes(members[0], inp, prefix, out)
+    nodes, inits, outs = [], [], []
+    for k, m in enumerate(members):
+        n, i = _mlp_nodes(m, inp, f"{prefix}m{k}_", f"{prefix}p{k}")
+        nodes += n
+        inits += i
+        outs.append(f"{prefix}p{k}")
+    nodes.append(helper.make_node("Mean", outs, [out]))
+    return nodes, inits
+
+
 def export_onnx(params, path, names):
     """Writes both stages as one ONNX graph (opset 17): inputs `x` [N, d] and `r` [N, len(RELATIVE)]
     float32; outputs `p1` [N, 1] (stage 1, from x alone: footage) and `p` [N, 1]
@@ -321,9 +360,9 @@ def export_onnx(params, path, names):
     from onnx import TensorProto, helper
 
     d = len(names)
-    n1, i1 = _mlp_nodes(params["stage1"], "x", "s1_", "p1")
+    n1, i1 = _stage_nodes(params["stage1"], "x", "s1_", "p1")
     cat = helper.make_node("Concat", ["x", "r"], ["xr"], axis=1)
-    n2, i2 = _mlp_nodes(params["stage2"], "xr", "s2_", "p2")
+    n2, i2 = _stage_nodes(params["stage2"], "xr", "s2_", "p2")
     n2.append(helper.make_node("Mul", ["p1", "p2"], ["p"]))
     graph = helper.make_graph(n1 + [cat] + n2, "highlight_scorer",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", d]),
@@ -334,4 +373,25 @@ def export_onnx(params, path, names):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="highlightd engines/scorer.py")
     model.ir_version = 8
     onnx.checker.check_model(model)
+    _agrees_with_numpy(model, params, d)
     Path(path).write_bytes(model.SerializeToString())
+
+
+def _agrees_with_numpy(model, params, d, n=64):
+    """The graph computes what `predict_video`'s maths does (each stage the mean of its
+    networks, p = p1 × p2) on random rows, or the export stops: a wrong graph would otherwise
+    only show as a worse score."""
+    import onnxruntime as ort
+    rng = np.random.default_rng(0)
+    # Rows spread like the training rows (stage 2's standardisation sees every column; stage
+    # 1's zeroes the ones it is blind to).
+    s2 = params["stage2"][0]
+    x = (s2["mean"][:d] + rng.normal(0, 1.5, (n, d)) / s2["inv_std"][:d]).astype(np.float32)
+    r = rng.uniform(0, 1, (n, len(RELATIVE))).astype(np.float32)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    p1, p = (o[:, 0] for o in sess.run(["p1", "p"], {"x": x, "r": r}))
+    want1 = predict_mean(params["stage1"], x)
+    want = want1 * predict_mean(params["stage2"], np.concatenate([x, r], 1))
+    err = max(np.abs(p1 - want1).max(), np.abs(p - want).max())
+    if not err < 1e-4:
+        raise SystemExit(f"export: the ONNX graph differs from the numpy model by {err:.2e}")

@@ -16,11 +16,16 @@ Training data (real annotated footage; see each set's README for sources and lic
   (which real moment is the highlight) learns from it: with the first stage (is this live
   camera footage?) learning from it too, leave-one-kind-out let unseen credits and colour bars
   through as footage (filler-only videos answered empty 6 of 9 instead of 9 of 9).
+- extra3 (--set extra3=PATH; 42 videos by make_extra.py --set extra3 from 17 more sequences,
+  original frames of OTB-100, LaSOT airplane-1 and VOT2015 car1; engines/dataset/sources3.txt).
+  Both stages learn from it: over three fold draws with it in the folds, training on it moved
+  held-out dev2 / dev / extra / extra2 by -0.2 / +2.0 / +1.2 / +0.1 (README, "Measured").
 Stage 1 does not see colour saturation and colour entropy (`--stage1-drop`): vivid or muted
 colour is no evidence of whether a picture comes from a camera (umbrellas, tropical fish and
 sports kit are saturated; title cards and plasma fillers may be grey), and the held-out folds
 showed stage 1 rejecting unfamiliar real footage for its colour.
-The shipped model: `train_scorer.py --dumps out/dumps --set extra=../extra --set extra2=../extra2`
+The shipped model: `train_scorer.py --dumps out/dumps --set extra=../extra --set extra2=../extra2
+--set extra3=../extra3`
 (both of the above are scorer.Settings' defaults).
 The held-out footage of ../shared/evalsets/HELD_OUT.md is not among them.
 
