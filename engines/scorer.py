@@ -39,6 +39,9 @@ class Settings:
     # fit on ~150 videos leans on whichever videos its start favoured; the mean of several
     # does not, so a fold's verdict on unfamiliar material swings less.
     members: int = 1
+    # Standard deviation of the Gaussian noise added to the standardised rows at every
+    # training step (0: none).
+    noise: float = 0.0
 
     @staticmethod
     def add_args(ap, tuning=False):
@@ -48,6 +51,8 @@ class Settings:
             ap.add_argument("--l2", type=float, default=d.l2, help=f"L2 decay of the networks (default {d.l2})")
             ap.add_argument("--steps", type=int, default=d.steps, help=f"training steps per network (default {d.steps})")
             ap.add_argument("--hidden", default=",".join(map(str, d.hidden)), help="hidden layer sizes, e.g. 32,16")
+        ap.add_argument("--noise", type=float, default=None,
+                        help=f"std of the noise added to the standardised rows in training (default {d.noise})")
         ap.add_argument("--members", type=int, default=None,
                         help=f"networks averaged per stage, each fit from its own seed (default {d.members})")
         ap.add_argument("--stage1-skip", action="append", metavar="NAME",
@@ -66,6 +71,8 @@ class Settings:
             kw.update(l2=args.l2, steps=args.steps, hidden=tuple(int(h) for h in args.hidden.split(",")))
         if getattr(args, "members", None) is not None:
             kw["members"] = args.members
+        if getattr(args, "noise", None) is not None:
+            kw["noise"] = args.noise
         if args.stage1_skip is not None:
             kw["stage1_skip"] = names(args.stage1_skip)
         if args.stage1_drop is not None:
@@ -83,7 +90,7 @@ class Settings:
     def card(self):
         return {"hidden": list(self.hidden), "l2": self.l2, "steps": self.steps,
                 "stage1_skip": sorted(self.stage1_skip), "stage1_drop": sorted(self.stage1_drop),
-                "members": self.members}
+                "members": self.members, "noise": self.noise}
 
     def stage1_mask(self, names):
         """0/1 per input column: 0 where the column is one of `stage1_drop`'s numbers."""
@@ -231,9 +238,14 @@ def train_mlp(Xs, ys, settings=DEFAULT, seed=7, lr=3e-3, mask=None):
     m = [[np.zeros_like(a) for a in l] for l in layers]
     s = [[np.zeros_like(a) for a in l] for l in layers]
     b1, b2, eps = 0.9, 0.999, 1e-8
+    keep = None if mask is None else np.asarray(mask, dtype=np.float32)
     for t in range(1, steps + 1):
-        acts = [Z]
-        h = Z
+        Zt = Z
+        if settings.noise > 0:
+            e = rng.normal(0, settings.noise, Z.shape).astype(np.float32)
+            Zt = Z + (e if keep is None else e * keep)
+        acts = [Zt]
+        h = Zt
         for W, b in layers[:-1]:
             h = np.maximum(h @ W + b, 0.0)
             acts.append(h)
