@@ -388,8 +388,10 @@ fn scan(sh: &Shared, stability: &mut Stability) -> usize {
             Ok(Enqueued::New(j)) => {
                 info!(job = j.id, input = %path.display(), "queued");
                 stability.settle(&path, size, mtime);
-                sh.wake_workers();
+                // The event before the wake: a woken worker publishes `started` at once, and a
+                // fleet must never see a job start before it was queued.
                 sh.status.event(JobEvent::queued(j.id.to_string(), path.display().to_string()));
+                sh.wake_workers();
                 sh.publish_status();
             }
             Ok(Enqueued::Existing(_)) => stability.settle(&path, size, mtime),
@@ -418,8 +420,8 @@ fn known_again(sh: &Shared, job: &crate::jobs::Job) {
         (JobState::Failed, true) => match sh.store.retry(job.id) {
             Ok(j) => {
                 info!(job = j.id, input = %j.input.display(), "put back from failed/: queued again");
-                sh.wake_workers();
                 sh.status.event(JobEvent::queued(j.id.to_string(), j.input.display().to_string()));
+                sh.wake_workers();
                 sh.publish_status();
             }
             Err(e) => warn!(input = %job.input.display(), "cannot queue again: {e}"),
