@@ -70,6 +70,11 @@ pub struct FrameFeatures {
     /// Dumps written before session 10 lack it and `replay` refuses them, naming the field,
     /// rather than judge with a made-up value.
     pub detail_sparsity: f32,
+    /// How much of the picture the previous one, moved as the camera moved, does not explain:
+    /// `1 − r` on the coarse grid (see [`saliency::decorrelation`]); near 0 for camera footage
+    /// however it moves, near 1 for static and per-frame noise. Required in dumps, as
+    /// `detail_sparsity` is: `replay` refuses older dumps, naming the field.
+    pub decorrelation: f32,
     /// What the networks saw (see [`NetCues`]), held between the sampled frames of a shot.
     pub nets: NetCues,
 }
@@ -158,6 +163,7 @@ impl Analyser {
             saturation: image::saturation(&f.rgb),
             flat_share: detail.flat_share,
             detail_sparsity: detail.sparsity,
+            decorrelation: subject.decorrelation,
             nets: NetCues::default(),
         }
     }

@@ -39,6 +39,9 @@ pub struct Subject {
     /// its motion against the scenery, which is what activity in the world means.
     pub camera_dx: f32,
     pub camera_dy: f32,
+    /// `1 − r`, r the correlation of this grid with the previous one moved by the camera's
+    /// shift (see [`decorrelation`]); 0 when there is no previous grid (first frame, after a cut).
+    pub decorrelation: f32,
 }
 
 /// Stateful per-video saliency: keeps the previous grid and the FFT plans.
@@ -69,22 +72,22 @@ impl Saliency {
         let factor = (luma.width.max(luma.height) / GRID).max(1);
         let grid = luma.downscale(factor);
         let sr = self.spectral_residual(&grid);
-        let (motion, action, (camera, camera_dx, camera_dy)) = match &self.prev {
+        let (motion, action, (camera, camera_dx, camera_dy), decorrelation) = match &self.prev {
             Some(prev) if prev.width == grid.width && prev.height == grid.height => {
                 let (dx, dy) = global_shift(prev, &grid);
                 let r = residual(prev, &grid, dx, dy);
                 let a = r.data.iter().sum::<f32>() / r.data.len().max(1) as f32;
                 let (fx, fy) = global_shift_subcell(prev, &grid);
                 let (cx, cy) = (fx / grid.width as f32, fy / grid.height as f32);
-                (Some(r.box_blur(1)), a, ((cx * cx + cy * cy).sqrt(), cx, cy))
+                (Some(r.box_blur(1)), a, ((cx * cx + cy * cy).sqrt(), cx, cy), decorrelation(prev, &grid, dx, dy))
             }
-            _ => (None, 0.0, (0.0, 0.0, 0.0)),
+            _ => (None, 0.0, (0.0, 0.0, 0.0), 0.0),
         };
         self.prev = Some(grid);
         let mut map = mix(&sr, motion.as_ref());
         centre_bias(&mut map);
         let (x, y, evidence) = centroid(&map);
-        Subject { x, y, evidence, action, camera, camera_dx, camera_dy }
+        Subject { x, y, evidence, action, camera, camera_dx, camera_dy, decorrelation }
     }
 
     /// Spectral residual saliency of `p`, computed on a zero-padded GRID × GRID square and
@@ -192,6 +195,47 @@ fn shift_search(prev: &Plane, cur: &Plane) -> (Vec<Option<f32>>, isize, isize) {
         }
     }
     (costs, best.1, best.2)
+}
+
+/// `1 − r`, with r the Pearson correlation of `cur` and `prev` shifted by `(dx, dy)` over
+/// their overlap: how much of the new picture its predecessor, moved as the camera moved,
+/// fails to explain. Positive evidence of a camera's picture, and a physical one: a scene
+/// seen 40 ms later is mostly the same scene, so on the coarse grid r stays high through pans,
+/// shake and moving subjects, while analogue static or any per-frame noise is a new picture
+/// every frame (r ≈ 0, so ≈ 1). It is scale-free (neither brightness nor contrast enters) and
+/// depends on no other frame of the video. A flat grid (no spread to correlate) gives 0, as
+/// an unchanged one does: black and stills have detectors of their own.
+pub fn decorrelation(prev: &Plane, cur: &Plane, dx: isize, dy: isize) -> f32 {
+    let (w, h) = (cur.width as isize, cur.height as isize);
+    if prev.width != cur.width || prev.height != cur.height {
+        return 0.0;
+    }
+    let (x0, x1) = (dx.max(0), (w + dx).min(w));
+    let (y0, y1) = (dy.max(0), (h + dy).min(h));
+    if x1 <= x0 || y1 <= y0 {
+        return 0.0;
+    }
+    let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let a = f64::from(prev.data[((y - dy) * w + x - dx) as usize]);
+            let b = f64::from(cur.data[(y * w + x) as usize]);
+            n += 1.0;
+            sa += a;
+            sb += b;
+            saa += a * a;
+            sbb += b * b;
+            sab += a * b;
+        }
+    }
+    let va = (saa / n - (sa / n).powi(2)).max(0.0);
+    let vb = (sbb / n - (sb / n).powi(2)).max(0.0);
+    // Under one grey level of spread there is nothing to correlate (black, a flat fill).
+    if va < 1.0 || vb < 1.0 {
+        return 0.0;
+    }
+    let r = (sab / n - (sa / n) * (sb / n)) / (va * vb).sqrt();
+    (1.0 - r).clamp(0.0, 2.0) as f32
 }
 
 /// `|cur - prev shifted by (dx, dy)|`, zero where the shifted frame has no data.
@@ -322,5 +366,50 @@ mod tests {
         let mut s = Saliency::new();
         let subj = s.push(&Plane { width: 64, height: 36, data: vec![128.0; 64 * 36] });
         assert_eq!(subj.evidence, 0.0);
+    }
+
+    #[test]
+    fn decorrelation_is_low_for_a_panned_scene_and_high_for_noise() {
+        // A pan with a subject moving against it (a bright block, a large share of the
+        // picture's spread): once moved back, the old picture explains most of the new one.
+        let (a, b) = (scene(64, 36, 10, 10, 0), scene(64, 36, 12, 10, 2));
+        let (dx, dy) = global_shift(&a, &b);
+        assert!(decorrelation(&a, &b, dx, dy) < 0.5, "{}", decorrelation(&a, &b, dx, dy));
+        assert_eq!(decorrelation(&a, &a, 0, 0), 0.0);
+        // Two independent noise pictures: nothing of one is in the other, at any shift.
+        let mut seed = 7u32;
+        let mut noise = || {
+            Plane {
+                width: 64,
+                height: 36,
+                data: (0..64 * 36)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        (seed >> 24) as f32
+                    })
+                    .collect(),
+            }
+        };
+        let (n1, n2) = (noise(), noise());
+        let (dx, dy) = global_shift(&n1, &n2);
+        let d = decorrelation(&n1, &n2, dx, dy);
+        assert!((0.8..1.2).contains(&d), "{d}");
+        // Flat or mismatched pictures: nothing to correlate, no verdict.
+        let flat = Plane { width: 64, height: 36, data: vec![128.0; 64 * 36] };
+        assert_eq!(decorrelation(&flat, &n1, 0, 0), 0.0);
+        assert_eq!(decorrelation(&Plane::new(8, 8), &n1, 0, 0), 0.0);
+        // Scale-free: brightness and contrast do not enter.
+        let dim = Plane { width: 64, height: 36, data: b.data.iter().map(|v| v * 0.5 + 10.0).collect() };
+        let (dx, dy) = global_shift(&a, &b);
+        assert!((decorrelation(&a, &dim, dx, dy) - decorrelation(&a, &b, dx, dy)).abs() < 1e-4);
+    }
+
+    #[test]
+    fn the_first_frame_and_the_first_after_a_reset_have_no_decorrelation() {
+        let mut s = Saliency::new();
+        assert_eq!(s.push(&scene(64, 36, 10, 10, 0)).decorrelation, 0.0);
+        assert!(s.push(&scene(64, 36, 11, 10, 1)).decorrelation < 0.5);
+        s.reset();
+        assert_eq!(s.push(&scene(64, 36, 30, 10, 9)).decorrelation, 0.0);
     }
 }

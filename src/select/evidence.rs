@@ -7,6 +7,9 @@
 use crate::analyse::FrameFeatures;
 use serde::{Deserialize, Serialize};
 
+/// The default noise threshold; see [`noise`] for where it comes from.
+pub const NOISE_DECORRELATION: f32 = 0.5;
+
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvidenceParams {
@@ -22,11 +25,17 @@ pub struct EvidenceParams {
     pub blur_ratio: f32,
     /// Share of pixels in one colour bin above which a still frame is a flat graphic.
     pub graphic_share: f32,
+    /// Decorrelation from the camera-moved previous picture (see
+    /// [`FrameFeatures::decorrelation`]) above which a stretch is noise, not a camera's picture.
+    pub noise_decorrelation: f32,
+    /// Seconds over which that is judged (the median of the window, so a cut, a flash or a
+    /// whip pan, a frame or two each, does not count).
+    pub noise_window_s: f64,
 }
 
 impl Default for EvidenceParams {
     fn default() -> Self {
-        Self { black_luma: 20.0, black_std: 12.0, frozen_change: 3.0, frozen_window_s: 0.5, blur_ratio: 0.35, graphic_share: 0.75 }
+        Self { black_luma: 20.0, black_std: 12.0, frozen_change: 3.0, frozen_window_s: 0.5, blur_ratio: 0.35, graphic_share: 0.75, noise_decorrelation: NOISE_DECORRELATION, noise_window_s: 1.0 }
     }
 }
 
@@ -37,6 +46,8 @@ pub struct Evidence {
     pub frozen: f32,
     pub blurred: f32,
     pub graphic: f32,
+    /// Noise: a picture its predecessor does not explain, frame after frame (static).
+    pub noise: f32,
     /// Probability the frame is keepable content: none of the above.
     pub keep: f32,
 }
@@ -67,6 +78,7 @@ pub fn evidence(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec
             sigmoid((p.frozen_change - m) / (0.15 * p.frozen_change).max(1e-3))
         })
         .collect();
+    let noise = noise(features, fps, p);
     // The video's own reference sharpness: a high percentile over frames that are neither
     // black nor frozen, so a whole soft video is not called blurred.
     let mut sharp: Vec<f32> = features
@@ -85,8 +97,88 @@ pub fn evidence(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec
             let blurred = sigmoid((p.blur_ratio - rel) / 0.05);
             let still = sigmoid((2.0 * p.frozen_change - changes[i]) / (0.3 * p.frozen_change).max(1e-3));
             let graphic = sigmoid((f.dominant_share - p.graphic_share) / 0.03) * still;
-            let keep = (1.0 - black[i]) * (1.0 - frozen[i]) * (1.0 - blurred) * (1.0 - graphic);
-            Evidence { black: black[i], frozen: frozen[i], blurred, graphic, keep }
+            let keep = (1.0 - black[i]) * (1.0 - frozen[i]) * (1.0 - blurred) * (1.0 - graphic) * (1.0 - noise[i]);
+            Evidence { black: black[i], frozen: frozen[i], blurred, graphic, noise: noise[i], keep }
         })
         .collect()
+}
+
+/// Per frame, the probability that the picture is noise rather than a camera's: the median
+/// decorrelation over `noise_window_s` around it against `noise_decorrelation`.
+///
+/// Why this is positive evidence and not one more symptom: a camera films a world that is
+/// still there 40 ms later, so each picture is mostly its predecessor moved; that holds for
+/// any scene, lens or motion, and the measure is absolute (a correlation), so no other stretch
+/// of the video moves it. What breaks it is a picture made anew every frame — analogue static,
+/// snow, digital noise — whatever its grain, colour or brightness. Frames with no predecessor
+/// (the first, the first after a cut) count as 0, and black or flat pictures as 0 too: they
+/// have their own detectors.
+pub fn noise(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec<f32> {
+    let n = features.len();
+    let half = ((p.noise_window_s * fps / 2.0).round() as usize).max(1);
+    let soft = 0.05f32;
+    (0..n)
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half).min(n - 1);
+            let mut w: Vec<f32> = features[lo..=hi].iter().map(|f| f.decorrelation).collect();
+            w.sort_by(|a, b| a.total_cmp(b));
+            sigmoid((w[w.len() / 2] - p.noise_decorrelation) / soft)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn frames(decorrelation: &[f32]) -> Vec<FrameFeatures> {
+        decorrelation.iter().map(|&d| FrameFeatures { luma_mean: 110.0, luma_std: 45.0, sharpness: 20.0, peak_change: 30.0, decorrelation: d, ..FrameFeatures::default() }).collect()
+    }
+
+    #[test]
+    fn static_is_noise_and_footage_with_cuts_and_whip_pans_is_not() {
+        let p = EvidenceParams::default();
+        // One second of static (a new picture every frame) between two seconds of footage.
+        let mut d = vec![0.05f32; 50];
+        d.extend(vec![0.95f32; 25]);
+        d.extend(vec![0.05f32; 50]);
+        // A cut and a two-frame whip pan inside the footage.
+        d[10] = 0.0;
+        d[30] = 0.9;
+        d[31] = 0.8;
+        let ev = evidence(&frames(&d), 25.0, &p);
+        assert!(ev[55..70].iter().all(|e| e.noise > 0.99 && e.keep < 0.01), "{:?}", &ev[55..70]);
+        assert!(ev[..40].iter().all(|e| e.noise < 0.01 && e.keep > 0.9));
+        assert!(ev[90..].iter().all(|e| e.noise < 0.01 && e.keep > 0.9));
+    }
+
+    #[test]
+    fn the_threshold_is_absolute_not_relative_to_the_video() {
+        // A video that is static from start to end is still noise: there is no "normal" part
+        // for a relative reference to lean on, and none is needed.
+        let ev = evidence(&frames(&[0.9; 40]), 25.0, &EvidenceParams::default());
+        assert!(ev.iter().all(|e| e.noise > 0.99));
+        // And footage that decorrelates more than usual (water, crowds) but stays well under
+        // the threshold is footage.
+        let ev = evidence(&frames(&[0.3; 40]), 25.0, &EvidenceParams::default());
+        assert!(ev.iter().all(|e| e.noise < 0.02));
+    }
+
+    proptest! {
+        #[test]
+        fn probabilities_stay_in_range_and_keep_never_exceeds_not_noise(
+            d in proptest::collection::vec(0.0f32..2.0, 1..120), fps in 5.0f64..60.0,
+        ) {
+            let ev = evidence(&frames(&d), fps, &EvidenceParams::default());
+            prop_assert_eq!(ev.len(), d.len());
+            for e in &ev {
+                for v in [e.black, e.frozen, e.blurred, e.graphic, e.noise, e.keep] {
+                    prop_assert!((0.0..=1.0).contains(&v));
+                }
+                prop_assert!(e.keep <= 1.0 - e.noise + 1e-6);
+            }
+        }
+    }
 }

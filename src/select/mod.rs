@@ -66,9 +66,10 @@ pub enum Judge {
     Rules,
     /// The learned scorer's probability alone.
     Learned,
-    /// The learned probability, vetoed where a frame is black or frozen: the two filler
-    /// detectors with absolute, physical thresholds (no light; no change beyond compression
-    /// noise), which no other stretch of the video can move.
+    /// The learned probability, vetoed where a frame is black, frozen or noise: the three
+    /// filler detectors with absolute, physical thresholds (no light; no change beyond
+    /// compression noise; a picture its predecessor does not explain), which no other stretch
+    /// of the video can move.
     Both,
 }
 
@@ -139,7 +140,11 @@ impl Selection {
 pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams, learned: Option<&scorer::Scores>) -> Selection {
     let ev = evidence::evidence(features, fps, &p.evidence);
     let learned = learned.filter(|l| l.p.len() == features.len() && l.p1.len() == features.len());
-    let footage = learned.filter(|_| p.judge != Judge::Rules).map(|l| l.p1.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>());
+    // Noise is vetoed even as "unfamiliar footage": it is the one thing the first stage may
+    // never have seen that physics says is not a camera's picture (see `evidence::noise`).
+    let footage = learned.filter(|_| p.judge != Judge::Rules).map(|l| {
+        l.p1.iter().zip(&ev).map(|(&v, e)| f64::from(if p.judge == Judge::Both { v * (1.0 - e.noise) } else { v })).collect::<Vec<f64>>()
+    });
     let by_shot = learned.map(|l| {
         let mut v = footage_shot_means(&l.p, &l.p1, shots);
         if l.activity.len() == v.len() {
@@ -156,7 +161,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let (prob, keep): (Vec<f64>, Vec<f64>) = match (by_shot.as_deref(), p.judge) {
         (Some(l), Judge::Learned) => (l.to_vec(), l.to_vec()),
         (Some(l), Judge::Both) => {
-            let v: Vec<f64> = l.iter().zip(&ev).map(|(&q, e)| q * f64::from((1.0 - e.black) * (1.0 - e.frozen))).collect();
+            let v: Vec<f64> = l.iter().zip(&ev).map(|(&q, e)| q * f64::from((1.0 - e.black) * (1.0 - e.frozen) * (1.0 - e.noise))).collect();
             (v.clone(), v)
         }
         _ => {
