@@ -46,7 +46,7 @@ pub struct PathParams {
 
 impl Default for PathParams {
     fn default() -> Self {
-        Self { min_evidence: 0.08, stationary_range: 0.2, smoothing_s: 0.3, max_speed: 1.5, centre_prior: 0.05 }
+        Self { min_evidence: 0.08, stationary_range: 0.1, smoothing_s: 0.15, max_speed: 1.5, centre_prior: 0.05 }
     }
 }
 
