@@ -283,7 +283,7 @@ impl Config {
             return bad("shots.cut_distance", "must be between 0 and 1");
         }
         let s = &self.select;
-        for (key, v) in [("select.smooth_s", s.smooth_s), ("select.min_segment_s", s.min_segment_s), ("select.max_gap_s", s.max_gap_s), ("framing.smoothing_s", self.framing.smoothing_s)] {
+        for (key, v) in [("select.smooth_s", s.smooth_s), ("select.min_segment_s", s.min_segment_s), ("select.max_gap_s", s.max_gap_s), ("framing.smoothing_s", self.framing.smoothing_s), ("select.evidence.noise_window_s", s.evidence.noise_window_s)] {
             if !(0.0..=60.0).contains(&v) {
                 return bad(key, "must be between 0 and 60 seconds");
             }
@@ -296,6 +296,9 @@ impl Config {
         }
         if !(0.0..=10.0).contains(&s.active_speed) {
             return bad("select.active_speed", "must be between 0 (no cap) and 10 picture diagonals per second");
+        }
+        if !(0.05..=10.0).contains(&s.evidence.noise_decorrelation) {
+            return bad("select.evidence.noise_decorrelation", "must be between 0.05 and 10 (above 2 the noise detector is off: a decorrelation never exceeds 2)");
         }
         if !(0.0..=1.0).contains(&s.footage_floor) {
             return bad("select.footage_floor", "must be between 0 (off) and 1");
@@ -417,5 +420,11 @@ mod tests {
         assert!(err.contains("decode.analysis_side"), "{err}");
         let err = Config::parse("[select]\nsmooth_s = \"a\"\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(err.contains("smooth_s") && err.contains("line 2"), "{err}");
+        let err = Config::parse("[select.evidence]\nnoise_decorrelation = 0.0\n", Path::new("x.toml")).unwrap_err().to_string();
+        assert!(err.contains("select.evidence.noise_decorrelation"), "{err}");
+        let err = Config::parse("[select.evidence]\nnoise_window_s = -1.0\n", Path::new("x.toml")).unwrap_err().to_string();
+        assert!(err.contains("select.evidence.noise_window_s"), "{err}");
+        // Above 2 the detector is off, and that is a valid setting (cross-validation's "veto off").
+        assert_eq!(Config::parse("[select.evidence]\nnoise_decorrelation = 3.0\n", Path::new("x.toml")).map(|c| c.select.evidence.noise_decorrelation).ok(), Some(3.0));
     }
 }
