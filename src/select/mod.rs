@@ -586,6 +586,33 @@ mod tests {
     }
 
     #[test]
+    fn noise_the_scorer_takes_for_footage_is_vetoed_under_both_judges_only() {
+        // 25 fps: 3 s of real footage, then 2 s of static the first stage rates higher still.
+        let shots = vec![0..75, 75..125];
+        let mut features: Vec<FrameFeatures> = (0..125).map(|_| FrameFeatures { luma_mean: 110.0, luma_std: 45.0, change: 6.0, peak_change: 30.0, sharpness: 20.0, decorrelation: 0.05, ..FrameFeatures::default() }).collect();
+        for f in &mut features[75..] {
+            f.decorrelation = 0.7;
+        }
+        let iou = vec![0.8; 125];
+        let mut p1 = vec![0.7f32; 75];
+        p1.extend(vec![0.9f32; 50]);
+        let both = select(&features, &shots, &iou, 25.0, &SelectParams::default(), Some(&scores(&p1)));
+        assert!(!both.is_empty() && both.frames().all(|i| i < 75), "{:?}", both.frames().collect::<Vec<_>>());
+        // The learned judge alone has no veto: it keeps the static it rates highest.
+        let learned = SelectParams { judge: Judge::Learned, ..SelectParams::default() };
+        assert!(select(&features, &shots, &iou, 25.0, &learned, Some(&scores(&p1))).frames().any(|i| i >= 75));
+        // Nor is static the "unfamiliar footage" of a video whose real footage the scorer doubts:
+        // the doubted footage is kept, the static is not.
+        let mut doubted = vec![0.2f32; 75];
+        doubted.extend(vec![0.4f32; 50]);
+        let sel = select(&features, &shots, &iou, 25.0, &SelectParams::default(), Some(&scores(&doubted)));
+        assert_eq!(sel.frames().collect::<Vec<_>>(), (0..75).collect::<Vec<_>>());
+        // A video of static alone is answered empty.
+        let alone = vec![0.9f32; 50];
+        assert!(select(&features[75..], &[0..50], &iou[75..], 25.0, &SelectParams::default(), Some(&scores(&alone))).is_empty());
+    }
+
+    #[test]
     fn nothing_to_choose_gives_empty() {
         let (chosen, f) = choose_by_expected_f(Vec::new(), 3.0);
         assert!(chosen.is_empty());
