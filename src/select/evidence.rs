@@ -112,7 +112,9 @@ pub fn evidence(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec
 /// of the video moves it. What breaks it is a picture made anew every frame — analogue static,
 /// snow, digital noise — whatever its grain, colour or brightness. Frames with no predecessor
 /// (the first, the first after a cut) count as 0, and black or flat pictures as 0 too: they
-/// have their own detectors.
+/// have their own detectors. The default threshold, 0.5, sits in the gap measured on the five
+/// annotated sets (session 12): 1 s medians of every real sequence ≤ 0.38 (most under 0.05),
+/// of every graphic, fade, freeze, plasma and Ken Burns stretch ≤ 0.26, of TV static 0.59–0.73.
 pub fn noise(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec<f32> {
     let n = features.len();
     let half = ((p.noise_window_s * fps / 2.0).round() as usize).max(1);
