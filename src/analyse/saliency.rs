@@ -74,10 +74,9 @@ impl Saliency {
         let sr = self.spectral_residual(&grid);
         let (motion, action, (camera, camera_dx, camera_dy), decorrelation) = match &self.prev {
             Some(prev) if prev.width == grid.width && prev.height == grid.height => {
-                let (dx, dy) = global_shift(prev, &grid);
+                let ((dx, dy), (fx, fy)) = camera_shift(prev, &grid);
                 let r = residual(prev, &grid, dx, dy);
                 let a = r.data.iter().sum::<f32>() / r.data.len().max(1) as f32;
-                let (fx, fy) = global_shift_subcell(prev, &grid);
                 let (cx, cy) = (fx / grid.width as f32, fy / grid.height as f32);
                 (Some(r.box_blur(1)), a, ((cx * cx + cy * cy).sqrt(), cx, cy), decorrelation(prev, &grid, dx, dy))
             }
@@ -144,14 +143,19 @@ fn fft2(buf: &mut [Complex<f32>], n: usize, fft: &dyn rustfft::Fft<f32>) {
 /// The integer translation `(dx, dy)` that best maps `prev` onto `cur` (least mean absolute
 /// difference over the overlap): the camera's motion.
 pub fn global_shift(prev: &Plane, cur: &Plane) -> (isize, isize) {
-    let (_, dx, dy) = shift_search(prev, cur);
-    (dx, dy)
+    camera_shift(prev, cur).0
 }
 
-/// The camera's motion to a fraction of a grid cell: the integer best shift, refined on each
-/// axis by the vertex of the parabola through its cost and its two neighbours' (a cell is
-/// 1/64 of the picture, too coarse for the slow pans of a followed subject).
+/// The camera's motion to a fraction of a grid cell (see [`camera_shift`]).
 pub fn global_shift_subcell(prev: &Plane, cur: &Plane) -> (f32, f32) {
+    camera_shift(prev, cur).1
+}
+
+/// The camera's motion from one search over the shifts: the integer best shift, and the same
+/// refined on each axis by the vertex of the parabola through its cost and its two
+/// neighbours' (a cell is 1/64 of the picture, too coarse for the slow pans of a followed
+/// subject). One search serves both, since both come from the same costs.
+pub fn camera_shift(prev: &Plane, cur: &Plane) -> ((isize, isize), (f32, f32)) {
     let (costs, dx, dy) = shift_search(prev, cur);
     let at = |x: isize, y: isize| costs.get(((y + MAX_SHIFT) * (2 * MAX_SHIFT + 1) + x + MAX_SHIFT) as usize).copied().flatten();
     let vertex = |a: Option<f32>, b: Option<f32>, c: Option<f32>| match (a, b, c) {
@@ -160,7 +164,7 @@ pub fn global_shift_subcell(prev: &Plane, cur: &Plane) -> (f32, f32) {
     };
     let ox = vertex(at(dx - 1, dy), at(dx, dy), at(dx + 1, dy));
     let oy = vertex(at(dx, dy - 1), at(dx, dy), at(dx, dy + 1));
-    (dx as f32 + ox, dy as f32 + oy)
+    ((dx, dy), (dx as f32 + ox, dy as f32 + oy))
 }
 
 /// Every shift's cost (row-major over dy, dx in `-MAX_SHIFT..=MAX_SHIFT`; `None` where the

@@ -116,18 +116,9 @@ pub fn evidence(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec
 /// annotated sets (session 12): 1 s medians of every real sequence ≤ 0.38 (most under 0.05),
 /// of every graphic, fade, freeze, plasma and Ken Burns stretch ≤ 0.26, of TV static 0.59–0.73.
 pub fn noise(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec<f32> {
-    let n = features.len();
     let half = ((p.noise_window_s * fps / 2.0).round() as usize).max(1);
-    let soft = 0.05f32;
-    (0..n)
-        .map(|i| {
-            let lo = i.saturating_sub(half);
-            let hi = (i + half).min(n - 1);
-            let mut w: Vec<f32> = features[lo..=hi].iter().map(|f| f.decorrelation).collect();
-            w.sort_by(|a, b| a.total_cmp(b));
-            sigmoid((w[w.len() / 2] - p.noise_decorrelation) / soft)
-        })
-        .collect()
+    let d: Vec<f64> = features.iter().map(|f| f64::from(f.decorrelation)).collect();
+    super::median_filter(&d, half).into_iter().map(|m| sigmoid((m as f32 - p.noise_decorrelation) / 0.05)).collect()
 }
 
 #[cfg(test)]
