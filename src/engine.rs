@@ -11,9 +11,9 @@ use crate::format::{AspectRatio, Prediction};
 use crate::frame::{self, Canvas, ShotPlan};
 use crate::infer::{InferError, Model, OrtModel, Runtime, Task};
 use crate::select::{self, Selection};
-use std::cell::RefCell;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tracing::{info_span, warn};
 
@@ -60,7 +60,7 @@ pub fn decode_options(cfg: &Config) -> DecodeOptions {
     }
 }
 
-/// The networks of one worker thread, loaded once and reused for every video it processes.
+/// One set of networks, loaded once and reused for video after video (see [`POOL`]).
 struct Models {
     engines: EnginesConfig,
     nets: Networks,
@@ -101,37 +101,61 @@ impl Models {
     }
 }
 
-thread_local! {
-    // Sessions are per thread: ONNX Runtime sessions run one inference at a time here, and a
-    // worker keeps its own so `--jobs N` never waits on another worker's network.
-    static MODELS: RefCell<Option<Models>> = const { RefCell::new(None) };
-}
+/// The loaded network sets of the process, idle ones waiting to be reused.
+///
+/// Why a pool and not one set per thread: ONNX Runtime sessions run one inference at a time
+/// here, so a video must have a set to itself, but the daemon has many threads that analyse
+/// only now and then (the ingest jobs, and one moment cutter per camera, each waking once a
+/// segment). Per thread, every camera kept a whole set of networks in memory for life; from a
+/// pool, sets are only as many as the videos analysed *at once*, and a set loaded by one
+/// thread serves the next. `predict --jobs N` still loads N (its workers run together).
+static POOL: Mutex<Vec<Models>> = Mutex::new(Vec::new());
+static LOADED_SETS: AtomicUsize = AtomicUsize::new(0);
 
 static FALLBACK_WARNED: AtomicBool = AtomicBool::new(false);
 
-/// Runs `f` with this thread's networks (loading them on first use), or with `None` when the
-/// configuration turns them off or they cannot be loaded and are not required.
+/// How many sets of networks this process has loaded so far (one per video analysed at the
+/// same time, at most; see [`POOL`]).
+pub fn network_sets_loaded() -> usize {
+    LOADED_SETS.load(Ordering::Relaxed)
+}
+
+/// An idle set for `cfg` from the pool (sets of another configuration are dropped: a
+/// configuration change makes them useless), or `None` when all are busy.
+fn take_idle(cfg: &EnginesConfig) -> Option<Models> {
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    pool.retain(|m| m.engines == *cfg);
+    pool.pop()
+}
+
+/// Runs `f` with a set of networks of its own (an idle one from the pool, or one loaded now,
+/// given back afterwards), or with `None` when the configuration turns them off or they cannot
+/// be loaded and are not required.
 fn with_models<R>(cfg: &Config, path: &Path, f: impl FnOnce(Option<&mut Models>) -> Result<R, EngineError>) -> Result<R, EngineError> {
     if !cfg.engines.enabled || cfg.engines.models.is_empty() {
         return f(None);
     }
-    MODELS.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|m| m.engines != cfg.engines) {
-            *slot = None;
-            match Models::load(&cfg.engines) {
-                Ok(m) => *slot = Some(m),
-                Err(e) if cfg.engines.required => return Err(EngineError::Networks { path: path.into(), source: e }),
-                Err(e) => {
-                    if !FALLBACK_WARNED.swap(true, Ordering::Relaxed) {
-                        warn!("neural networks unavailable ({e}); continuing with the classical pipeline only (set [engines] required = true to fail instead)");
-                    }
-                    return f(None);
-                }
+    let mut models = match take_idle(&cfg.engines) {
+        Some(m) => m,
+        None => match Models::load(&cfg.engines) {
+            Ok(m) => {
+                LOADED_SETS.fetch_add(1, Ordering::Relaxed);
+                m
             }
-        }
-        f(slot.as_mut())
-    })
+            Err(e) if cfg.engines.required => return Err(EngineError::Networks { path: path.into(), source: e }),
+            Err(e) => {
+                if !FALLBACK_WARNED.swap(true, Ordering::Relaxed) {
+                    warn!("neural networks unavailable ({e}); continuing with the classical pipeline only (set [engines] required = true to fail instead)");
+                }
+                return f(None);
+            }
+        },
+    };
+    let out = f(Some(&mut models));
+    // Back to the pool whatever the video's outcome: a failed video says nothing against the
+    // networks (a panic in `f` drops the set instead, never handing on a half-used one).
+    POOL.lock().unwrap_or_else(|e| e.into_inner()).push(models);
+    out
 }
 
 /// Below this frame rate the detail pictures come slower than `sample_fps` asks for.
