@@ -21,7 +21,7 @@ import numpy as np
 @dataclass(frozen=True)
 class Settings:
     """How the scorer is fit. The defaults are the shipped model's; crossval.py compares others
-    on held-out folds (--l2, --steps, --hidden, --stage1-skip, --stage1-drop) before one is
+    on held-out folds (--l2, --steps, --hidden, --stage1-skip, --stage1-drop, --stage2-drop) before one is
     shipped here, and train_scorer.py records the ones it used in the model card."""
     hidden: tuple = (32, 16)
     # L2 decay and full-batch Adam steps of every network.
@@ -34,6 +34,8 @@ class Settings:
     # Per-frame numbers (BASE_NAMES; the frame's own, ±1 s and shot columns alike) stage 1 does
     # not see: colour is no evidence of whether a picture comes from a camera (train_scorer.py).
     stage1_drop: frozenset = frozenset({"saturation", "colour_entropy"})
+    # Per-frame numbers stage 2 (which real moment is the highlight) does not see.
+    stage2_drop: frozenset = frozenset()
     # Networks averaged per stage (each a whole two-stage fit from its own seed: its own
     # initial weights and its own inner split for stage 2's out-of-fold rows). Tried in
     # session 11 against the folds' swings on unfamiliar material: 5 members moved the
@@ -59,6 +61,9 @@ class Settings:
         ap.add_argument("--stage1-skip", action="append", metavar="NAME",
                         help="a set the first stage (footage or not) does not learn from; the second stage does "
                              f"(default: {','.join(sorted(d.stage1_skip))}; 'none' for none)")
+        ap.add_argument("--stage2-drop", metavar="NAMES",
+                        help="comma-separated per-frame numbers (BASE_NAMES) the second stage does not see "
+                             f"(default: {','.join(sorted(d.stage2_drop)) or 'none'}; 'none' for none)")
         ap.add_argument("--stage1-drop", metavar="NAMES",
                         help="comma-separated per-frame numbers (BASE_NAMES) the first stage does not see "
                              f"(default: {','.join(sorted(d.stage1_drop))}; 'none' for none)")
@@ -78,10 +83,12 @@ class Settings:
             kw["stage1_skip"] = names(args.stage1_skip)
         if args.stage1_drop is not None:
             kw["stage1_drop"] = names(args.stage1_drop.split(","))
+        if getattr(args, "stage2_drop", None) is not None:
+            kw["stage2_drop"] = names(args.stage2_drop.split(","))
         return Settings(**kw).check()
 
     def check(self):
-        unknown = set(self.stage1_drop) - set(BASE_NAMES)
+        unknown = (set(self.stage1_drop) | set(self.stage2_drop)) - set(BASE_NAMES)
         if unknown:
             raise SystemExit(f"stage-1 drop: unknown per-frame numbers {sorted(unknown)}")
         if self.members < 1:
@@ -91,12 +98,22 @@ class Settings:
     def card(self):
         return {"hidden": list(self.hidden), "l2": self.l2, "steps": self.steps,
                 "stage1_skip": sorted(self.stage1_skip), "stage1_drop": sorted(self.stage1_drop),
+                "stage2_drop": sorted(self.stage2_drop),
                 "members": self.members, "noise": self.noise}
 
     def stage1_mask(self, names):
         """0/1 per input column: 0 where the column is one of `stage1_drop`'s numbers."""
-        base = lambda n: n.removeprefix("win_").removeprefix("shot_")
-        return np.array([0.0 if base(n) in self.stage1_drop else 1.0 for n in names], dtype=np.float32)
+        return _mask(names, self.stage1_drop)
+
+    def stage2_mask(self, names):
+        """0/1 per column of stage 2's row (the inputs, then the relative row, always seen): 0
+        where the column is one of `stage2_drop`'s numbers."""
+        return np.concatenate([_mask(names, self.stage2_drop), np.ones(len(RELATIVE), dtype=np.float32)])
+
+
+def _mask(names, drop):
+    base = lambda n: n.removeprefix("win_").removeprefix("shot_")
+    return np.array([0.0 if base(n) in drop else 1.0 for n in names], dtype=np.float32)
 
 
 DEFAULT = Settings()
@@ -308,7 +325,8 @@ def train_one(videos, seed=7, settings=DEFAULT):
     # of material it never saw (it called unseen colour bars highlights before this).
     keep = [f > 0.5 for f in fs]
     pairs = [(np.concatenate([x, r], 1)[k], y[k]) for x, r, y, k in zip(Xs, Rs, ys, keep) if k.any()]
-    stage2 = train_mlp([a for a, _ in pairs], [b for _, b in pairs], settings, seed=seed + 9)
+    stage2 = train_mlp([a for a, _ in pairs], [b for _, b in pairs], settings, seed=seed + 9,
+                       mask=settings.stage2_mask(videos[0]["names"]) if settings.stage2_drop else None)
     return {"stage1": stage1, "stage2": stage2}
 
 
@@ -396,10 +414,12 @@ def _agrees_with_numpy(model, params, d, n=64):
     only show as a worse score."""
     import onnxruntime as ort
     rng = np.random.default_rng(0)
-    # Rows spread like the training rows (stage 2's standardisation sees every column; stage
-    # 1's zeroes the ones it is blind to).
+    # Rows spread like the training rows (stage 2's standardisation; the masks of stages
+    # 1's and 2's zero the ones they are blind to: those get a spread of 1).
     s2 = params["stage2"][0]
-    x = (s2["mean"][:d] + rng.normal(0, 1.5, (n, d)) / s2["inv_std"][:d]).astype(np.float32)
+    inv = s2["inv_std"][:d]
+    spread = np.divide(1.0, inv, out=np.ones_like(inv), where=inv > 0)
+    x = (s2["mean"][:d] + rng.normal(0, 1.5, (n, d)) * spread).astype(np.float32)
     r = rng.uniform(0, 1, (n, len(RELATIVE))).astype(np.float32)
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     p1, p = (o[:, 0] for o in sess.run(["p1", "p"], {"x": x, "r": r}))

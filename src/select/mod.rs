@@ -75,7 +75,7 @@ pub enum Judge {
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.4, active_speed: 0.3, activity_order: true, footage_floor: 0.15 }
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.8, active_speed: 0.3, activity_order: true, footage_floor: 0.15 }
     }
 }
 
@@ -610,6 +610,27 @@ mod tests {
         // A video of static alone is answered empty.
         let alone = vec![0.9f32; 50];
         assert!(select(&features[75..], &[0..50], &iou[75..], 25.0, &SelectParams::default(), Some(&scores(&alone))).is_empty());
+    }
+
+    #[test]
+    fn by_default_a_clip_at_half_the_active_clips_speed_is_not_the_highlight() {
+        // 25 fps compilation: a 3 s clip whose subject crosses 0.3 diagonals a second, then a
+        // 3 s clip at 0.15, both sure footage the scorer rates alike. Our speeds of calm clips
+        // read 0.4–0.6 of the active clip's (the subject estimate's jitter is a floor under
+        // every speed): the default gate (0.8) drops the slower one, the old 0.4 kept both.
+        let shots = vec![0..75, 75..150];
+        let features: Vec<FrameFeatures> = (0..150).map(|_| FrameFeatures { luma_mean: 110.0, luma_std: 45.0, change: 6.0, peak_change: 30.0, sharpness: 20.0, decorrelation: 0.05, ..FrameFeatures::default() }).collect();
+        let iou = vec![0.8; 150];
+        let mut s = scores(&[0.95f32; 150]);
+        s.activity = [vec![0.3; 75], vec![0.15; 75]].concat();
+        let sel = select(&features, &shots, &iou, 25.0, &SelectParams::default(), Some(&s));
+        assert_eq!(sel.frames().collect::<Vec<_>>(), (0..75).collect::<Vec<_>>());
+        let old = SelectParams { activity_ratio: 0.4, ..SelectParams::default() };
+        assert_eq!(select(&features, &shots, &iou, 25.0, &old, Some(&s)).frames().count(), 150);
+        // A clip as fast as the cap (0.24 = 0.8 × 0.3 diagonals a second) is active in its own
+        // right, however fast the other one is.
+        s.activity = [vec![0.9; 75], vec![0.25; 75]].concat();
+        assert_eq!(select(&features, &shots, &iou, 25.0, &SelectParams::default(), Some(&s)).frames().count(), 150);
     }
 
     #[test]
