@@ -90,7 +90,7 @@ class Settings:
     def check(self):
         unknown = (set(self.stage1_drop) | set(self.stage2_drop)) - set(BASE_NAMES)
         if unknown:
-            raise SystemExit(f"stage-1 drop: unknown per-frame numbers {sorted(unknown)}")
+            raise SystemExit(f"stage-1 or stage-2 drop: unknown per-frame numbers {sorted(unknown)}")
         if self.members < 1:
             raise SystemExit(f"members: {self.members} networks per stage; at least 1")
         return self
