@@ -414,11 +414,12 @@ def _agrees_with_numpy(model, params, d, n=64):
     only show as a worse score."""
     import onnxruntime as ort
     rng = np.random.default_rng(0)
-    # Rows spread like the training rows (stage 2's standardisation; the masks of stages
-    # 1's and 2's zero the ones they are blind to: those get a spread of 1).
+    # Rows spread like the training rows, by stage 2's standardisation; a column stage 2 is
+    # blind to (`stage2_drop`: inverse spread 0) takes stage 1's spread, or 1 if blind to both.
     s2 = params["stage2"][0]
     inv = s2["inv_std"][:d]
-    spread = np.divide(1.0, inv, out=np.ones_like(inv), where=inv > 0)
+    inv1 = params["stage1"][0]["inv_std"][:d]
+    spread = np.divide(1.0, inv, out=np.divide(1.0, inv1, out=np.ones_like(inv1), where=inv1 > 0), where=inv > 0)
     x = (s2["mean"][:d] + rng.normal(0, 1.5, (n, d)) * spread).astype(np.float32)
     r = rng.uniform(0, 1, (n, len(RELATIVE))).astype(np.float32)
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

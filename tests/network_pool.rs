@@ -1,8 +1,9 @@
 //! The networks are one pool per process, not one set per thread: the daemon's threads that
 //! analyse now and then (ingest jobs, one moment cutter per camera) share the sets, so memory
 //! follows how many videos are analysed *at once*, not how many threads ever analysed one.
-//! Real networks from `engines/` on the bundled clip; its own test binary, so the process-wide
-//! count is this test's alone. Needs the engines (`engines/build.sh`).
+//! Real networks from `engines/` on the bundled clip; its own test binary with this one test,
+//! so the process-wide count is this test's alone (a second test here would share the pool and
+//! break the exact counts). Needs the engines (`engines/build.sh`).
 
 use highlightd::config::Config;
 use highlightd::engine::{self, VideoResult};
@@ -44,10 +45,23 @@ fn threads_share_the_loaded_networks_and_load_only_what_runs_at_once() {
     assert_eq!(engine::network_sets_loaded(), 1, "threads analysing in turn load one set");
 
     // Two at once need two sets: a session runs one inference at a time.
+    two_at_once(&cfg);
+    assert_eq!(engine::network_sets_loaded(), 2, "two videos at once: a second set, loaded once");
+
+    // Both are kept and reused: two at once again, and one alone, load nothing new.
+    two_at_once(&cfg);
+    let c = Arc::clone(&cfg);
+    thread::spawn(move || analyse(&c)).join().expect("the analysis thread");
+    assert_eq!(engine::network_sets_loaded(), 2);
+}
+
+/// Two threads analysing at the same time: each holds a set for a whole video (seconds), so
+/// started together they always overlap.
+fn two_at_once(cfg: &Arc<Config>) {
     let start = Arc::new(Barrier::new(2));
     let both: Vec<_> = (0..2)
         .map(|_| {
-            let (c, b) = (Arc::clone(&cfg), Arc::clone(&start));
+            let (c, b) = (Arc::clone(cfg), Arc::clone(&start));
             thread::spawn(move || {
                 b.wait();
                 analyse(&c)
@@ -57,12 +71,4 @@ fn threads_share_the_loaded_networks_and_load_only_what_runs_at_once() {
     for t in both {
         t.join().expect("the analysis thread");
     }
-    assert_eq!(engine::network_sets_loaded(), 2, "two videos at once: a second set, loaded once");
-
-    // Both are kept and reused: more videos at that concurrency load nothing new.
-    for _ in 0..2 {
-        let c = Arc::clone(&cfg);
-        thread::spawn(move || analyse(&c)).join().expect("the analysis thread");
-    }
-    assert_eq!(engine::network_sets_loaded(), 2);
 }

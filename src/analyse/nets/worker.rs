@@ -31,8 +31,9 @@ pub struct Picture {
     pub height: u32,
 }
 
-/// The saliency network on a thread it owns for the life of the worker (one per engine
-/// thread, like the sessions: a thread per video would leave a malloc arena per video behind).
+/// The saliency network on a thread it owns for the life of the worker (one per set of
+/// networks, like the sessions, see `engine::POOL`: a thread per video would leave a malloc
+/// arena per video behind).
 /// Dropped, it finishes the pictures already queued and joins the thread.
 pub struct SaliencyWorker {
     jobs: Option<SyncSender<Picture>>,
