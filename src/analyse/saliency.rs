@@ -140,18 +140,8 @@ fn fft2(buf: &mut [Complex<f32>], n: usize, fft: &dyn rustfft::Fft<f32>) {
     }
 }
 
-/// The integer translation `(dx, dy)` that best maps `prev` onto `cur` (least mean absolute
-/// difference over the overlap): the camera's motion.
-pub fn global_shift(prev: &Plane, cur: &Plane) -> (isize, isize) {
-    camera_shift(prev, cur).0
-}
-
-/// The camera's motion to a fraction of a grid cell (see [`camera_shift`]).
-pub fn global_shift_subcell(prev: &Plane, cur: &Plane) -> (f32, f32) {
-    camera_shift(prev, cur).1
-}
-
-/// The camera's motion from one search over the shifts: the integer best shift, and the same
+/// The camera's motion from one search over the shifts: the integer translation `(dx, dy)`
+/// that best maps `prev` onto `cur` (least mean absolute difference over the overlap), and the same
 /// refined on each axis by the vertex of the parabola through its cost and its two
 /// neighbours' (a cell is 1/64 of the picture, too coarse for the slow pans of a followed
 /// subject). One search serves both, since both come from the same costs.
@@ -338,8 +328,8 @@ mod tests {
     fn global_shift_finds_camera_pan() {
         let a = scene(64, 36, 10, 10, 0);
         let b = scene(64, 36, 10, 10, 2);
-        assert_eq!(global_shift(&a, &b), (-2, 0));
-        let (fx, fy) = global_shift_subcell(&a, &b);
+        assert_eq!(camera_shift(&a, &b).0, (-2, 0));
+        let (fx, fy) = camera_shift(&a, &b).1;
         assert!((fx - -2.0).abs() <= 0.5 && fy.abs() <= 0.5, "({fx}, {fy})");
     }
 
@@ -348,7 +338,7 @@ mod tests {
         // A smooth horizontal ramp moved by half a cell: the integer search says 0 or -1,
         // the refinement lands in between.
         let ramp = |off: f32| Plane { width: 64, height: 36, data: (0..64 * 36).map(|i| (((i % 64) as f32 + off) * 0.3).sin() * 80.0 + 128.0).collect() };
-        let (fx, _) = global_shift_subcell(&ramp(0.0), &ramp(0.5));
+        let (fx, _) = camera_shift(&ramp(0.0), &ramp(0.5)).1;
         assert!(fx < -0.2 && fx > -0.8, "{fx}");
     }
 
@@ -377,7 +367,7 @@ mod tests {
         // A pan with a subject moving against it (a bright block, a large share of the
         // picture's spread): once moved back, the old picture explains most of the new one.
         let (a, b) = (scene(64, 36, 10, 10, 0), scene(64, 36, 12, 10, 2));
-        let (dx, dy) = global_shift(&a, &b);
+        let (dx, dy) = camera_shift(&a, &b).0;
         assert!(decorrelation(&a, &b, dx, dy) < 0.5, "{}", decorrelation(&a, &b, dx, dy));
         assert_eq!(decorrelation(&a, &a, 0, 0), 0.0);
         // Two independent noise pictures: nothing of one is in the other, at any shift.
@@ -395,7 +385,7 @@ mod tests {
             }
         };
         let (n1, n2) = (noise(), noise());
-        let (dx, dy) = global_shift(&n1, &n2);
+        let (dx, dy) = camera_shift(&n1, &n2).0;
         let d = decorrelation(&n1, &n2, dx, dy);
         assert!((0.8..1.2).contains(&d), "{d}");
         // Flat or mismatched pictures: nothing to correlate, no verdict.
@@ -404,7 +394,7 @@ mod tests {
         assert_eq!(decorrelation(&Plane::new(8, 8), &n1, 0, 0), 0.0);
         // Scale-free: brightness and contrast do not enter.
         let dim = Plane { width: 64, height: 36, data: b.data.iter().map(|v| v * 0.5 + 10.0).collect() };
-        let (dx, dy) = global_shift(&a, &b);
+        let (dx, dy) = camera_shift(&a, &b).0;
         assert!((decorrelation(&a, &dim, dx, dy) - decorrelation(&a, &b, dx, dy)).abs() < 1e-4);
     }
 

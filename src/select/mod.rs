@@ -561,6 +561,12 @@ mod tests {
         (0..n).map(|_| FrameFeatures { luma_mean: 110.0, luma_std: 45.0, change: 6.0, sharpness: 20.0, ..FrameFeatures::default() }).collect()
     }
 
+    /// Features of live footage: lit, changing, with a peak of change (not frozen) and a picture
+    /// its predecessor explains (not noise), so no veto applies.
+    fn live(n: usize) -> Vec<FrameFeatures> {
+        (0..n).map(|_| FrameFeatures { luma_mean: 110.0, luma_std: 45.0, change: 6.0, peak_change: 30.0, sharpness: 20.0, decorrelation: 0.05, ..FrameFeatures::default() }).collect()
+    }
+
     fn scores(p1: &[f32]) -> scorer::Scores {
         scorer::Scores { p1: p1.to_vec(), p: p1.iter().map(|&v| f64::from(v) * 0.9).collect(), activity: vec![0.0; p1.len()] }
     }
@@ -589,7 +595,7 @@ mod tests {
     fn noise_the_scorer_takes_for_footage_is_vetoed_under_both_judges_only() {
         // 25 fps: 3 s of real footage, then 2 s of static the first stage rates higher still.
         let shots = vec![0..75, 75..125];
-        let mut features: Vec<FrameFeatures> = (0..125).map(|_| FrameFeatures { luma_mean: 110.0, luma_std: 45.0, change: 6.0, peak_change: 30.0, sharpness: 20.0, decorrelation: 0.05, ..FrameFeatures::default() }).collect();
+        let mut features = live(125);
         for f in &mut features[75..] {
             f.decorrelation = 0.7;
         }
@@ -619,7 +625,7 @@ mod tests {
         // read 0.4–0.6 of the active clip's (the subject estimate's jitter is a floor under
         // every speed): the default gate (0.8) drops the slower one, the old 0.4 kept both.
         let shots = vec![0..75, 75..150];
-        let features: Vec<FrameFeatures> = (0..150).map(|_| FrameFeatures { luma_mean: 110.0, luma_std: 45.0, change: 6.0, peak_change: 30.0, sharpness: 20.0, decorrelation: 0.05, ..FrameFeatures::default() }).collect();
+        let features = live(150);
         let iou = vec![0.8; 150];
         let mut s = scores(&[0.95f32; 150]);
         s.activity = [vec![0.3; 75], vec![0.15; 75]].concat();
