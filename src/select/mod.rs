@@ -56,6 +56,11 @@ pub struct SelectParams {
     /// looks most like live footage is still kept whole if its mean first-stage probability
     /// reaches this floor (0 turns it off). See [`unfamiliar_footage`].
     pub footage_floor: f64,
+    /// With the scorer: a shot that holds footage (some frame's first-stage probability
+    /// ≥ 0.5) and whose mean first-stage probability reaches `footage_floor` is footage in
+    /// every frame at or above the floor, so an unfamiliar recording is kept as a whole, not
+    /// in the stretches the first stage happens to be sure of (see [`footage_by_shot`]).
+    pub footage_by_shot: bool,
 }
 
 /// Who decides how likely a frame is to be a highlight.
@@ -75,7 +80,7 @@ pub enum Judge {
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.8, active_speed: 0.3, activity_order: true, footage_floor: 0.15 }
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.8, active_speed: 0.3, activity_order: true, footage_floor: 0.15, footage_by_shot: true }
     }
 }
 
@@ -142,13 +147,14 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let learned = learned.filter(|l| l.p.len() == features.len() && l.p1.len() == features.len());
     // Noise is vetoed even as "unfamiliar footage": it is the one thing the first stage may
     // never have seen that physics says is not a camera's picture (see `evidence::noise`).
-    let footage = learned.filter(|_| p.judge != Judge::Rules).map(|l| {
-        l.p1.iter().zip(&ev).map(|(&v, e)| f64::from(if p.judge == Judge::Both { v * (1.0 - e.noise) } else { v })).collect::<Vec<f64>>()
+    let lifted: Option<Vec<f32>> = learned.map(|l| if p.footage_by_shot { footage_by_shot(&l.p1, shots, p.footage_floor as f32) } else { l.p1.clone() });
+    let footage = learned.zip(lifted.as_deref()).filter(|_| p.judge != Judge::Rules).map(|(_, p1)| {
+        p1.iter().zip(&ev).map(|(&v, e)| f64::from(if p.judge == Judge::Both { v * (1.0 - e.noise) } else { v })).collect::<Vec<f64>>()
     });
-    let by_shot = learned.map(|l| {
-        let mut v = footage_shot_means(&l.p, &l.p1, shots);
+    let by_shot = learned.zip(lifted.as_deref()).map(|(l, p1)| {
+        let mut v = footage_shot_means_of(&l.p, &l.p1, p1, shots);
         if l.activity.len() == v.len() {
-            let footage = scorer::footage_shots(&l.p1, shots, scorer::footage_min_len(fps));
+            let footage = scorer::footage_shots(p1, shots, scorer::footage_min_len(fps));
             if p.activity_order {
                 activity_order(&mut v, &l.activity, &footage);
             }
@@ -241,15 +247,47 @@ pub fn unfamiliar_footage(p1: &[f64], shots: &[Range<usize>], min_len: usize, fl
 /// the footage frames of its shot: which recording is the highlight is decided per shot (a
 /// clip is kept or dropped whole), while frames the first stage calls filler keep their own.
 pub fn footage_shot_means(p: &[f64], p1: &[f32], shots: &[Range<usize>]) -> Vec<f64> {
+    footage_shot_means_of(p, p1, p1, shots)
+}
+
+/// [`footage_shot_means`] where the frames that take the mean are those of `members` ≥ 0.5
+/// (the first stage after [`footage_by_shot`]) and the mean is over those of `p1` ≥ 0.5 (the
+/// frames the first stage itself is sure of; all members when it is sure of none).
+fn footage_shot_means_of(p: &[f64], p1: &[f32], members: &[f32], shots: &[Range<usize>]) -> Vec<f64> {
     let mut out = p.to_vec();
-    for shot in shots.iter().filter(|s| s.end <= p.len().min(p1.len())) {
-        let foot: Vec<usize> = shot.clone().filter(|&i| p1[i] >= 0.5).collect();
+    for shot in shots.iter().filter(|s| s.end <= p.len().min(p1.len()).min(members.len())) {
+        let foot: Vec<usize> = shot.clone().filter(|&i| members[i] >= 0.5).collect();
         if foot.is_empty() {
             continue;
         }
-        let mean = foot.iter().map(|&i| p[i]).sum::<f64>() / foot.len() as f64;
+        let sure: Vec<usize> = foot.iter().copied().filter(|&i| p1[i] >= 0.5).collect();
+        let over = if sure.is_empty() { &foot } else { &sure };
+        let mean = over.iter().map(|&i| p[i]).sum::<f64>() / over.len() as f64;
         for i in foot {
             out[i] = mean;
+        }
+    }
+    out
+}
+
+/// The first stage decided per shot: in a shot that holds footage (a frame at 0.5 or more) and
+/// whose mean reaches `floor`, every frame at or above `floor` counts as footage (raised to
+/// 0.5). Why: a shot is one recording, and footage unlike anything the first stage was trained
+/// on flickers between 0.2 and 0.7 through it, so frame by frame only its luckiest stretches
+/// pass; filler shots sit near 0 (95 % of held-out filler shots average below 0.16). Frames
+/// under the floor keep their value, so a freeze or fade joined to a clip without a cut stays
+/// out. The reference is the shot's own mean: no other stretch of the video moves it.
+pub fn footage_by_shot(p1: &[f32], shots: &[Range<usize>], floor: f32) -> Vec<f32> {
+    let mut out = p1.to_vec();
+    for shot in shots.iter().filter(|s| s.end <= p1.len() && !s.is_empty()) {
+        let v = &p1[shot.clone()];
+        let mean = v.iter().sum::<f32>() / v.len() as f32;
+        if floor > 0.0 && mean >= floor && v.iter().any(|&x| x >= 0.5) {
+            for x in &mut out[shot.clone()] {
+                if *x >= floor {
+                    *x = x.max(0.5);
+                }
+            }
         }
     }
     out
@@ -572,6 +610,50 @@ mod tests {
     }
 
     #[test]
+    fn a_shot_that_holds_footage_is_footage_wherever_it_reaches_the_floor() {
+        // Shot 0..6: unfamiliar footage flickering around the 0.5 line, with a fade (0.02)
+        // joined without a cut; shot 6..9: filler; shot 9..12: doubtful throughout, no frame
+        // sure; shot 12..15: one sure frame in a shot whose mean stays under the floor.
+        let p1 = [0.3f32, 0.6, 0.2, 0.7, 0.4, 0.02, 0.0, 0.01, 0.0, 0.3, 0.4, 0.3, 0.6, 0.0, 0.0];
+        let shots = [0..6, 6..9, 9..12, 12..15];
+        let out = footage_by_shot(&p1, &shots, 0.15);
+        assert_eq!(&out[..6], &[0.5, 0.6, 0.5, 0.7, 0.5, 0.02]);
+        assert_eq!(&out[6..], &p1[6..], "filler, a shot with no sure frame and one under the floor keep their values");
+        assert_eq!(footage_by_shot(&p1, &shots, 0.0), p1.to_vec(), "a floor of 0 turns it off");
+    }
+
+    #[test]
+    fn lifted_frames_take_the_mean_of_the_frames_the_first_stage_is_sure_of() {
+        // Sure frames (p1 ≥ 0.5) say 0.8; the doubtful ones' own p (p1 × p2) is low only
+        // because p1 is: they take the sure frames' mean, not one dragged down by their doubt.
+        let p = [0.8, 0.24, 0.8, 0.1];
+        let p1 = [0.9f32, 0.3, 0.9, 0.1];
+        let lifted = footage_by_shot(&p1, &[0..4], 0.15);
+        let out = footage_shot_means_of(&p, &p1, &lifted, &[0..4]);
+        assert!(out[..3].iter().all(|&v| (v - 0.8).abs() < 1e-12), "{out:?}");
+        assert_eq!(out[3], 0.1, "under the floor: its own value");
+    }
+
+    #[test]
+    fn an_unfamiliar_recording_is_kept_whole_not_in_its_sure_stretches() {
+        // 25 fps: 1 s of filler, then a 6 s recording the first stage doubts (0.3) but for
+        // one second it is sure of (0.7), then 1 s of filler.
+        let shots = vec![0..25, 25..175, 175..200];
+        let mut p1 = vec![0.0f32; 25];
+        p1.extend(vec![0.3f32; 50]);
+        p1.extend(vec![0.7f32; 25]);
+        p1.extend(vec![0.3f32; 75]);
+        p1.extend(vec![0.0f32; 25]);
+        let features = live(200);
+        let iou = vec![0.8; 200];
+        let s = scorer::Scores { p1: p1.clone(), p: p1.iter().map(|&v| f64::from(v) * 0.9).collect(), activity: vec![0.0; 200] };
+        let params = SelectParams::default();
+        assert_eq!(select(&features, &shots, &iou, 25.0, &params, Some(&s)).frames().collect::<Vec<_>>(), (25..175).collect::<Vec<_>>());
+        let off = SelectParams { footage_by_shot: false, ..SelectParams::default() };
+        assert_eq!(select(&features, &shots, &iou, 25.0, &off, Some(&s)).frames().collect::<Vec<_>>(), (75..100).collect::<Vec<_>>(), "frame by frame: the sure second only");
+    }
+
+    #[test]
     fn a_video_whose_footage_the_first_stage_doubts_keeps_its_best_shot_not_nothing() {
         // 25 fps: 1 s of filler, 3 s the first stage gives 0.2, 1 s of filler.
         let shots = vec![0..25, 25..100, 100..125];
@@ -690,6 +772,30 @@ mod tests {
             for (i, s) in shots.iter().enumerate().filter(|(_, s)| !s.2) {
                 prop_assert_eq!(prob[i * 10], s.0);
             }
+        }
+
+        #[test]
+        fn footage_by_shot_only_raises_to_the_line_and_is_idempotent(
+            p1 in proptest::collection::vec(0.0f32..1.0, 1..60), cuts in proptest::collection::vec(1usize..60, 0..4), floor in 0.0f32..0.5,
+        ) {
+            let mut bounds: Vec<usize> = cuts.into_iter().filter(|&c| c < p1.len()).collect();
+            bounds.extend([0, p1.len()]);
+            bounds.sort_unstable();
+            bounds.dedup();
+            let shots: Vec<Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
+            let out = footage_by_shot(&p1, &shots, floor);
+            for (i, (&a, &b)) in out.iter().zip(&p1).enumerate() {
+                // Never lowered; changed only from under the line up to it, and only at or above the floor.
+                prop_assert!(a >= b, "frame {i}");
+                prop_assert!(a == b || (b < 0.5 && a == 0.5 && b >= floor), "frame {i}: {b} -> {a}");
+            }
+            // A shot with no sure frame is untouched.
+            for s in &shots {
+                if p1[s.clone()].iter().all(|&v| v < 0.5) {
+                    prop_assert_eq!(&out[s.clone()], &p1[s.clone()]);
+                }
+            }
+            prop_assert_eq!(footage_by_shot(&out, &shots, floor), out.clone());
         }
 
         #[test]
