@@ -271,8 +271,10 @@ fn footage_shot_means_of(p: &[f64], p1: &[f32], members: &[f32], shots: &[Range<
 }
 
 /// The first stage decided per shot: in a shot that holds footage (a frame at 0.5 or more) and
-/// whose mean reaches `floor`, every frame at or above `floor` counts as footage (raised to
-/// 0.5). Why: a shot is one recording, and footage unlike anything the first stage was trained
+/// whose mean reaches `floor`, every frame at or above `floor` is footage (raised to 1: decided,
+/// so the shot is a footage shot that the activity order and gate compare with the others —
+/// at 0.5 a calm clip the first stage doubted was lifted into the selection yet escaped the
+/// gate). Why: a shot is one recording, and footage unlike anything the first stage was trained
 /// on flickers between 0.2 and 0.7 through it, so frame by frame only its luckiest stretches
 /// pass; filler shots sit near 0 (95 % of held-out filler shots average below 0.16). Frames
 /// under the floor keep their value, so a freeze or fade joined to a clip without a cut stays
@@ -285,7 +287,7 @@ pub fn footage_by_shot(p1: &[f32], shots: &[Range<usize>], floor: f32) -> Vec<f3
         if floor > 0.0 && mean >= floor && v.iter().any(|&x| x >= 0.5) {
             for x in &mut out[shot.clone()] {
                 if *x >= floor {
-                    *x = x.max(0.5);
+                    *x = 1.0;
                 }
             }
         }
@@ -613,11 +615,11 @@ mod tests {
     fn a_shot_that_holds_footage_is_footage_wherever_it_reaches_the_floor() {
         // Shot 0..6: unfamiliar footage flickering around the 0.5 line, with a fade (0.02)
         // joined without a cut; shot 6..9: filler; shot 9..12: doubtful throughout, no frame
-        // sure; shot 12..15: one sure frame in a shot whose mean stays under the floor.
-        let p1 = [0.3f32, 0.6, 0.2, 0.7, 0.4, 0.02, 0.0, 0.01, 0.0, 0.3, 0.4, 0.3, 0.6, 0.0, 0.0];
-        let shots = [0..6, 6..9, 9..12, 12..15];
+        // sure; shot 12..16: one sure frame in a shot whose mean (0.14) stays under the floor.
+        let p1 = [0.3f32, 0.6, 0.2, 0.7, 0.4, 0.02, 0.0, 0.01, 0.0, 0.3, 0.4, 0.3, 0.55, 0.0, 0.0, 0.0];
+        let shots = [0..6, 6..9, 9..12, 12..16];
         let out = footage_by_shot(&p1, &shots, 0.15);
-        assert_eq!(&out[..6], &[0.5, 0.6, 0.5, 0.7, 0.5, 0.02]);
+        assert_eq!(&out[..6], &[1.0, 1.0, 1.0, 1.0, 1.0, 0.02]);
         assert_eq!(&out[6..], &p1[6..], "filler, a shot with no sure frame and one under the floor keep their values");
         assert_eq!(footage_by_shot(&p1, &shots, 0.0), p1.to_vec(), "a floor of 0 turns it off");
     }
@@ -651,6 +653,24 @@ mod tests {
         assert_eq!(select(&features, &shots, &iou, 25.0, &params, Some(&s)).frames().collect::<Vec<_>>(), (25..175).collect::<Vec<_>>());
         let off = SelectParams { footage_by_shot: false, ..SelectParams::default() };
         assert_eq!(select(&features, &shots, &iou, 25.0, &off, Some(&s)).frames().collect::<Vec<_>>(), (75..100).collect::<Vec<_>>(), "frame by frame: the sure second only");
+    }
+
+    #[test]
+    fn a_calm_clip_the_first_stage_doubts_is_lifted_as_footage_and_then_gated() {
+        // 25 fps: an active clip the first stage is sure of, then a calm clip it doubts
+        // (0.3 and 0.6 in turn), cut apart.
+        let shots = vec![0..100, 100..200];
+        let mut p1 = vec![0.9f32; 100];
+        p1.extend((0..100).map(|i| if i % 2 == 0 { 0.3f32 } else { 0.6 }));
+        let mut activity = vec![0.5; 100];
+        activity.extend(vec![0.02; 100]);
+        let s = scorer::Scores { p1: p1.clone(), p: vec![0.9; 200], activity };
+        let (features, iou) = (live(200), vec![0.8; 200]);
+        let params = SelectParams::default();
+        assert_eq!(select(&features, &shots, &iou, 25.0, &params, Some(&s)).frames().collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
+        // Without the gate, the lifted calm clip is kept whole: it is footage now.
+        let ungated = SelectParams { activity_ratio: 0.0, ..SelectParams::default() };
+        assert_eq!(select(&features, &shots, &iou, 25.0, &ungated, Some(&s)).frames().collect::<Vec<_>>(), (0..200).collect::<Vec<_>>());
     }
 
     #[test]
@@ -775,7 +795,7 @@ mod tests {
         }
 
         #[test]
-        fn footage_by_shot_only_raises_to_the_line_and_is_idempotent(
+        fn footage_by_shot_only_raises_to_one_and_is_idempotent(
             p1 in proptest::collection::vec(0.0f32..1.0, 1..60), cuts in proptest::collection::vec(1usize..60, 0..4), floor in 0.0f32..0.5,
         ) {
             let mut bounds: Vec<usize> = cuts.into_iter().filter(|&c| c < p1.len()).collect();
@@ -785,9 +805,9 @@ mod tests {
             let shots: Vec<Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
             let out = footage_by_shot(&p1, &shots, floor);
             for (i, (&a, &b)) in out.iter().zip(&p1).enumerate() {
-                // Never lowered; changed only from under the line up to it, and only at or above the floor.
+                // Never lowered; changed only to 1, and only at or above the floor.
                 prop_assert!(a >= b, "frame {i}");
-                prop_assert!(a == b || (b < 0.5 && a == 0.5 && b >= floor), "frame {i}: {b} -> {a}");
+                prop_assert!(a == b || (a == 1.0 && b >= floor), "frame {i}: {b} -> {a}");
             }
             // A shot with no sure frame is untouched.
             for s in &shots {
