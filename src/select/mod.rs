@@ -56,10 +56,11 @@ pub struct SelectParams {
     /// looks most like live footage is still kept whole if its mean first-stage probability
     /// reaches this floor (0 turns it off). See [`unfamiliar_footage`].
     pub footage_floor: f64,
-    /// With the scorer: a shot that holds footage (some frame's first-stage probability
-    /// ≥ 0.5) and whose mean first-stage probability reaches `footage_floor` is footage in
-    /// every frame at or above the floor, so an unfamiliar recording is kept as a whole, not
-    /// in the stretches the first stage happens to be sure of (see [`footage_by_shot`]).
+    /// With the scorer: a shot of at least half a second that holds footage (some frame's
+    /// first-stage probability ≥ 0.5) and whose mean first-stage probability reaches
+    /// `footage_floor` is footage in every frame at or above the floor, so an unfamiliar
+    /// recording is kept as a whole, not in the stretches the first stage happens to be sure
+    /// of (see [`footage_by_shot`]). A `footage_floor` of 0 turns this off too.
     pub footage_by_shot: bool,
 }
 
@@ -147,7 +148,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let learned = learned.filter(|l| l.p.len() == features.len() && l.p1.len() == features.len());
     // Noise is vetoed even as "unfamiliar footage": it is the one thing the first stage may
     // never have seen that physics says is not a camera's picture (see `evidence::noise`).
-    let lifted: Option<Vec<f32>> = learned.map(|l| if p.footage_by_shot { footage_by_shot(&l.p1, shots, p.footage_floor as f32) } else { l.p1.clone() });
+    let lifted: Option<Vec<f32>> = learned.map(|l| if p.footage_by_shot { footage_by_shot(&l.p1, shots, p.footage_floor as f32, scorer::footage_min_len(fps)) } else { l.p1.clone() });
     let footage = learned.zip(lifted.as_deref()).filter(|_| p.judge != Judge::Rules).map(|(_, p1)| {
         p1.iter().zip(&ev).map(|(&v, e)| f64::from(if p.judge == Judge::Both { v * (1.0 - e.noise) } else { v })).collect::<Vec<f64>>()
     });
@@ -270,21 +271,23 @@ fn footage_shot_means_of(p: &[f64], p1: &[f32], members: &[f32], shots: &[Range<
     out
 }
 
-/// The first stage decided per shot: in a shot that holds footage (a frame at 0.5 or more) and
-/// whose mean reaches `floor`, every frame at or above `floor` is footage (raised to 1: decided,
-/// so the shot is a footage shot that the activity order and gate compare with the others —
-/// at 0.5 a calm clip the first stage doubted was lifted into the selection yet escaped the
-/// gate). Why: a shot is one recording, and footage unlike anything the first stage was trained
+/// The first stage decided per shot: in a shot of at least `min_len` frames that holds footage
+/// (a frame at 0.5 or more) and whose mean reaches `floor`, every frame at or above `floor` is
+/// footage (raised to 1: decided, so when those frames are most of the shot it is a footage
+/// shot that the activity order and gate compare with the others — lifted only to 0.5, a calm
+/// clip the first stage doubted came into the selection yet escaped the gate). A `floor` of 0
+/// turns it off (as it does [`unfamiliar_footage`]). Shots shorter than `min_len` (a flash
+/// between two cuts) keep their values, as they are no footage shot either. Why: a shot is one recording, and footage unlike anything the first stage was trained
 /// on flickers between 0.2 and 0.7 through it, so frame by frame only its luckiest stretches
 /// pass; filler shots sit near 0 (95 % of held-out filler shots average below 0.16). Frames
 /// under the floor keep their value, so a freeze or fade joined to a clip without a cut stays
 /// out. The reference is the shot's own mean: no other stretch of the video moves it.
-pub fn footage_by_shot(p1: &[f32], shots: &[Range<usize>], floor: f32) -> Vec<f32> {
+pub fn footage_by_shot(p1: &[f32], shots: &[Range<usize>], floor: f32, min_len: usize) -> Vec<f32> {
     let mut out = p1.to_vec();
-    for shot in shots.iter().filter(|s| s.end <= p1.len() && !s.is_empty()) {
+    for shot in shots.iter().filter(|s| s.end <= p1.len() && s.len() >= min_len.max(1)) {
         let v = &p1[shot.clone()];
-        let mean = v.iter().sum::<f32>() / v.len() as f32;
-        if floor > 0.0 && mean >= floor && v.iter().any(|&x| x >= 0.5) {
+        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
+        if floor > 0.0 && mean >= f64::from(floor) && v.iter().any(|&x| x >= 0.5) {
             for x in &mut out[shot.clone()] {
                 if *x >= floor {
                     *x = 1.0;
@@ -618,10 +621,11 @@ mod tests {
         // sure; shot 12..16: one sure frame in a shot whose mean (0.14) stays under the floor.
         let p1 = [0.3f32, 0.6, 0.2, 0.7, 0.4, 0.02, 0.0, 0.01, 0.0, 0.3, 0.4, 0.3, 0.55, 0.0, 0.0, 0.0];
         let shots = [0..6, 6..9, 9..12, 12..16];
-        let out = footage_by_shot(&p1, &shots, 0.15);
+        let out = footage_by_shot(&p1, &shots, 0.15, 1);
         assert_eq!(&out[..6], &[1.0, 1.0, 1.0, 1.0, 1.0, 0.02]);
         assert_eq!(&out[6..], &p1[6..], "filler, a shot with no sure frame and one under the floor keep their values");
-        assert_eq!(footage_by_shot(&p1, &shots, 0.0), p1.to_vec(), "a floor of 0 turns it off");
+        assert_eq!(footage_by_shot(&p1, &shots, 0.0, 1), p1.to_vec(), "a floor of 0 turns it off");
+        assert_eq!(&footage_by_shot(&p1, &shots, 0.15, 7)[..6], &p1[..6], "a shot shorter than min_len keeps its values");
     }
 
     #[test]
@@ -630,7 +634,7 @@ mod tests {
         // because p1 is: they take the sure frames' mean, not one dragged down by their doubt.
         let p = [0.8, 0.24, 0.8, 0.1];
         let p1 = [0.9f32, 0.3, 0.9, 0.1];
-        let lifted = footage_by_shot(&p1, &[0..4], 0.15);
+        let lifted = footage_by_shot(&p1, &[0..4], 0.15, 1);
         let out = footage_shot_means_of(&p, &p1, &lifted, &[0..4]);
         assert!(out[..3].iter().all(|&v| (v - 0.8).abs() < 1e-12), "{out:?}");
         assert_eq!(out[3], 0.1, "under the floor: its own value");
@@ -657,20 +661,31 @@ mod tests {
 
     #[test]
     fn a_calm_clip_the_first_stage_doubts_is_lifted_as_footage_and_then_gated() {
-        // 25 fps: an active clip the first stage is sure of, then a calm clip it doubts
-        // (0.3 and 0.6 in turn), cut apart.
+        // 25 fps: an active clip the first stage is sure of, then a calm clip it doubts: per
+        // ten frames, four at 0.05, three at 0.3 and three at 0.6 (mean 0.29), cut apart.
         let shots = vec![0..100, 100..200];
         let mut p1 = vec![0.9f32; 100];
-        p1.extend((0..100).map(|i| if i % 2 == 0 { 0.3f32 } else { 0.6 }));
+        p1.extend((0..100).map(|i| match i % 10 {
+            0..=3 => 0.05f32,
+            4..=6 => 0.3,
+            _ => 0.6,
+        }));
         let mut activity = vec![0.5; 100];
         activity.extend(vec![0.02; 100]);
-        let s = scorer::Scores { p1: p1.clone(), p: vec![0.9; 200], activity };
+        let p: Vec<f64> = p1.iter().map(|&v| f64::from(v) * 0.9).collect();
+        let min_len = scorer::footage_min_len(25.0);
+        // Frame by frame it is no footage shot, so the gate would never see it; lifted to 1
+        // (mean 0.62) it is one. Lifted only to the 0.5 line its mean would be 0.35.
+        assert_eq!(scorer::footage_shots(&p1, &shots, min_len), vec![&shots[0]]);
+        let lifted = footage_by_shot(&p1, &shots, 0.15, min_len);
+        assert_eq!(scorer::footage_shots(&lifted, &shots, min_len), vec![&shots[0], &shots[1]]);
+        let s = scorer::Scores { p1: p1.clone(), p, activity };
         let (features, iou) = (live(200), vec![0.8; 200]);
-        let params = SelectParams::default();
-        assert_eq!(select(&features, &shots, &iou, 25.0, &params, Some(&s)).frames().collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
-        // Without the gate, the lifted calm clip is kept whole: it is footage now.
-        let ungated = SelectParams { activity_ratio: 0.0, ..SelectParams::default() };
-        assert_eq!(select(&features, &shots, &iou, 25.0, &ungated, Some(&s)).frames().collect::<Vec<_>>(), (0..200).collect::<Vec<_>>());
+        let chosen = |params: &SelectParams| select(&features, &shots, &iou, 25.0, params, Some(&s)).frames().collect::<Vec<_>>();
+        assert_eq!(chosen(&SelectParams::default()), (0..100).collect::<Vec<_>>(), "gated: the active clip only");
+        // Lifted but not gated, its lifted frames take the sure frames' mean (0.54) and pass.
+        let ungated = chosen(&SelectParams { activity_ratio: 0.0, ..SelectParams::default() });
+        assert!(ungated.iter().filter(|&&i| i >= 100).count() >= 50, "{ungated:?}");
     }
 
     #[test]
@@ -796,26 +811,32 @@ mod tests {
 
         #[test]
         fn footage_by_shot_only_raises_to_one_and_is_idempotent(
-            p1 in proptest::collection::vec(0.0f32..1.0, 1..60), cuts in proptest::collection::vec(1usize..60, 0..4), floor in 0.0f32..0.5,
+            p1 in proptest::collection::vec(0.0f32..1.0, 1..60), cuts in proptest::collection::vec(1usize..60, 0..4), floor in 0.0f32..1.0, min_len in 1usize..6,
         ) {
             let mut bounds: Vec<usize> = cuts.into_iter().filter(|&c| c < p1.len()).collect();
             bounds.extend([0, p1.len()]);
             bounds.sort_unstable();
             bounds.dedup();
             let shots: Vec<Range<usize>> = bounds.windows(2).map(|w| w[0]..w[1]).collect();
-            let out = footage_by_shot(&p1, &shots, floor);
+            let out = footage_by_shot(&p1, &shots, floor, min_len);
             for (i, (&a, &b)) in out.iter().zip(&p1).enumerate() {
                 // Never lowered; changed only to 1, and only at or above the floor.
                 prop_assert!(a >= b, "frame {i}");
                 prop_assert!(a == b || (a == 1.0 && b >= floor), "frame {i}: {b} -> {a}");
             }
-            // A shot with no sure frame is untouched.
             for s in &shots {
-                if p1[s.clone()].iter().all(|&v| v < 0.5) {
-                    prop_assert_eq!(&out[s.clone()], &p1[s.clone()]);
+                let v = &p1[s.clone()];
+                let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
+                if floor > 0.0 && s.len() >= min_len && mean >= f64::from(floor) && v.iter().any(|&x| x >= 0.5) {
+                    // Lifted: every frame at or above the floor is 1, the others as they were.
+                    for i in s.clone() {
+                        prop_assert_eq!(out[i], if p1[i] >= floor { 1.0 } else { p1[i] }, "frame {}", i);
+                    }
+                } else {
+                    prop_assert_eq!(&out[s.clone()], v, "a shot that does not qualify is untouched");
                 }
             }
-            prop_assert_eq!(footage_by_shot(&out, &shots, floor), out.clone());
+            prop_assert_eq!(footage_by_shot(&out, &shots, floor, min_len), out.clone());
         }
 
         #[test]
