@@ -277,8 +277,10 @@ fn footage_shot_means_of(p: &[f64], p1: &[f32], members: &[f32], shots: &[Range<
 /// shot that the activity order and gate compare with the others — lifted only to 0.5, a calm
 /// clip the first stage doubted came into the selection yet escaped the gate). A `floor` of 0
 /// turns it off (as it does [`unfamiliar_footage`]). Shots shorter than `min_len` (a flash
-/// between two cuts) keep their values, as they are no footage shot either. Why: a shot is one recording, and footage unlike anything the first stage was trained
-/// on flickers between 0.2 and 0.7 through it, so frame by frame only its luckiest stretches
+/// between two cuts) keep their values, as they are no footage shot either.
+///
+/// Why: a shot is one recording, and footage unlike anything the first stage was trained on
+/// flickers between 0.2 and 0.7 through it, so frame by frame only its luckiest stretches
 /// pass; filler shots sit near 0 (95 % of held-out filler shots average below 0.16). Frames
 /// under the floor keep their value, so a freeze or fade joined to a clip without a cut stays
 /// out. The reference is the shot's own mean: no other stretch of the video moves it.
