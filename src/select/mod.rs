@@ -16,6 +16,7 @@ pub mod scorer;
 use crate::analyse::FrameFeatures;
 use evidence::{Evidence, EvidenceParams};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::ops::Range;
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
@@ -148,14 +149,15 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let learned = learned.filter(|l| l.p.len() == features.len() && l.p1.len() == features.len());
     // Noise is vetoed even as "unfamiliar footage": it is the one thing the first stage may
     // never have seen that physics says is not a camera's picture (see `evidence::noise`).
-    let lifted: Option<Vec<f32>> = learned.map(|l| if p.footage_by_shot { footage_by_shot(&l.p1, shots, p.footage_floor as f32, scorer::footage_min_len(fps)) } else { l.p1.clone() });
+    let min_len = scorer::footage_min_len(fps);
+    let lifted: Option<Cow<[f32]>> = learned.map(|l| if p.footage_by_shot { Cow::Owned(footage_by_shot(&l.p1, shots, p.footage_floor as f32, min_len)) } else { Cow::Borrowed(&l.p1[..]) });
     let footage = learned.zip(lifted.as_deref()).filter(|_| p.judge != Judge::Rules).map(|(_, p1)| {
         p1.iter().zip(&ev).map(|(&v, e)| f64::from(if p.judge == Judge::Both { v * (1.0 - e.noise) } else { v })).collect::<Vec<f64>>()
     });
     let by_shot = learned.zip(lifted.as_deref()).map(|(l, p1)| {
-        let mut v = footage_shot_means_of(&l.p, &l.p1, p1, shots);
+        let mut v = footage_shot_means(&l.p, &l.p1, p1, shots);
         if l.activity.len() == v.len() {
-            let footage = scorer::footage_shots(p1, shots, scorer::footage_min_len(fps));
+            let footage = scorer::footage_shots(p1, shots, min_len);
             if p.activity_order {
                 activity_order(&mut v, &l.activity, &footage);
             }
@@ -209,7 +211,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
             if !foot.is_empty() {
                 let best = foot.remove(0);
                 (segments, expected_f) = choose_after(best, foot, expected_gt);
-            } else if let Some(r) = unfamiliar_footage(f, shots, scorer::footage_min_len(fps), p.footage_floor) {
+            } else if let Some(r) = unfamiliar_footage(f, shots, min_len, p.footage_floor) {
                 let frames: Vec<bool> = r.clone().map(|i| ev[i].black < 0.5).collect();
                 let seg = runs_of(&frames).into_iter().max_by_key(|k| k.len()).map(|k| (r.start + k.start)..(r.start + k.end));
                 if let Some(k) = seg {
@@ -244,27 +246,21 @@ pub fn unfamiliar_footage(p1: &[f64], shots: &[Range<usize>], min_len: usize, fl
         .map(|(s, _)| s.clone())
 }
 
-/// The learned probability with every footage frame (first stage ≥ 0.5) given the mean over
-/// the footage frames of its shot: which recording is the highlight is decided per shot (a
-/// clip is kept or dropped whole), while frames the first stage calls filler keep their own.
-pub fn footage_shot_means(p: &[f64], p1: &[f32], shots: &[Range<usize>]) -> Vec<f64> {
-    footage_shot_means_of(p, p1, p1, shots)
-}
-
-/// [`footage_shot_means`] where the frames that take the mean are those of `members` ≥ 0.5
-/// (the first stage after [`footage_by_shot`]) and the mean is over those of `p1` ≥ 0.5 (the
-/// frames the first stage itself is sure of; all members when it is sure of none).
-fn footage_shot_means_of(p: &[f64], p1: &[f32], members: &[f32], shots: &[Range<usize>]) -> Vec<f64> {
+/// The learned probability with every footage frame given the mean over the frames of its shot
+/// the first stage is sure of (`p1` ≥ 0.5): which recording is the highlight is decided per
+/// shot (a clip is kept or dropped whole), while frames the first stage calls filler keep
+/// their own. The footage frames are those of `members` ≥ 0.5: `p1` itself, or the first stage
+/// after [`footage_by_shot`], whose lifted frames take the sure frames' mean rather than one
+/// their own doubt drags down. A shot with no sure frame keeps its values.
+pub fn footage_shot_means(p: &[f64], p1: &[f32], members: &[f32], shots: &[Range<usize>]) -> Vec<f64> {
     let mut out = p.to_vec();
     for shot in shots.iter().filter(|s| s.end <= p.len().min(p1.len()).min(members.len())) {
-        let foot: Vec<usize> = shot.clone().filter(|&i| members[i] >= 0.5).collect();
-        if foot.is_empty() {
+        let sure: Vec<usize> = shot.clone().filter(|&i| p1[i] >= 0.5).collect();
+        if sure.is_empty() {
             continue;
         }
-        let sure: Vec<usize> = foot.iter().copied().filter(|&i| p1[i] >= 0.5).collect();
-        let over = if sure.is_empty() { &foot } else { &sure };
-        let mean = over.iter().map(|&i| p[i]).sum::<f64>() / over.len() as f64;
-        for i in foot {
+        let mean = sure.iter().map(|&i| p[i]).sum::<f64>() / sure.len() as f64;
+        for i in shot.clone().filter(|&i| members[i] >= 0.5) {
             out[i] = mean;
         }
     }
@@ -286,10 +282,13 @@ fn footage_shot_means_of(p: &[f64], p1: &[f32], members: &[f32], shots: &[Range<
 /// out. The reference is the shot's own mean: no other stretch of the video moves it.
 pub fn footage_by_shot(p1: &[f32], shots: &[Range<usize>], floor: f32, min_len: usize) -> Vec<f32> {
     let mut out = p1.to_vec();
+    if floor <= 0.0 {
+        return out;
+    }
     for shot in shots.iter().filter(|s| s.end <= p1.len() && s.len() >= min_len.max(1)) {
         let v = &p1[shot.clone()];
         let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
-        if floor > 0.0 && mean >= f64::from(floor) && v.iter().any(|&x| x >= 0.5) {
+        if mean >= f64::from(floor) && v.iter().any(|&x| x >= 0.5) {
             for x in &mut out[shot.clone()] {
                 if *x >= floor {
                     *x = 1.0;
@@ -506,7 +505,7 @@ mod tests {
         // Shot 0..4: three footage frames and one the first stage rejects; shot 4..6: filler.
         let p = [0.9, 0.3, 0.6, 0.05, 0.2, 0.4];
         let p1 = [0.9f32, 0.8, 0.7, 0.1, 0.2, 0.3];
-        let out = footage_shot_means(&p, &p1, &[0..4, 4..6]);
+        let out = footage_shot_means(&p, &p1, &p1, &[0..4, 4..6]);
         assert!(out[..3].iter().all(|&v| (v - 0.6).abs() < 1e-12), "{out:?}");
         assert_eq!(&out[3..], &[0.05, 0.2, 0.4]);
     }
@@ -637,7 +636,7 @@ mod tests {
         let p = [0.8, 0.24, 0.8, 0.1];
         let p1 = [0.9f32, 0.3, 0.9, 0.1];
         let lifted = footage_by_shot(&p1, &[0..4], 0.15, 1);
-        let out = footage_shot_means_of(&p, &p1, &lifted, &[0..4]);
+        let out = footage_shot_means(&p, &p1, &lifted, &[0..4]);
         assert!(out[..3].iter().all(|&v| (v - 0.8).abs() < 1e-12), "{out:?}");
         assert_eq!(out[3], 0.1, "under the floor: its own value");
     }
