@@ -653,7 +653,7 @@ mod tests {
         p1.extend(vec![0.0f32; 25]);
         let features = live(200);
         let iou = vec![0.8; 200];
-        let s = scorer::Scores { p1: p1.clone(), p: p1.iter().map(|&v| f64::from(v) * 0.9).collect(), activity: vec![0.0; 200] };
+        let s = scores(&p1);
         let params = SelectParams::default();
         assert_eq!(select(&features, &shots, &iou, 25.0, &params, Some(&s)).frames().collect::<Vec<_>>(), (25..175).collect::<Vec<_>>());
         let off = SelectParams { footage_by_shot: false, ..SelectParams::default() };
