@@ -1,14 +1,16 @@
 //! From finalised segments to highlight moments, clips and events.
 //!
-//! First design: every finalised segment goes through the batch engine (the very code
-//! `predict` and the ingest jobs use, [`crate::engine::process_video`]); its selected runs
-//! scoring at least [`MIN_SCORE`] become moment pieces in wall-clock time. Pieces closer than
-//! [`JOIN_MS`] are one moment, also across segments: a moment that reaches the end of its
-//! segment stays open until the next segment shows whether it goes on. A closed moment is
-//! cut into a clip by joining its segments (plus `clip_margin_s`) without re-encoding, the
-//! clip goes through the engine again for its predictions and crop metadata (one line per
-//! target ratio), with `render = true` its reframed short is rendered per ratio (the
-//! [`crate::render`] that `highlightd render` uses), and a `highlight` event is published.
+//! Every finalised segment is fed into the camera's [`Live`] stream: the same per-frame
+//! analysis and the same decision that `predict` runs on a file (see [`crate::engine::live`]),
+//! carried on from segment to segment and decided with a bounded look-ahead
+//! ([`look_ahead_s`]) over the last minute of the stream. The decided highlight runs scoring
+//! at least [`MIN_SCORE`] become moment pieces in wall-clock time ([`Timeline`]). Pieces closer
+//! than [`JOIN_MS`] are one moment: a moment that reaches the end of what is decided stays
+//! open until the next decision shows whether it goes on. A closed moment is cut into a clip
+//! by joining its segments (plus `clip_margin_s`) without re-encoding, the clip goes through
+//! the engine again for its predictions and crop metadata (one line per target ratio), with
+//! `render = true` its reframed short is rendered per ratio (the [`crate::render`] that
+//! `highlightd render` uses), and a `highlight` event is published.
 //!
 //! When the analysis falls behind (the box is too slow for the stream, or busy with other
 //! cameras and the ingest folder), it skips whole segments rather than decide ever later:
@@ -26,6 +28,7 @@ use super::retention::{self, Pins};
 use super::supervisor::{ms_time, Shared};
 use crate::config::Config;
 use crate::engine;
+use crate::engine::live::{Decided, Horizon, Live};
 use crate::format::AspectRatio;
 use crate::render;
 use crate::status::payload::rfc3339;
@@ -134,6 +137,78 @@ impl Assembler {
     }
 }
 
+/// How far past a frame the camera's stream is analysed before the frame is decided: what is
+/// left of `decision_delay_s` once a segment has been recorded (`segment_s`), analysed
+/// (allowed as long again) and the 1 s that tells a moment has ended ([`JOIN_MS`]) has
+/// passed; at most one segment, at least nothing.
+pub fn look_ahead_s(decision_delay_s: f64, segment_s: f64) -> f64 {
+    (decision_delay_s - 2.0 * segment_s - JOIN_MS as f64 / 1000.0).clamp(0.0, segment_s.max(0.0))
+}
+
+/// The stream's frames of one analysed segment and its wall-clock span.
+#[derive(Debug, Clone, PartialEq)]
+struct Span {
+    frames: std::ops::Range<usize>,
+    start_ms: u64,
+    end_ms: u64,
+}
+
+/// Where the camera stream's frames are in wall-clock time: segment by segment, each
+/// segment's frames spread evenly over its span (a segment's clock is the recorder's, its
+/// frame count the decoder's; the two need not agree on the frame rate). Pure.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    spans: VecDeque<Span>,
+}
+
+impl Timeline {
+    /// The segment whose frames are the stream's `frames`, recorded over `[start_ms, end_ms]`.
+    pub fn push(&mut self, frames: std::ops::Range<usize>, start_ms: u64, end_ms: u64) {
+        if !frames.is_empty() {
+            self.spans.push_back(Span { frames, start_ms, end_ms: end_ms.max(start_ms) });
+        }
+    }
+
+    /// Wall-clock time of the stream's frame `i` (of the end of the last frame when `i` is
+    /// just past a segment's frames and no segment follows).
+    pub fn ms(&self, i: usize) -> Option<u64> {
+        let s = self.spans.iter().find(|s| s.frames.contains(&i)).or_else(|| self.spans.iter().find(|s| s.frames.end == i))?;
+        Some(Self::within(s, i))
+    }
+
+    fn within(s: &Span, i: usize) -> u64 {
+        let (a, b) = (s.frames.start as u64, s.frames.end as u64);
+        s.start_ms + (i as u64).clamp(a, b).saturating_sub(a) * (s.end_ms - s.start_ms) / (b - a).max(1)
+    }
+
+    /// The decided runs as moment pieces in wall-clock time, cut at segment bounds (a piece
+    /// never spans a gap in the recording) and kept when their mean probability reaches
+    /// [`MIN_SCORE`].
+    pub fn pieces(&self, d: &Decided) -> Vec<Moment> {
+        let mut out = Vec::new();
+        for r in &d.runs {
+            let mean = r.p_sum / r.frames.len().max(1) as f64;
+            if mean < MIN_SCORE {
+                continue;
+            }
+            for s in &self.spans {
+                let (a, b) = (r.frames.start.max(s.frames.start), r.frames.end.min(s.frames.end));
+                if a < b {
+                    out.push(Moment { start_ms: Self::within(s, a), end_ms: Self::within(s, b), p_sum: mean * (b - a) as f64, frames: (b - a) as u64 });
+                }
+            }
+        }
+        out
+    }
+
+    /// Forgets the segments wholly before the stream's frame `first`.
+    pub fn forget_before(&mut self, first: usize) {
+        while self.spans.front().is_some_and(|s| s.frames.end <= first) {
+            self.spans.pop_front();
+        }
+    }
+}
+
 /// Whether the analysis, about to start on a segment that ended `lag_ms` ago, is so far behind
 /// that it should skip it: only when a newer segment already waits (the newest is always
 /// analysed) and the decision could no longer come within `max_lag_ms`.
@@ -162,6 +237,8 @@ impl Analyst {
         let margin = (self.cam.clip_margin_s * 1000.0) as u64;
         let mut open_pin: Option<retention::PinGuard> = None;
         let ratio = self.ratios().first().copied().unwrap_or(AspectRatio::PORTRAIT);
+        let mut live = Live::new(&self.cfg, ratio, Horizon::with_look_ahead(look_ahead_s(self.cam.decision_delay_s, self.cam.recording.segment_s)));
+        let mut timeline = Timeline::default();
         // A moment is decided from the segment after it, so the analysis of a segment must
         // start within `decision_delay_s − segment_s` of its end (at least `segment_s`, by the
         // configuration check).
@@ -192,20 +269,22 @@ impl Analyst {
             }
             // Pinned from analysis on: a moment ending here will need this segment.
             let _pin = self.pins.pin(seg.start_ms, seg.end_ms);
-            let pieces = match self.pieces(&seg, ratio) {
-                Ok(p) => p,
-                Err(e) => {
-                    warn!(segment = %seg.path.display(), "analysis failed: {e}");
-                    Vec::new()
+            match live.segment(&seg.path, &self.cfg) {
+                Ok((fed, decided)) => {
+                    timeline.push(fed.frames, seg.start_ms, seg.end_ms);
+                    self.settle(&mut asm, &mut timeline, &decided);
                 }
-            };
-            self.shared.analysed_frames.fetch_add(seg.frames, Ordering::Relaxed);
-            for m in asm.segment(seg.start_ms, seg.end_ms, &pieces) {
-                self.emit(m);
+                Err(e) => warn!(segment = %seg.path.display(), "analysis failed: {e}"),
             }
+            self.shared.analysed_frames.fetch_add(seg.frames, Ordering::Relaxed);
             // A moment still open needs its segments (and the margin before it) when it
             // closes, whatever the quota says meanwhile: pinned from its start on.
             open_pin = asm.open_start().map(|start| self.pins.pin(start.saturating_sub(margin), u64::MAX));
+        }
+        // Stopping: the frames still waiting for their look-ahead are decided now.
+        match live.finish(&self.cfg, Path::new(&self.cam.name)) {
+            Ok(decided) => self.settle(&mut asm, &mut timeline, &decided),
+            Err(e) => warn!("analysis of the last frames failed: {e}"),
         }
         if let Some(m) = asm.finish() {
             self.emit(m);
@@ -213,21 +292,20 @@ impl Analyst {
         drop(open_pin);
     }
 
-    fn ratios(&self) -> Vec<AspectRatio> {
-        self.cam.target_ratios.iter().filter_map(|r| AspectRatio::new(r[0], r[1])).collect()
+    /// Turns what a decision settled into moments, and emits those that closed.
+    fn settle(&self, asm: &mut Assembler, timeline: &mut Timeline, decided: &Decided) {
+        if decided.frames.is_empty() {
+            return;
+        }
+        let (Some(from), Some(to)) = (timeline.ms(decided.frames.start), timeline.ms(decided.frames.end)) else { return };
+        for m in asm.segment(from, to, &timeline.pieces(decided)) {
+            self.emit(m);
+        }
+        timeline.forget_before(decided.frames.end);
     }
 
-    /// The selected runs of one segment scoring at least [`MIN_SCORE`], in wall-clock time.
-    fn pieces(&self, seg: &Finalised, ratio: AspectRatio) -> Result<Vec<Moment>, MomentError> {
-        let r = engine::process_video(&seg.path, ratio, &self.cfg, |_| {})?;
-        let fps = r.info.fps.max(1e-3);
-        let at = |frame: usize| seg.start_ms + (frame as f64 * 1000.0 / fps) as u64;
-        Ok(r.selection
-            .segments
-            .iter()
-            .filter(|s| s.p >= MIN_SCORE && s.end > s.start)
-            .map(|s| Moment { start_ms: at(s.start), end_ms: at(s.end).min(seg.end_ms.max(at(s.start))), p_sum: s.p * (s.end - s.start) as f64, frames: (s.end - s.start) as u64 })
-            .collect())
+    fn ratios(&self) -> Vec<AspectRatio> {
+        self.cam.target_ratios.iter().filter_map(|r| AspectRatio::new(r[0], r[1])).collect()
     }
 
     /// Cuts the clip, writes its predictions and crop metadata, publishes the event.
@@ -335,9 +413,55 @@ impl Analyst {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::live::Run;
 
     fn m(a: u64, b: u64) -> Moment {
         Moment { start_ms: a, end_ms: b, p_sum: (b - a) as f64 / 100.0, frames: (b - a) / 100 }
+    }
+
+    #[test]
+    fn look_ahead_is_what_the_decision_delay_leaves() {
+        // Default: 10 s delay, 4 s segments: 10 − 8 − 1 = 1 s.
+        assert_eq!(look_ahead_s(10.0, 4.0), 1.0);
+        // Short segments leave more, but never more than one segment.
+        assert_eq!(look_ahead_s(10.0, 2.0), 2.0);
+        assert_eq!(look_ahead_s(60.0, 4.0), 4.0);
+        // The least delay the configuration allows (twice the segment) leaves none.
+        assert_eq!(look_ahead_s(8.0, 4.0), 0.0);
+    }
+
+    fn run(frames: std::ops::Range<usize>, p: f64) -> Run {
+        Run { p_sum: p * frames.len() as f64, frames }
+    }
+
+    #[test]
+    fn timeline_puts_frames_in_wall_clock_time_segment_by_segment() {
+        let mut t = Timeline::default();
+        // Two 4 s segments of 100 frames, then a 20 s gap, then one more.
+        t.push(0..100, 0, 4000);
+        t.push(100..200, 4000, 8000);
+        t.push(200..300, 28000, 32000);
+        assert_eq!(t.ms(0), Some(0));
+        assert_eq!(t.ms(50), Some(2000));
+        assert_eq!(t.ms(100), Some(4000));
+        assert_eq!(t.ms(250), Some(30000));
+        // Just past the last frame: the end of the last segment; further: unknown.
+        assert_eq!(t.ms(300), Some(32000));
+        assert_eq!(t.ms(301), None);
+        // A run across the two adjacent segments gives two pieces that meet; one across the gap
+        // gives pieces on both sides of it, never one spanning it; a weak run gives none.
+        let d = Decided { frames: 0..300, runs: vec![run(75..125, 0.8), run(150..151, 0.2), run(190..210, 0.9)] };
+        let pieces = t.pieces(&d);
+        let spans: Vec<(u64, u64, u64)> = pieces.iter().map(|m| (m.start_ms, m.end_ms, m.frames)).collect();
+        assert_eq!(spans, vec![(3000, 4000, 25), (4000, 5000, 25), (7600, 8000, 10), (28000, 28400, 10)]);
+        assert!((pieces[0].score() - 0.8).abs() < 1e-9);
+        // Joined by the assembler: one moment 3–5 s, one before the gap, one after it.
+        let mut a = Assembler::default();
+        let closed = a.segment(0, 32000, &pieces);
+        assert_eq!(closed.iter().map(|m| (m.start_ms, m.end_ms)).collect::<Vec<_>>(), vec![(3000, 5000), (7600, 8000), (28000, 28400)]);
+        t.forget_before(200);
+        assert_eq!(t.ms(150), None);
+        assert_eq!(t.ms(200), Some(28000));
     }
 
     #[test]

@@ -1,12 +1,22 @@
 //! One video through every stage: decode → analyse (classical + networks) → select → frame.
+//!
+//! The analysis runs as a stream of frames ([`stream::FrameStream`]): a file is fed whole and
+//! decided at its end; a camera's segments are fed as they are recorded and decided with a
+//! bounded look-ahead ([`live::Live`]). Both go through the same per-frame code and the same
+//! [`decide`].
 
-use crate::analyse::audio::{AudioEvents, AudioTagger, ClassMap};
-use crate::analyse::nets::worker::{Picture, Reorder, SaliencyWorker};
-use crate::analyse::nets::{FrameDetections, Networks, Which};
+pub mod live;
+pub mod stream;
+
+pub use stream::FrameStream;
+
+use crate::analyse::audio::{AudioEvents, ClassMap};
+use crate::analyse::nets::worker::SaliencyWorker;
+use crate::analyse::nets::{Networks, Which};
 use crate::analyse::subjects::{self, Subject};
-use crate::analyse::{shots, Analyser, FrameFeatures, NetCues};
+use crate::analyse::{shots, FrameFeatures, NetCues};
 use crate::config::{Config, EnginesConfig};
-use crate::decode::{self, DecodeError, DecodeOptions, DetailOptions, StreamInfo};
+use crate::decode::{self, DecodeError, DecodeOptions, StreamInfo};
 use crate::format::{AspectRatio, Prediction};
 use crate::frame::{self, Canvas, ShotPlan};
 use crate::infer::{InferError, Model, OrtModel, Runtime, Task};
@@ -182,71 +192,6 @@ fn schedule(engines: &EnginesConfig, rate: f64, k: u64) -> Which {
     Which { face: true, person: true, saliency: k.is_multiple_of(step(engines.saliency_fps)), text: k.is_multiple_of(step(engines.text_fps)) }
 }
 
-/// Where a sampled frame's network results go: its frame number, its place in the feature
-/// list, and whether a shot cut came since the previous sample (the subject then starts
-/// afresh instead of continuing the previous one).
-#[derive(Clone, Copy, Debug)]
-struct Tag {
-    frame: usize,
-    pos: usize,
-    cut_before: bool,
-}
-
-/// The networks' results of each sampled frame, taken in frame order, turned into the
-/// subject and the cues the selection reads.
-struct Fused<'a> {
-    cfg: &'a Config,
-    prev: Option<(f32, f32)>,
-    last_spread: f32,
-    subjects: Vec<(usize, Subject)>,
-    cues: Vec<(usize, NetCues)>,
-}
-
-impl<'a> Fused<'a> {
-    fn new(cfg: &'a Config) -> Self {
-        Fused { cfg, prev: None, last_spread: 1.0, subjects: Vec::new(), cues: Vec::new() }
-    }
-
-    fn add(&mut self, tag: Tag, dets: &FrameDetections, features: &mut [FrameFeatures]) {
-        if tag.cut_before {
-            self.prev = None;
-        }
-        let mut cues = NetCues::from_detections(dets, self.cfg.subjects.saliency_power);
-        // UNISAL runs on every other sample: hold its last spread between.
-        if dets.saliency.is_none() {
-            cues.spread = self.last_spread;
-        }
-        self.last_spread = cues.spread;
-        self.cues.push((tag.frame, cues));
-        if let Some(s) = subjects::fuse(dets, self.prev, &self.cfg.subjects) {
-            self.prev = Some((s.x, s.y));
-            self.subjects.push((tag.frame, s));
-            if let Some(f) = features.get_mut(tag.pos) {
-                f.subject_size = subjects::presence(&s);
-            }
-        }
-    }
-}
-
-/// Hands the saliency worker's answers to the frames waiting for them: those ready now, or
-/// with `wait` every one still due. A failed map ends the networks for this video, as a
-/// failed detector does: the frames still waiting are dropped, like the failed one.
-fn collect_maps(worker: Option<&mut SaliencyWorker>, waiting: &mut Reorder<Tag>, net_error: &mut Option<InferError>, wait: bool) {
-    let Some(w) = worker else { return };
-    while waiting.wants_map() {
-        match if wait { w.answer() } else { w.try_answer() } {
-            Some(Ok(map)) => {
-                waiting.map_arrived(map);
-            }
-            Some(Err(e)) => {
-                net_error.get_or_insert(e);
-                waiting.drain().for_each(drop);
-            }
-            None => break,
-        }
-    }
-}
-
 /// Processes one video for one target ratio.
 pub fn process_video(path: &Path, ratio: AspectRatio, cfg: &Config, progress: impl FnMut(u64)) -> Result<VideoResult, EngineError> {
     process_video_within(path, ratio, cfg, None, progress)
@@ -258,119 +203,13 @@ pub fn process_video_within(path: &Path, ratio: AspectRatio, cfg: &Config, deadl
     with_models(cfg, path, |models| run(path, ratio, cfg, deadline, models, progress))
 }
 
-fn run(path: &Path, ratio: AspectRatio, cfg: &Config, deadline: Option<decode::Deadline>, mut models: Option<&mut Models>, mut progress: impl FnMut(u64)) -> Result<VideoResult, EngineError> {
+fn run(path: &Path, ratio: AspectRatio, cfg: &Config, deadline: Option<decode::Deadline>, mut models: Option<&mut Models>, progress: impl FnMut(u64)) -> Result<VideoResult, EngineError> {
     let _span = info_span!("video", path = %path.display()).entered();
     let started = Instant::now();
-    let mut opts = decode_options(cfg);
-    opts.deadline = deadline;
-    let mut rate = 0.0;
-    if let Some(m) = models.as_deref() {
-        let fps = decode::probe_stream(path).and_then(|(fps, _)| fps).filter(|f| f.is_finite() && *f > 0.0).unwrap_or(25.0);
-        let every = (fps / m.engines.sample_fps).round().max(1.0) as u32;
-        opts.detail = Some(DetailOptions { side: m.engines.detail_side, every });
-        rate = detail_rate(&m.engines, fps);
-    }
-    let mut analyser = Analyser::new(cfg.shots.cut_distance);
-    let mut features: Vec<FrameFeatures> = Vec::new();
-    let mut net_error: Option<InferError> = None;
-    let (nets, mut worker, audio_model, engines) = match models.as_deref_mut() {
-        Some(m) => (Some(&mut m.nets), m.saliency.as_mut(), m.audio.as_mut(), Some(m.engines.clone())),
-        None => (None, None, None, None),
-    };
-    let mut nets = nets;
-    if let Some(w) = worker.as_deref_mut() {
-        w.settle();
-    }
-    let mut fused = Fused::new(cfg);
-    let mut sample_k = 0u64;
-    let mut network_seconds = 0.0f64;
-    let decoded = {
-        let mut waiting: Reorder<Tag> = Reorder::default();
-        let mut cut_since_sample = false;
-        let mut on_frame = |f: decode::AnalysisFrame| {
-            let feat = analyser.push(&f);
-            cut_since_sample |= feat.cut_distance > cfg.shots.cut_distance;
-            let tag = Tag { frame: f.index as usize, pos: features.len(), cut_before: false };
-            features.push(feat);
-            if let (Some(n), Some(d), Some(e)) = (nets.as_deref_mut(), f.detail, engines.as_ref()) {
-                if net_error.is_none() {
-                    let which = schedule(e, rate, sample_k);
-                    let t = Instant::now();
-                    match n.analyse(&d.rgb, d.width, d.height, Which { saliency: false, ..which }) {
-                        Ok(dets) => {
-                            let needs_map = which.saliency && worker.as_deref_mut().is_some_and(|w| w.submit(Picture { rgb: d.rgb, width: d.width, height: d.height }));
-                            waiting.push(Tag { cut_before: std::mem::take(&mut cut_since_sample), ..tag }, dets, needs_map);
-                        }
-                        Err(e) => net_error = Some(e),
-                    }
-                    collect_maps(worker.as_deref_mut(), &mut waiting, &mut net_error, false);
-                    network_seconds += t.elapsed().as_secs_f64();
-                    while let Some((tag, dets)) = waiting.pop_ready() {
-                        fused.add(tag, &dets, &mut features);
-                    }
-                    sample_k += 1;
-                }
-            }
-            progress(f.index + 1);
-        };
-        let decoded = match audio_model {
-            Some((model, map)) if cfg.decode.audio => {
-                let mut tagger = AudioTagger::new(model, map.clone());
-                let mut audio_error = None;
-                let info = decode::decode_with_audio(path, &opts, &mut on_frame, |samples: &[f32]| {
-                    if audio_error.is_none() {
-                        if let Err(e) = tagger.push(samples) {
-                            audio_error = Some(e);
-                        }
-                    }
-                })?;
-                let events = match audio_error {
-                    None => tagger.finish(),
-                    Some(e) => Err(e),
-                };
-                let events = events.unwrap_or_else(|e| {
-                    warn!("audio events unavailable: {e}");
-                    AudioEvents::default()
-                });
-                (info, events)
-            }
-            _ => (decode::decode(path, &opts, &mut on_frame)?, AudioEvents::default()),
-        };
-        // The last frames' maps.
-        let t = Instant::now();
-        collect_maps(worker.as_deref_mut(), &mut waiting, &mut net_error, true);
-        network_seconds += t.elapsed().as_secs_f64();
-        for (tag, dets) in waiting.drain() {
-            fused.add(tag, &dets, &mut features);
-        }
-        decoded
-    };
-    let (info, audio) = decoded;
-    let Fused { subjects: subjects_seen, cues: cues_seen, .. } = fused;
-    if let Some(e) = net_error {
-        if cfg.engines.required {
-            return Err(EngineError::Networks { path: path.into(), source: e });
-        }
-        warn!("networks failed on this video ({e}); the classical subject is used from that frame on");
-    }
-    let shots = shots_of(&features, info.fps, cfg);
-    apply_subjects(&mut features, &shots, &subjects_seen, opts.detail.map_or(1, |d| d.every as usize));
-    apply_net_cues(&mut features, &shots, &cues_seen);
-    if !audio.is_empty() {
-        for (i, f) in features.iter_mut().enumerate() {
-            let t = i as f64 / info.fps.max(1e-3);
-            let s = audio.at(t);
-            f.excitement = s.excitement();
-            f.speech = s.speech();
-        }
-    }
-    let canvas = Canvas { width: info.width, height: info.height, fps: info.fps, ratio };
-    // Before any selection: "done" with degenerate or no windows would hide the problem.
-    frame::geometry::usable_window(canvas.width, canvas.height, ratio).map_err(|source| EngineError::Window { path: path.into(), source })?;
-    let scorer = models.as_deref_mut().and_then(|m| m.scorer.as_mut());
-    let decision = decide(&features, &shots, &canvas, cfg, scorer.map(|s| s as &mut dyn Model));
-    let Decision { selection, predictions, plans } = decision;
-    Ok(VideoResult { info, features, shots, selection, plans, predictions, subjects: subjects_seen, subjects_sampled: sample_k as usize, network_seconds, audio, seconds: started.elapsed().as_secs_f64() })
+    let mut stream = FrameStream::new(cfg);
+    stream.feed(path, cfg, deadline, models.as_deref_mut(), progress)?;
+    let scorer = models.and_then(|m| m.scorer.as_mut());
+    stream.finish(ratio, cfg, path, scorer.map(|s| s as &mut dyn Model), started)
 }
 
 /// The shots of a video from its features.
