@@ -14,9 +14,10 @@
 //!
 //! When the analysis falls behind (the box is too slow for the stream, or busy with other
 //! cameras and the ingest folder), it skips whole segments rather than decide ever later:
-//! a segment that ended more than `decision_delay_s − segment_s` ago while a newer one waits
-//! is not analysed, and its frames are counted as `dropped` (the recording keeps them all;
-//! only the analysis misses them). See [`behind`].
+//! a segment that ended more than [`max_lag_s`] ago (what `decision_delay_s` leaves after a
+//! segment and the look-ahead) while a newer one waits is not analysed, and its frames are
+//! counted as `dropped` (the recording keeps them all; only the analysis misses them); the
+//! next segment analysed starts the stream afresh, as after any gap. See [`behind`].
 //!
 //! Joining copies the compressed frames, never re-encodes (see [`super::clip`]): MPEG-TS
 //! segments are concatenated, MP4 segments remuxed into one MP4.
@@ -145,6 +146,14 @@ pub fn look_ahead_s(decision_delay_s: f64, segment_s: f64) -> f64 {
     (decision_delay_s - 2.0 * segment_s - JOIN_MS as f64 / 1000.0).clamp(0.0, segment_s.max(0.0))
 }
 
+/// How late (s after its end) a segment's analysis may start before the segment is skipped
+/// when a newer one waits: the decision on its frames comes a look-ahead (and the segment
+/// after it) later, so what is left of `decision_delay_s` after one segment and the
+/// look-ahead; at least one segment (the configuration check keeps the delay at two).
+pub fn max_lag_s(decision_delay_s: f64, segment_s: f64) -> f64 {
+    (decision_delay_s - segment_s - look_ahead_s(decision_delay_s, segment_s)).max(segment_s)
+}
+
 /// The stream's frames of one analysed segment and its wall-clock span.
 #[derive(Debug, Clone, PartialEq)]
 struct Span {
@@ -237,12 +246,12 @@ impl Analyst {
         let margin = (self.cam.clip_margin_s * 1000.0) as u64;
         let mut open_pin: Option<retention::PinGuard> = None;
         let ratio = self.ratios().first().copied().unwrap_or(AspectRatio::PORTRAIT);
-        let mut live = Live::new(&self.cfg, ratio, Horizon::with_look_ahead(look_ahead_s(self.cam.decision_delay_s, self.cam.recording.segment_s)));
+        let look_ahead = look_ahead_s(self.cam.decision_delay_s, self.cam.recording.segment_s);
+        let mut live = Live::new(&self.cfg, ratio, Horizon::with_look_ahead(look_ahead));
         let mut timeline = Timeline::default();
-        // A moment is decided from the segment after it, so the analysis of a segment must
-        // start within `decision_delay_s − segment_s` of its end (at least `segment_s`, by the
-        // configuration check).
-        let max_lag_ms = ((self.cam.decision_delay_s - self.cam.recording.segment_s).max(self.cam.recording.segment_s) * 1000.0) as u64;
+        // End of the last segment fed: the next one follows on unless it starts later.
+        let mut fed_until: Option<u64> = None;
+        let max_lag_ms = (max_lag_s(self.cam.decision_delay_s, self.cam.recording.segment_s) * 1000.0) as u64;
         let mut backlog: VecDeque<Finalised> = VecDeque::new();
         let mut skipped_in_a_row = 0u64;
         loop {
@@ -269,7 +278,9 @@ impl Analyst {
             }
             // Pinned from analysis on: a moment ending here will need this segment.
             let _pin = self.pins.pin(seg.start_ms, seg.end_ms);
-            match live.segment(&seg.path, &self.cfg) {
+            let follows = fed_until.is_some_and(|end| seg.start_ms <= end + JOIN_MS);
+            fed_until = Some(seg.end_ms);
+            match live.segment(&seg.path, &self.cfg, follows) {
                 Ok((fed, decided)) => {
                     timeline.push(fed.frames, seg.start_ms, seg.end_ms);
                     self.settle(&mut asm, &mut timeline, &decided);
@@ -278,8 +289,10 @@ impl Analyst {
             }
             self.shared.analysed_frames.fetch_add(seg.frames, Ordering::Relaxed);
             // A moment still open needs its segments (and the margin before it) when it
-            // closes, whatever the quota says meanwhile: pinned from its start on.
-            open_pin = asm.open_start().map(|start| self.pins.pin(start.saturating_sub(margin), u64::MAX));
+            // closes, and so may the frames not decided yet, whatever the quota says
+            // meanwhile: pinned from the earlier of the two on.
+            let pending = [asm.open_start(), timeline.ms(live.undecided())].into_iter().flatten().min();
+            open_pin = pending.map(|start| self.pins.pin(start.saturating_sub(margin), u64::MAX));
         }
         // Stopping: the frames still waiting for their look-ahead are decided now.
         match live.finish(&self.cfg, Path::new(&self.cam.name)) {
@@ -417,6 +430,16 @@ mod tests {
 
     fn m(a: u64, b: u64) -> Moment {
         Moment { start_ms: a, end_ms: b, p_sum: (b - a) as f64 / 100.0, frames: (b - a) / 100 }
+    }
+
+    #[test]
+    fn a_segment_may_wait_for_what_the_delay_leaves_after_the_look_ahead() {
+        // 10 s delay, 4 s segments, 1 s look-ahead: 5 s.
+        assert_eq!(max_lag_s(10.0, 4.0), 5.0);
+        // 10 s, 2 s segments, 2 s look-ahead: 6 s.
+        assert_eq!(max_lag_s(10.0, 2.0), 6.0);
+        // Never under one segment.
+        assert_eq!(max_lag_s(2.0, 1.0), 1.0);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! A fixed camera never cuts, so its window is one shot, and the selection finds the active
 //! stretch inside it frame by frame, as it does inside a long shot of a file. Cutting long
 //! shots into fixed pieces was tried and measured worse (tests/live.rs's recording: pieces of
-//! 1 to 6 s kept 15 to 60 of the action's 75 frames; none kept all 78 that `predict` keeps):
+//! 1 to 6 s kept 15 to 60 of the action's 75 frames, measured on this machine, where the
+//! whole window kept the 78 that `predict` keeps on the file):
 //! a piece that holds the end of an action and seconds of calm reads as calm.
 //!
 //! [`decide`]: super::decide
@@ -62,30 +63,43 @@ pub struct Live {
     ratio: AspectRatio,
     /// Frames before this one are decided.
     decided: usize,
+    /// The last segment was taken back (it failed): the next one does not follow on.
+    broken: bool,
 }
 
 impl Live {
     pub fn new(cfg: &Config, ratio: AspectRatio, horizon: Horizon) -> Live {
-        Live { stream: FrameStream::new(cfg), horizon, ratio, decided: 0 }
+        Live { stream: FrameStream::new(cfg), horizon, ratio, decided: 0, broken: false }
     }
 
     /// Feeds one recorded segment, then decides the frames that now have the look-ahead
-    /// after them. A segment that fails to decode adds nothing (its frames are taken back).
-    pub fn segment(&mut self, path: &Path, cfg: &Config) -> Result<(Fed, Decided), EngineError> {
+    /// after them. `follows` says whether the segment follows the last one fed without a gap
+    /// (none skipped, the camera not away); after a gap the analysis starts afresh, as at the
+    /// start of a file, and a shot starts there. A segment that fails to decode, or whose
+    /// picture cannot hold a window of the ratio, adds no frames (they are taken back, and the
+    /// next segment starts afresh).
+    pub fn segment(&mut self, path: &Path, cfg: &Config, follows: bool) -> Result<(Fed, Decided), EngineError> {
+        if !follows || std::mem::take(&mut self.broken) {
+            self.stream.break_here();
+        }
         with_models(cfg, path, |mut models| {
             let first = self.stream.next_frame();
-            let fed = match self.stream.feed(path, cfg, None, models.as_deref_mut(), |_| {}) {
+            let fed = self.stream.feed(path, cfg, None, models.as_deref_mut(), |_| {}).and_then(|fed| {
+                frame::geometry::usable_window(fed.info.width, fed.info.height, self.ratio).map_err(|source| EngineError::Window { path: path.into(), source })?;
+                Ok(fed)
+            });
+            let fed = match fed {
                 Ok(fed) => fed,
                 Err(e) => {
                     self.stream.truncate(first);
+                    self.broken = true;
                     return Err(e);
                 }
             };
             let look = (self.horizon.look_ahead_s * self.stream.fps()).round() as usize;
             let upto = self.stream.next_frame().saturating_sub(look);
             let scorer = models.and_then(|m| m.scorer.as_mut());
-            let decided = self.decide_upto(upto, cfg, path, scorer.map(|s| s as &mut dyn Model))?;
-            Ok((fed, decided))
+            Ok((fed, self.decide_upto(upto, cfg, scorer.map(|s| s as &mut dyn Model))))
         })
     }
 
@@ -94,25 +108,23 @@ impl Live {
         with_models(cfg, name, |models| {
             let upto = self.stream.next_frame();
             let scorer = models.and_then(|m| m.scorer.as_mut());
-            self.decide_upto(upto, cfg, name, scorer.map(|s| s as &mut dyn Model))
+            Ok(self.decide_upto(upto, cfg, scorer.map(|s| s as &mut dyn Model)))
         })
     }
 
-    /// Frames fed so far.
-    pub fn frames(&self) -> usize {
-        self.stream.next_frame()
+    /// The stream's first frame not decided yet.
+    pub fn undecided(&self) -> usize {
+        self.decided.max(self.stream.base())
     }
 
-    fn decide_upto(&mut self, upto: usize, cfg: &Config, path: &Path, scorer: Option<&mut dyn Model>) -> Result<Decided, EngineError> {
+    /// Every picture fed has passed the window check of [`Live::segment`].
+    fn decide_upto(&mut self, upto: usize, cfg: &Config, scorer: Option<&mut dyn Model>) -> Decided {
         let from = self.decided.max(self.stream.base());
-        if upto <= from {
-            return Ok(Decided { frames: from..from, runs: Vec::new() });
-        }
         let fps = self.stream.fps();
-        let Some((width, height)) = self.stream.picture() else {
-            return Ok(Decided { frames: from..from, runs: Vec::new() });
+        let picture = self.stream.picture();
+        let Some((width, height)) = picture.filter(|_| upto > from) else {
+            return Decided { frames: from..from, runs: Vec::new() };
         };
-        frame::geometry::usable_window(width, height, self.ratio).map_err(|source| EngineError::Window { path: path.into(), source })?;
         let canvas = Canvas { width, height, fps, ratio: self.ratio };
         let base = self.stream.base();
         let shots = self.stream.shots(cfg);
@@ -122,7 +134,7 @@ impl Live {
         self.decided = upto;
         let history = (self.horizon.history_s * fps).round() as usize;
         self.stream.forget_before(upto.saturating_sub(history));
-        Ok(Decided { frames: from..upto, runs })
+        Decided { frames: from..upto, runs }
     }
 }
 

@@ -8,7 +8,7 @@
 pub mod live;
 pub mod stream;
 
-pub use stream::FrameStream;
+use stream::FrameStream;
 
 use crate::analyse::audio::{AudioEvents, ClassMap};
 use crate::analyse::nets::worker::SaliencyWorker;

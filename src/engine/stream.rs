@@ -122,6 +122,9 @@ pub struct FrameStream {
     network_seconds: f64,
     /// The last file's stream information.
     info: Option<StreamInfo>,
+    /// Stream frames that start a new recording (after a gap): always a shot boundary.
+    breaks: Vec<usize>,
+    cut_distance: f32,
 }
 
 impl FrameStream {
@@ -137,6 +140,24 @@ impl FrameStream {
             every: 1,
             network_seconds: 0.0,
             info: None,
+            breaks: Vec::new(),
+            cut_distance: cfg.shots.cut_distance,
+        }
+    }
+
+    /// The next file does not follow the last one (a gap in a camera's recording: segments
+    /// skipped, or the camera away): the frame-to-frame state starts afresh, as at the start
+    /// of a file, and a shot starts there, so nothing compares pictures across the gap.
+    pub fn break_here(&mut self) {
+        let at = self.next_frame();
+        if at == 0 {
+            return;
+        }
+        self.analyser = Analyser::new(self.cut_distance);
+        self.fused.prev = None;
+        self.cut_since_sample = true;
+        if self.breaks.last() != Some(&at) {
+            self.breaks.push(at);
         }
     }
 
@@ -242,9 +263,9 @@ impl FrameStream {
             }
             warn!("networks failed on this video ({e}); the classical subject is used from that frame on");
         }
-        if !audio.is_empty() {
-            self.audio.push((first, info.fps.max(1e-3), audio));
-        }
+        // An entry for every file, empty or not: a file without audio must not inherit the
+        // previous file's last scores.
+        self.audio.push((first, info.fps.max(1e-3), audio));
         self.info = Some(info.clone());
         Ok(Fed { info, frames: first..self.next_frame() })
     }
@@ -259,6 +280,9 @@ impl FrameStream {
         apply_subjects(&mut features, shots, &subjects, self.every);
         apply_net_cues(&mut features, shots, &cues);
         for (k, (first, fps, events)) in self.audio.iter().enumerate() {
+            if events.is_empty() {
+                continue;
+            }
             let end = self.audio.get(k + 1).map_or(usize::MAX, |a| a.0);
             for i in (*first).max(self.base)..end.min(self.next_frame()) {
                 let s = events.at((i - first) as f64 / fps);
@@ -280,7 +304,9 @@ impl FrameStream {
 
     /// Shots of the kept frames (frame indices into them).
     pub(super) fn shots(&self, cfg: &Config) -> Vec<Range<usize>> {
-        shots_of(&self.features, self.fps(), cfg)
+        let shots = shots_of(&self.features, self.fps(), cfg);
+        let breaks: Vec<usize> = self.breaks.iter().filter_map(|&b| b.checked_sub(self.base)).collect();
+        split_at(shots, &breaks)
     }
 
     /// Forgets the frames before the stream's frame `first` (a camera's history has a bound).
@@ -293,6 +319,7 @@ impl FrameStream {
         self.base += n;
         self.fused.forget_before(self.base);
         let base = self.base;
+        self.breaks.retain(|&b| b > base);
         // A file's audio goes once the next file's frames are all that is left of its time.
         while self.audio.len() > 1 && self.audio[1].0 <= base {
             self.audio.remove(0);
@@ -306,6 +333,7 @@ impl FrameStream {
         self.fused.subjects.retain(|&(i, _)| i < first);
         self.fused.cues.retain(|&(i, _)| i < first);
         self.audio.retain(|a| a.0 < first);
+        self.breaks.retain(|&b| b < first);
     }
 
     /// Picture size of the last file fed.
@@ -330,5 +358,58 @@ impl FrameStream {
         let FrameStream { fused, sample_k, network_seconds, mut audio, .. } = self;
         let audio = audio.pop().map(|(_, _, a)| a).unwrap_or_default();
         Ok(VideoResult { info, features, shots, selection, plans, predictions, subjects: fused.subjects, subjects_sampled: sample_k as usize, network_seconds, audio, seconds: started.elapsed().as_secs_f64() })
+    }
+}
+
+/// `shots` (contiguous, in order) cut at every frame of `breaks` that falls inside one.
+fn split_at(shots: Vec<Range<usize>>, breaks: &[usize]) -> Vec<Range<usize>> {
+    if breaks.is_empty() {
+        return shots;
+    }
+    let mut out = Vec::with_capacity(shots.len() + breaks.len());
+    for s in shots {
+        let mut start = s.start;
+        for &b in breaks.iter().filter(|&&b| b > s.start && b < s.end) {
+            out.push(start..b);
+            start = b;
+        }
+        out.push(start..s.end);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_break_cuts_the_shot_it_falls_in() {
+        assert_eq!(split_at(vec![0..10, 10..30], &[5, 10, 20, 40]), vec![0..5, 5..10, 10..20, 20..30]);
+        assert_eq!(split_at(vec![0..10], &[]), vec![0..10]);
+    }
+
+    proptest! {
+        #[test]
+        fn breaks_keep_every_frame_and_every_cut(cuts in proptest::collection::btree_set(1usize..300, 0..8), breaks in proptest::collection::btree_set(0usize..320, 0..6)) {
+            let mut b = vec![0usize];
+            b.extend(cuts);
+            b.push(300);
+            let shots: Vec<Range<usize>> = b.windows(2).map(|w| w[0]..w[1]).collect();
+            let breaks: Vec<usize> = breaks.into_iter().collect();
+            let out = split_at(shots.clone(), &breaks);
+            prop_assert_eq!(out.first().map(|r| r.start), Some(0));
+            prop_assert_eq!(out.last().map(|r| r.end), Some(300));
+            for w in out.windows(2) {
+                prop_assert_eq!(w[0].end, w[1].start);
+            }
+            prop_assert!(out.iter().all(|r| !r.is_empty()));
+            for s in &shots {
+                prop_assert!(out.iter().any(|r| r.start == s.start));
+            }
+            for &k in breaks.iter().filter(|&&k| k > 0 && k < 300) {
+                prop_assert!(out.iter().any(|r| r.start == k));
+            }
+        }
     }
 }
