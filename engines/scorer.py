@@ -30,7 +30,7 @@ class Settings:
     # Sets whose videos stage 1 (footage or not) does not learn from; stage 2 still does.
     # extra2's footage is a repository's re-encoded, rescaled previews, softer than camera
     # originals: stage 1 learned from them that soft pictures are footage (train_scorer.py).
-    stage1_skip: frozenset = frozenset({"extra2"})
+    stage1_skip: frozenset = frozenset({"extra2", "extra4"})
     # Per-frame numbers (BASE_NAMES; the frame's own, ±1 s and shot columns alike) stage 1 does
     # not see: colour is no evidence of whether a picture comes from a camera (train_scorer.py).
     stage1_drop: frozenset = frozenset({"saturation", "colour_entropy"})

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Honest figures for the highlight scorer and the selection rules (engines/crossval.py):
 # leave-sources-out and leave-one-kind-out on ../shared/evalsets/dev2 and dev, plus the
-# "extra", "extra2" and "extra3" sets when they exist (engines/dataset/make_extra.py
-# [--set extra2|extra3] builds them; default locations ../extra, ../extra2 and ../extra3, or
-# HIGHLIGHTD_EXTRA=PATH, HIGHLIGHTD_EXTRA2=PATH and HIGHLIGHTD_EXTRA3=PATH): they are in the
-# folds, trained on and scored held out.
+# "extra", "extra2", "extra3" and "extra4" sets when they exist (engines/dataset/make_extra.py
+# [--set extra2|extra3|extra4] builds them; default locations ../extra … ../extra4, or
+# HIGHLIGHTD_EXTRA=PATH … HIGHLIGHTD_EXTRA4=PATH): they are in the folds, trained on and
+# scored held out.
 #   scripts/crossval.sh [--redump] [--train]   (--train also refits the shipped scorer)
 # Decodes each set once (predict --dump-features, a few minutes each), then replays.
 set -euo pipefail
@@ -14,6 +14,7 @@ sets=$(cd .. && pwd)/shared/evalsets
 extra=${HIGHLIGHTD_EXTRA:-$(cd .. && pwd)/extra}
 extra2=${HIGHLIGHTD_EXTRA2:-$(cd .. && pwd)/extra2}
 extra3=${HIGHLIGHTD_EXTRA3:-$(cd .. && pwd)/extra3}
+extra4=${HIGHLIGHTD_EXTRA4:-$(cd .. && pwd)/extra4}
 redump=false; retrain=false
 for a in "$@"; do
   case "$a" in --redump) redump=true ;; --train) retrain=true ;; *) echo "unknown option $a" >&2; exit 2 ;; esac
@@ -23,7 +24,7 @@ cargo build --release --quiet
 bin=target/release/highlightd
 declare -A dir=([dev2]="$sets/dev2" [dev]="$sets/dev")
 more=()
-for name in extra extra2 extra3; do
+for name in extra extra2 extra3 extra4; do
   path=${!name}
   if [ -f "$path/gt.jsonl" ]; then
     dir[$name]=$path
