@@ -121,6 +121,12 @@ impl Analyser {
         Self { cut_threshold, ..Self::default() }
     }
 
+    /// Forgets the previous picture, as at the start of a file (a camera's recording that
+    /// resumes after a gap does not continue the picture before it).
+    pub fn restart(&mut self) {
+        *self = Analyser::new(self.cut_threshold);
+    }
+
     pub fn push(&mut self, f: &AnalysisFrame) -> FrameFeatures {
         let (w, h) = (f.width as usize, f.height as usize);
         let luma = Plane::luma_from_rgb(w, h, &f.rgb);

@@ -119,7 +119,7 @@ impl Live {
 
     /// Every picture fed has passed the window check of [`Live::segment`].
     fn decide_upto(&mut self, upto: usize, cfg: &Config, scorer: Option<&mut dyn Model>) -> Decided {
-        let from = self.decided.max(self.stream.base());
+        let from = self.undecided();
         let fps = self.stream.fps();
         let picture = self.stream.picture();
         let Some((width, height)) = picture.filter(|_| upto > from) else {
@@ -128,9 +128,9 @@ impl Live {
         let canvas = Canvas { width, height, fps, ratio: self.ratio };
         let base = self.stream.base();
         let shots = self.stream.shots(cfg);
-        let (_, decision) = self.stream.decide_kept(&shots, &canvas, cfg, scorer);
-        let selected: Vec<Range<usize>> = decision.selection.segments.iter().map(|s| s.start..s.end).collect();
-        let runs = runs_within(&selected, &decision.selection.p, from - base..upto - base).into_iter().map(|r| Run { frames: r.frames.start + base..r.frames.end + base, p_sum: r.p_sum }).collect();
+        let selection = self.stream.select_kept(&shots, &canvas, cfg, scorer);
+        let selected: Vec<Range<usize>> = selection.segments.iter().map(|s| s.start..s.end).collect();
+        let runs = runs_within(&selected, &selection.p, from - base..upto - base).into_iter().map(|r| Run { frames: r.frames.start + base..r.frames.end + base, p_sum: r.p_sum }).collect();
         self.decided = upto;
         let history = (self.horizon.history_s * fps).round() as usize;
         self.stream.forget_before(upto.saturating_sub(history));

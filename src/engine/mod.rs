@@ -231,6 +231,14 @@ pub struct Decision {
 /// but for the scorer network, so that `replay` reproduces `predict` from a feature dump.
 /// Without a scorer (networks off, no model, or a failed run) the rules decide alone.
 pub fn decide(features: &[FrameFeatures], shots: &[std::ops::Range<usize>], canvas: &Canvas, cfg: &Config, scorer: Option<&mut dyn Model>) -> Decision {
+    let selection = choose(features, shots, canvas, cfg, scorer);
+    let chosen: Vec<usize> = selection.frames().collect();
+    let (predictions, plans) = frame::frame_video(features, shots, &chosen, canvas, &cfg.framing);
+    Decision { selection, predictions, plans }
+}
+
+/// The selection half of [`decide`]: which frames, without their windows.
+fn choose(features: &[FrameFeatures], shots: &[std::ops::Range<usize>], canvas: &Canvas, cfg: &Config, scorer: Option<&mut dyn Model>) -> Selection {
     let learned = scorer.and_then(|m| match select::scorer::score_stages(m, features, shots, canvas.fps, f64::from(canvas.height) / f64::from(canvas.width.max(1))) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -243,9 +251,7 @@ pub fn decide(features: &[FrameFeatures], shots: &[std::ops::Range<usize>], canv
     if let Some(s) = learned {
         selection.p1 = s.p1;
     }
-    let chosen: Vec<usize> = selection.frames().collect();
-    let (predictions, plans) = frame::frame_video(features, shots, &chosen, canvas, &cfg.framing);
-    Decision { selection, predictions, plans }
+    selection
 }
 
 /// Puts the networks' cues into every frame: each frame takes the nearest analysed frame of

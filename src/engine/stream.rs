@@ -9,7 +9,8 @@
 //! ([`super::live::Live`]), so a moment is judged against the minute around it rather than
 //! against its own few seconds.
 
-use super::{apply_net_cues, apply_subjects, decide, decode_options, detail_rate, schedule, shots_of, Decision, EngineError, Models, VideoResult};
+use super::{apply_net_cues, apply_subjects, choose, decide, decode_options, detail_rate, schedule, shots_of, Decision, EngineError, Models, VideoResult};
+use crate::select::Selection;
 use crate::analyse::audio::{AudioEvents, AudioTagger};
 use crate::analyse::nets::worker::{Picture, Reorder, SaliencyWorker};
 use crate::analyse::nets::{FrameDetections, Which};
@@ -124,7 +125,6 @@ pub struct FrameStream {
     info: Option<StreamInfo>,
     /// Stream frames that start a new recording (after a gap): always a shot boundary.
     breaks: Vec<usize>,
-    cut_distance: f32,
 }
 
 impl FrameStream {
@@ -141,7 +141,6 @@ impl FrameStream {
             network_seconds: 0.0,
             info: None,
             breaks: Vec::new(),
-            cut_distance: cfg.shots.cut_distance,
         }
     }
 
@@ -153,7 +152,7 @@ impl FrameStream {
         if at == 0 {
             return;
         }
-        self.analyser = Analyser::new(self.cut_distance);
+        self.analyser.restart();
         self.fused.prev = None;
         self.cut_since_sample = true;
         if self.breaks.last() != Some(&at) {
@@ -295,11 +294,11 @@ impl FrameStream {
         features
     }
 
-    /// Shots of the kept frames, the completed features and the decision over them.
-    pub(super) fn decide_kept(&self, shots: &[Range<usize>], canvas: &Canvas, cfg: &Config, scorer: Option<&mut dyn Model>) -> (Vec<FrameFeatures>, Decision) {
-        let features = self.completed(shots);
-        let decision = decide(&features, shots, canvas, cfg, scorer);
-        (features, decision)
+    /// Which of the kept frames are highlights (`shots` index them): the selection of
+    /// [`decide`] without the framing, which a camera's running decision does not need (its
+    /// moments are framed when their clip is cut).
+    pub(super) fn select_kept(&self, shots: &[Range<usize>], canvas: &Canvas, cfg: &Config, scorer: Option<&mut dyn Model>) -> Selection {
+        choose(&self.completed(shots), shots, canvas, cfg, scorer)
     }
 
     /// Shots of the kept frames (frame indices into them).
@@ -353,7 +352,8 @@ impl FrameStream {
         let canvas = Canvas { width: info.width, height: info.height, fps: info.fps, ratio };
         // Before any selection: "done" with degenerate or no windows would hide the problem.
         frame::geometry::usable_window(canvas.width, canvas.height, ratio).map_err(|source| EngineError::Window { path: path.into(), source })?;
-        let (features, decision) = self.decide_kept(&shots, &canvas, cfg, scorer);
+        let features = self.completed(&shots);
+        let decision = decide(&features, &shots, &canvas, cfg, scorer);
         let Decision { selection, predictions, plans } = decision;
         let FrameStream { fused, sample_k, network_seconds, mut audio, .. } = self;
         let audio = audio.pop().map(|(_, _, a)| a).unwrap_or_default();
