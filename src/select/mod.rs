@@ -162,7 +162,11 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
                 activity_order(&mut v, &l.activity, &footage);
             }
             if p.activity_ratio > 0.0 {
-                activity_gate(&mut v, &l.activity, &footage, p.activity_ratio, p.active_speed);
+                // Only shots the first stage itself is sure of set the reference speed: a
+                // stretch it doubted and `footage_by_shot` lifted (an unfamiliar recording,
+                // or unfamiliar filler such as scrolling credits) may be gated, never gate.
+                let sure = scorer::footage_shots(&l.p1, shots, min_len);
+                activity_gate(&mut v, &l.activity, &footage, &sure, p.activity_ratio, p.active_speed);
             }
         }
         v
@@ -329,21 +333,26 @@ pub fn activity_order(prob: &mut [f64], activity: &[f64], footage: &[&Range<usiz
 /// Lowers the probability of footage shots that are calm next to the video's most active
 /// footage: which real moment is the highlight is the one whose subject moves fastest against
 /// the scenery (physical units, diagonals per second, so the reference is the video's own
-/// most active real shot, never a filler stretch: `footage` are the shots of
-/// [`scorer::footage_shots`], first-stage mean ≥ 0.5 and at least half a second long). A shot
-/// at share `s` of the reference speed, below `ratio`, keeps `(s / ratio)²` of its
-/// probability. One footage shot alone is never lowered.
+/// most active real shot, never a filler stretch). `footage` are the shots that may be
+/// lowered ([`scorer::footage_shots`] after [`footage_by_shot`]); `references` the ones whose
+/// speed may set the reference: shots the first stage itself is sure of (mean ≥ 0.5 before
+/// any lift, at least half a second long). Why two lists: a shot the first stage doubts may
+/// be filler it has never seen (scrolling credits move fast), and as the reference it would
+/// make the real recording of a single-clip video look calm and drop it whole. A shot at share
+/// `s` of the reference speed, below `ratio`, keeps `(s / ratio)²` of its probability. One
+/// footage shot alone is never lowered, nor is any when no shot is a reference.
 ///
 /// The reference is capped at `active_speed` (when above 0): a subject moving that fast
 /// against the scenery is active in absolute terms, so a faster clip elsewhere in the video
 /// cannot make it calm (the annotation rule is absolute too: a sequence is active or calm by
 /// its own speed, not by its neighbours').
-pub fn activity_gate(prob: &mut [f64], activity: &[f64], footage: &[&Range<usize>], ratio: f64, active_speed: f64) {
-    let footage = within(footage, prob.len().min(activity.len()));
+pub fn activity_gate(prob: &mut [f64], activity: &[f64], footage: &[&Range<usize>], references: &[&Range<usize>], ratio: f64, active_speed: f64) {
+    let n = prob.len().min(activity.len());
+    let footage = within(footage, n);
     if footage.len() < 2 {
         return;
     }
-    let fastest = footage.iter().map(|s| activity[s.start]).fold(0.0f64, f64::max);
+    let fastest = within(references, n).iter().map(|s| activity[s.start]).fold(0.0f64, f64::max);
     let reference = if active_speed > 0.0 { fastest.min(active_speed) } else { fastest };
     if reference <= 0.0 {
         return;
@@ -553,15 +562,15 @@ mod tests {
         let p1 = vec![0.9f32; 30];
         let activity: Vec<f64> = (0..30).map(|i| [2.0, 0.15, 0.02][i / 10]).collect();
         let mut relative = vec![0.8; 30];
-        activity_gate(&mut relative, &activity, &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.0);
+        activity_gate(&mut relative, &activity, &scorer::footage_shots(&p1, &shots, 5), &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.0);
         assert!(relative[15] < 0.1, "{}", relative[15]);
         let mut capped = vec![0.8; 30];
-        activity_gate(&mut capped, &activity, &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.3);
+        activity_gate(&mut capped, &activity, &scorer::footage_shots(&p1, &shots, 5), &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.3);
         assert_eq!((capped[5], capped[15]), (0.8, 0.8));
         assert!((capped[25] - 0.8 * (0.02f64 / 0.3 / 0.4).powi(2)).abs() < 1e-12, "{}", capped[25]);
         // A cap above the fastest clip changes nothing.
         let mut high = vec![0.8; 30];
-        activity_gate(&mut high, &activity, &scorer::footage_shots(&p1, &shots, 5), 0.4, 5.0);
+        activity_gate(&mut high, &activity, &scorer::footage_shots(&p1, &shots, 5), &scorer::footage_shots(&p1, &shots, 5), 0.4, 5.0);
         assert_eq!(high, relative);
     }
 
@@ -574,17 +583,47 @@ mod tests {
         let p1: Vec<f32> = (0..30).map(|i| if i < 20 { 0.9 } else { 0.1 }).collect();
         let activity: Vec<f64> = (0..30).map(|i| if i < 10 { 0.1 } else if i < 20 { 1.0 } else { 5.0 }).collect();
         let mut prob = vec![0.8; 30];
-        activity_gate(&mut prob, &activity, &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.0);
+        activity_gate(&mut prob, &activity, &scorer::footage_shots(&p1, &shots, 5), &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.0);
         assert!((prob[0] - 0.8 * (0.1f64 / 0.4).powi(2)).abs() < 1e-12, "{}", prob[0]);
         assert_eq!((prob[15], prob[25]), (0.8, 0.8));
         // A single footage shot is the video's content, however calm.
         let mut one = vec![0.8; 20];
-        activity_gate(&mut one, &activity[..20], &scorer::footage_shots(&p1[..20], &[0..20], 5), 0.4, 0.0);
+        activity_gate(&mut one, &activity[..20], &scorer::footage_shots(&p1[..20], &[0..20], 5), &scorer::footage_shots(&p1[..20], &[0..20], 5), 0.4, 0.0);
         assert!(one.iter().all(|&v| v == 0.8));
         // Shorter than min_len, a shot does not count as footage.
         let mut short = vec![0.8; 30];
-        activity_gate(&mut short, &activity, &scorer::footage_shots(&p1, &shots, 11), 0.4, 0.0);
+        activity_gate(&mut short, &activity, &scorer::footage_shots(&p1, &shots, 11), &scorer::footage_shots(&p1, &shots, 11), 0.4, 0.0);
         assert!(short.iter().all(|&v| v == 0.8));
+    }
+
+    #[test]
+    fn activity_gate_reference_is_set_by_sure_footage_only() {
+        // A single-clip video: a doubted stretch (first stage 0.3, lifted to footage by
+        // `footage_by_shot`) that moves fast, such as scrolling credits the first stage never
+        // saw, and a calm recording it is sure of. The doubted stretch may not set the
+        // reference, so the recording keeps its probability; against a sure active clip the
+        // same recording is lowered, and a doubted calm clip is still gated by it.
+        let shots = vec![0..10, 10..20, 20..30];
+        let raw: Vec<f32> = (0..30).map(|i| [0.3, 0.95, 0.3][i / 10]).collect();
+        let lifted = footage_by_shot(&raw.iter().enumerate().map(|(i, &v)| if i == 3 || i == 23 { 0.6 } else { v }).collect::<Vec<_>>(), &shots, 0.15, 5);
+        let footage = scorer::footage_shots(&lifted, &shots, 5);
+        assert_eq!(footage.len(), 3, "all three shots are footage after the lift");
+        let sure = scorer::footage_shots(&raw, &shots, 5);
+        assert_eq!(sure, vec![&shots[1]]);
+        let activity: Vec<f64> = (0..30).map(|i| [2.0, 0.02, 0.01][i / 10]).collect();
+        let mut prob = vec![0.8; 30];
+        activity_gate(&mut prob, &activity, &footage, &sure, 0.8, 0.3);
+        assert!(prob[..20].iter().all(|&v| v == 0.8), "{prob:?}");
+        assert!((prob[25] - 0.8 * (0.5f64 / 0.8).powi(2)).abs() < 1e-12, "{}", prob[25]);
+        // Nothing sure: nothing is lowered.
+        let mut none = vec![0.8; 30];
+        activity_gate(&mut none, &activity, &footage, &[], 0.8, 0.3);
+        assert!(none.iter().all(|&v| v == 0.8));
+        // The recording next to a sure active clip is lowered.
+        let raw2: Vec<f32> = (0..30).map(|i| [0.95, 0.95, 0.3][i / 10]).collect();
+        let mut prob2 = vec![0.8; 30];
+        activity_gate(&mut prob2, &activity, &footage, &scorer::footage_shots(&raw2, &shots, 5), 0.8, 0.3);
+        assert!(prob2[15] < 0.01 && prob2[5] == 0.8, "{prob2:?}");
     }
 
     #[test]
