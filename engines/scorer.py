@@ -28,7 +28,7 @@ class Settings:
     l2: float = 1e-2
     steps: int = 1000
     # Sets whose videos stage 1 (footage or not) does not learn from; stage 2 still does.
-    # None since session 16: stage 1 learning from every set's footage (extra2's soft,
+    # Empty since session 16: stage 1 learning from every set's footage (extra2's soft,
     # re-encoded previews and extra4's thermal pictures too) raised the held-out score of
     # every set over three fold draws (extra2 +6.6, extra4 +3.3, dev2 +0.9) and the
     # leave-one-kind-out mean over every set's kinds; what it costs is in train_scorer.py.
@@ -60,9 +60,10 @@ class Settings:
                         help=f"std of the noise added to the standardised rows in training (default {d.noise})")
         ap.add_argument("--members", type=int, default=None,
                         help=f"networks averaged per stage, each fit from its own seed (default {d.members})")
-        ap.add_argument("--stage1-skip", action="append", metavar="NAME",
-                        help="a set the first stage (footage or not) does not learn from; the second stage does "
-                             f"(default: {','.join(sorted(d.stage1_skip)) or 'none'}; 'none' for none)")
+        ap.add_argument("--stage1-skip", action="append", metavar="NAMES",
+                        help="comma-separated sets the first stage (footage or not) does not learn from; the second "
+                             "stage does (repeatable; default: "
+                             f"{','.join(sorted(d.stage1_skip)) or 'every set learns'}; 'none' for none)")
         ap.add_argument("--stage2-drop", metavar="NAMES",
                         help="comma-separated per-frame numbers (BASE_NAMES) the second stage does not see "
                              f"(default: {','.join(sorted(d.stage2_drop)) or 'none'}; 'none' for none)")
@@ -82,7 +83,7 @@ class Settings:
         if getattr(args, "noise", None) is not None:
             kw["noise"] = args.noise
         if args.stage1_skip is not None:
-            kw["stage1_skip"] = names(args.stage1_skip)
+            kw["stage1_skip"] = names(n for v in args.stage1_skip for n in v.split(","))
         if args.stage1_drop is not None:
             kw["stage1_drop"] = names(args.stage1_drop.split(","))
         if getattr(args, "stage2_drop", None) is not None:

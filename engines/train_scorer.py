@@ -34,7 +34,7 @@ sports kit are saturated; title cards and plasma fillers may be grey), and the h
 showed stage 1 rejecting unfamiliar real footage for its colour.
 The shipped model: `train_scorer.py --dumps out/dumps --set extra=../extra --set extra2=../extra2
 --set extra3=../extra3 --set extra4=../extra4`
-(both of the above are scorer.Settings' defaults).
+(every set in both stages and the two colour numbers dropped are scorer.Settings' defaults).
 The held-out footage of ../shared/evalsets/HELD_OUT.md is not among them.
 
 The rows are the dumps of `highlightd predict --dump-features` (scripts/crossval.sh makes
@@ -63,6 +63,9 @@ def main():
     args = ap.parse_args()
     settings = scorer.Settings.from_args(args)
     dirs = set_dirs(args.set)
+    unknown = set(settings.stage1_skip) - set(dirs)
+    if unknown:
+        raise SystemExit(f"--stage1-skip: {', '.join(sorted(unknown))} is not a training set ({', '.join(dirs)})")
     videos = []
     for s, d in dirs.items():
         videos += scorer.load_set(Path(args.dumps) / s, d / "gt.jsonl", s)

@@ -42,16 +42,17 @@ pub struct SelectParams {
     /// Who judges a frame when the learned scorer ran (see [`Judge`]).
     pub judge: Judge,
     /// With the scorer: a footage shot whose subject moves against the scenery at less than
-    /// this share of the most active footage shot's speed has its probability lowered by
-    /// the square of the shortfall (0 turns it off). See [`activity_gate`].
+    /// this share of the most active sure footage shot's speed has its probability lowered
+    /// by the square of the shortfall (0 turns it off). See [`activity_gate`].
     pub activity_ratio: f64,
     /// With the scorer: subject speed against the scenery (picture diagonals per second) at
     /// which a subject is active whatever else the video shows; the activity gate's reference
-    /// is the most active footage shot's speed but never more than this (0: no cap). See
+    /// is the most active sure footage shot's speed but never more than this (0: no cap). See
     /// [`activity_gate`].
     pub active_speed: f64,
-    /// With the scorer: a footage shot whose subject moves faster against the scenery than
-    /// another footage shot's is at least as probable a highlight. See [`activity_order`].
+    /// With the scorer: a sure footage shot whose subject moves faster against the scenery
+    /// than another sure footage shot's is at least as probable a highlight. See
+    /// [`activity_order`].
     pub activity_order: bool,
     /// With the scorer, when no frame reaches a first-stage probability of 0.5: the shot that
     /// looks most like live footage is still kept whole if its mean first-stage probability
@@ -158,14 +159,15 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
         let mut v = footage_shot_means(&l.p, &l.p1, p1, shots);
         if l.activity.len() == v.len() {
             let footage = scorer::footage_shots(p1, shots, min_len);
+            // Shots the first stage itself is sure of (before `footage_by_shot` lifted any):
+            // only they are ranked by the activity order and set the gate's reference. A
+            // stretch it doubted may be an unfamiliar recording or unfamiliar filler (scrolling
+            // credits move fast): it may be gated, never lifted by its speed nor gate others.
+            let sure = scorer::footage_shots(&l.p1, shots, min_len);
             if p.activity_order {
-                activity_order(&mut v, &l.activity, &footage);
+                activity_order(&mut v, &l.activity, &sure);
             }
             if p.activity_ratio > 0.0 {
-                // Only shots the first stage itself is sure of set the reference speed: a
-                // stretch it doubted and `footage_by_shot` lifted (an unfamiliar recording,
-                // or unfamiliar filler such as scrolling credits) may be gated, never gate.
-                let sure = scorer::footage_shots(&l.p1, shots, min_len);
                 activity_gate(&mut v, &l.activity, &footage, &sure, p.activity_ratio, p.active_speed);
             }
         }
@@ -308,7 +310,9 @@ pub fn footage_by_shot(p1: &[f32], shots: &[Range<usize>], floor: f32, min_len: 
 /// is decided by how fast its subject moves against the scenery, so the learned probability
 /// must not rank a calmer clip above a more active one; where it does (a calm clip it finds
 /// familiar next to an active one it does not), the active clip is lifted, never the calm one
-/// lowered (the gate does that, by its own rule).
+/// lowered (the gate does that, by its own rule). [`select`] passes the shots the first stage
+/// is sure of, not those the shot rule lifted: a fast stretch it doubts may be filler it never
+/// saw (scrolling credits), and ranked by its speed it would be raised to the recording's level.
 pub fn activity_order(prob: &mut [f64], activity: &[f64], footage: &[&Range<usize>]) {
     let mut footage = within(footage, prob.len().min(activity.len()));
     if footage.len() < 2 {
@@ -604,8 +608,10 @@ mod tests {
         // reference, so the recording keeps its probability; against a sure active clip the
         // same recording is lowered, and a doubted calm clip is still gated by it.
         let shots = vec![0..10, 10..20, 20..30];
-        let raw: Vec<f32> = (0..30).map(|i| [0.3, 0.95, 0.3][i / 10]).collect();
-        let lifted = footage_by_shot(&raw.iter().enumerate().map(|(i, &v)| if i == 3 || i == 23 { 0.6 } else { v }).collect::<Vec<_>>(), &shots, 0.15, 5);
+        // One frame of each doubted stretch reaches 0.6 (shot means 0.33), so the shot rule
+        // lifts them; the means stay under 0.5, so neither is sure.
+        let raw: Vec<f32> = (0..30).map(|i| if i == 3 || i == 23 { 0.6 } else { [0.3, 0.95, 0.3][i / 10] }).collect();
+        let lifted = footage_by_shot(&raw, &shots, 0.15, 5);
         let footage = scorer::footage_shots(&lifted, &shots, 5);
         assert_eq!(footage.len(), 3, "all three shots are footage after the lift");
         let sure = scorer::footage_shots(&raw, &shots, 5);
@@ -620,10 +626,11 @@ mod tests {
         activity_gate(&mut none, &activity, &footage, &[], 0.8, 0.3);
         assert!(none.iter().all(|&v| v == 0.8));
         // The recording next to a sure active clip is lowered.
-        let raw2: Vec<f32> = (0..30).map(|i| [0.95, 0.95, 0.3][i / 10]).collect();
+        let raw2: Vec<f32> = (0..30).map(|i| if i == 23 { 0.6 } else { [0.95, 0.95, 0.3][i / 10] }).collect();
         let mut prob2 = vec![0.8; 30];
         activity_gate(&mut prob2, &activity, &footage, &scorer::footage_shots(&raw2, &shots, 5), 0.8, 0.3);
         assert!(prob2[15] < 0.01 && prob2[5] == 0.8, "{prob2:?}");
+        assert!((prob2[25] - 0.8 * (0.01f64 / 0.3 / 0.8).powi(2)).abs() < 1e-12, "{}", prob2[25]);
     }
 
     #[test]
@@ -648,6 +655,24 @@ mod tests {
     /// its predecessor explains (not noise), so no veto applies.
     fn live(n: usize) -> Vec<FrameFeatures> {
         (0..n).map(|_| FrameFeatures { luma_mean: 110.0, luma_std: 45.0, change: 6.0, peak_change: 30.0, sharpness: 20.0, decorrelation: 0.05, ..FrameFeatures::default() }).collect()
+    }
+
+    /// A stretch the first stage doubts: per ten frames four at 0.05, three at 0.3 and three
+    /// at 0.6 (mean 0.29), so the shot rule lifts it to footage.
+    fn doubted(n: usize) -> impl Iterator<Item = f32> {
+        (0..n).map(|i| match i % 10 {
+            0..=3 => 0.05,
+            4..=6 => 0.3,
+            _ => 0.6,
+        })
+    }
+
+    /// 25 fps, two shots cut apart: 4 s the first stage is sure of (`sure` throughout), then
+    /// 4 s it doubts ([`doubted`]); their subjects' speeds against the scenery.
+    fn sure_then_doubted(sure: f32, sure_speed: f64, doubted_speed: f64) -> (Vec<Range<usize>>, Vec<f32>, Vec<f64>) {
+        let p1 = std::iter::repeat(sure).take(100).chain(doubted(100)).collect();
+        let activity = (0..200).map(|i| if i < 100 { sure_speed } else { doubted_speed }).collect();
+        (vec![0..100, 100..200], p1, activity)
     }
 
     fn scores(p1: &[f32]) -> scorer::Scores {
@@ -703,15 +728,7 @@ mod tests {
     fn a_calm_clip_the_first_stage_doubts_is_lifted_as_footage_and_then_gated() {
         // 25 fps: an active clip the first stage is sure of, then a calm clip it doubts: per
         // ten frames, four at 0.05, three at 0.3 and three at 0.6 (mean 0.29), cut apart.
-        let shots = vec![0..100, 100..200];
-        let mut p1 = vec![0.9f32; 100];
-        p1.extend((0..100).map(|i| match i % 10 {
-            0..=3 => 0.05f32,
-            4..=6 => 0.3,
-            _ => 0.6,
-        }));
-        let mut activity = vec![0.5; 100];
-        activity.extend(vec![0.02; 100]);
+        let (shots, p1, activity) = sure_then_doubted(0.9, 0.5, 0.02);
         let p: Vec<f64> = p1.iter().map(|&v| f64::from(v) * 0.9).collect();
         let min_len = scorer::footage_min_len(25.0);
         // Frame by frame it is no footage shot, so the gate would never see it; lifted to 1
@@ -726,6 +743,22 @@ mod tests {
         // Lifted but not gated, its lifted frames take the sure frames' mean (0.54) and pass.
         let ungated = chosen(&SelectParams { activity_ratio: 0.0, ..SelectParams::default() });
         assert!(ungated.iter().filter(|&&i| i >= 100).count() >= 50, "{ungated:?}");
+    }
+
+    #[test]
+    fn a_fast_stretch_the_first_stage_doubts_neither_gates_nor_outranks_a_sure_recording() {
+        // 25 fps: a calm recording the first stage is sure of (a parked boat: 0.02 diagonals/s),
+        // then a fast stretch it doubts (unseen scrolling credits: per ten frames four at 0.05,
+        // three at 0.3, three at 0.6, mean 0.29; 0.5 diagonals/s) that the shot rule lifts to
+        // footage. Stage 2 likes the recording (0.85 of p1) and not the stretch (0.3 of p1).
+        let (shots, p1, activity) = sure_then_doubted(0.95, 0.02, 0.5);
+        let p: Vec<f64> = p1.iter().enumerate().map(|(i, &v)| f64::from(v) * if i < 100 { 0.85 } else { 0.3 }).collect();
+        let s = scorer::Scores { p1, p, activity };
+        let (features, iou) = (live(200), vec![0.8; 200]);
+        // The stretch sets no reference, so the recording is not gated; it is not ranked
+        // either, so its speed does not lift it to the recording's probability.
+        let chosen: Vec<usize> = select(&features, &shots, &iou, 25.0, &SelectParams::default(), Some(&s)).frames().collect();
+        assert_eq!(chosen, (0..100).collect::<Vec<_>>());
     }
 
     #[test]
