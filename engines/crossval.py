@@ -171,8 +171,7 @@ def main():
     settings = scorer.Settings.from_args(args)
     REPLAY_ENV.update(dict(e.partition("=")[::2] for e in args.env))
     DIRS.update(set_dirs(args.set))
-    if set(settings.stage1_skip) - set(DIRS):
-        raise SystemExit(f"--stage1-skip: {', '.join(sorted(set(settings.stage1_skip) - set(DIRS)))} is not a set here ({', '.join(DIRS)})")
+    settings.check_sets(DIRS)
     videos = []
     for name, d in DIRS.items():
         videos += scorer.load_set(Path(args.dumps) / name, d / "gt.jsonl", name)

@@ -98,6 +98,13 @@ class Settings:
             raise SystemExit(f"members: {self.members} networks per stage; at least 1")
         return self
 
+    def check_sets(self, sets):
+        """Refuses a `stage1_skip` name that is none of `sets` (a typo would skip nothing)."""
+        unknown = set(self.stage1_skip) - set(sets)
+        if unknown:
+            raise SystemExit(f"--stage1-skip: {', '.join(sorted(unknown))} is not a set here ({', '.join(sets)})")
+        return self
+
     def card(self):
         return {"hidden": list(self.hidden), "l2": self.l2, "steps": self.steps,
                 "stage1_skip": sorted(self.stage1_skip), "stage1_drop": sorted(self.stage1_drop),

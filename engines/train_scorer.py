@@ -63,9 +63,7 @@ def main():
     args = ap.parse_args()
     settings = scorer.Settings.from_args(args)
     dirs = set_dirs(args.set)
-    unknown = set(settings.stage1_skip) - set(dirs)
-    if unknown:
-        raise SystemExit(f"--stage1-skip: {', '.join(sorted(unknown))} is not a training set ({', '.join(dirs)})")
+    settings.check_sets(dirs)
     videos = []
     for s, d in dirs.items():
         videos += scorer.load_set(Path(args.dumps) / s, d / "gt.jsonl", s)

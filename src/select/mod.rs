@@ -565,16 +565,18 @@ mod tests {
         let shots = vec![0..10, 10..20, 20..30];
         let p1 = vec![0.9f32; 30];
         let activity: Vec<f64> = (0..30).map(|i| [2.0, 0.15, 0.02][i / 10]).collect();
+        // Every shot is sure footage: the same list is lowered and sets the reference.
+        let footage = scorer::footage_shots(&p1, &shots, 5);
         let mut relative = vec![0.8; 30];
-        activity_gate(&mut relative, &activity, &scorer::footage_shots(&p1, &shots, 5), &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.0);
+        activity_gate(&mut relative, &activity, &footage, &footage, 0.4, 0.0);
         assert!(relative[15] < 0.1, "{}", relative[15]);
         let mut capped = vec![0.8; 30];
-        activity_gate(&mut capped, &activity, &scorer::footage_shots(&p1, &shots, 5), &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.3);
+        activity_gate(&mut capped, &activity, &footage, &footage, 0.4, 0.3);
         assert_eq!((capped[5], capped[15]), (0.8, 0.8));
         assert!((capped[25] - 0.8 * (0.02f64 / 0.3 / 0.4).powi(2)).abs() < 1e-12, "{}", capped[25]);
         // A cap above the fastest clip changes nothing.
         let mut high = vec![0.8; 30];
-        activity_gate(&mut high, &activity, &scorer::footage_shots(&p1, &shots, 5), &scorer::footage_shots(&p1, &shots, 5), 0.4, 5.0);
+        activity_gate(&mut high, &activity, &footage, &footage, 0.4, 5.0);
         assert_eq!(high, relative);
     }
 
@@ -586,17 +588,19 @@ mod tests {
         let shots = vec![0..10, 10..20, 20..30];
         let p1: Vec<f32> = (0..30).map(|i| if i < 20 { 0.9 } else { 0.1 }).collect();
         let activity: Vec<f64> = (0..30).map(|i| if i < 10 { 0.1 } else if i < 20 { 1.0 } else { 5.0 }).collect();
+        let footage = scorer::footage_shots(&p1, &shots, 5);
         let mut prob = vec![0.8; 30];
-        activity_gate(&mut prob, &activity, &scorer::footage_shots(&p1, &shots, 5), &scorer::footage_shots(&p1, &shots, 5), 0.4, 0.0);
+        activity_gate(&mut prob, &activity, &footage, &footage, 0.4, 0.0);
         assert!((prob[0] - 0.8 * (0.1f64 / 0.4).powi(2)).abs() < 1e-12, "{}", prob[0]);
         assert_eq!((prob[15], prob[25]), (0.8, 0.8));
         // A single footage shot is the video's content, however calm.
-        let mut one = vec![0.8; 20];
-        activity_gate(&mut one, &activity[..20], &scorer::footage_shots(&p1[..20], &[0..20], 5), &scorer::footage_shots(&p1[..20], &[0..20], 5), 0.4, 0.0);
+        let (whole, mut one) = ([0..20], vec![0.8; 20]);
+        let alone = scorer::footage_shots(&p1[..20], &whole, 5);
+        activity_gate(&mut one, &activity[..20], &alone, &alone, 0.4, 0.0);
         assert!(one.iter().all(|&v| v == 0.8));
         // Shorter than min_len, a shot does not count as footage.
-        let mut short = vec![0.8; 30];
-        activity_gate(&mut short, &activity, &scorer::footage_shots(&p1, &shots, 11), &scorer::footage_shots(&p1, &shots, 11), 0.4, 0.0);
+        let (mut short, none) = (vec![0.8; 30], scorer::footage_shots(&p1, &shots, 11));
+        activity_gate(&mut short, &activity, &none, &none, 0.4, 0.0);
         assert!(short.iter().all(|&v| v == 0.8));
     }
 
