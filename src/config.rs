@@ -300,6 +300,9 @@ impl Config {
         if !(0.05..=10.0).contains(&s.evidence.noise_decorrelation) {
             return bad("select.evidence.noise_decorrelation", "must be between 0.05 and 10 (above 2 the noise detector is off: a decorrelation never exceeds 2)");
         }
+        if !(0.5..=2.0).contains(&s.evidence.drawn_flat_share) {
+            return bad("select.evidence.drawn_flat_share", "must be between 0.5 and 2 (above 1 the drawn-picture detector is off: a share never exceeds 1)");
+        }
         if !(0.0..=1.0).contains(&s.footage_floor) {
             return bad("select.footage_floor", "must be between 0 (off) and 1");
         }
@@ -424,6 +427,9 @@ mod tests {
         assert!(err.contains("select.evidence.noise_decorrelation"), "{err}");
         let err = Config::parse("[select.evidence]\nnoise_window_s = -1.0\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(err.contains("select.evidence.noise_window_s"), "{err}");
+        let err = Config::parse("[select.evidence]\ndrawn_flat_share = 0.2\n", Path::new("x.toml")).unwrap_err().to_string();
+        assert!(err.contains("select.evidence.drawn_flat_share"), "{err}");
+        assert_eq!(Config::parse("[select.evidence]\ndrawn_flat_share = 1.5\n", Path::new("x.toml")).map(|c| c.select.evidence.drawn_flat_share).ok(), Some(1.5));
         // Above 2 the detector is off, and that is a valid setting (cross-validation's "veto off").
         assert_eq!(Config::parse("[select.evidence]\nnoise_decorrelation = 3.0\n", Path::new("x.toml")).map(|c| c.select.evidence.noise_decorrelation).ok(), Some(3.0));
     }

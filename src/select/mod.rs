@@ -74,10 +74,10 @@ pub enum Judge {
     Rules,
     /// The learned scorer's probability alone.
     Learned,
-    /// The learned probability, vetoed where a frame is black, frozen or noise: the three
-    /// filler detectors with absolute, physical thresholds (no light; no change beyond
-    /// compression noise; a picture its predecessor does not explain), which no other stretch
-    /// of the video can move.
+    /// The learned probability, vetoed where a frame is black, frozen, noise or drawn: the
+    /// four filler detectors with absolute, physical thresholds (no light; no change beyond
+    /// compression noise; a picture its predecessor does not explain; a picture with no local
+    /// detail almost anywhere), which no other stretch of the video can move.
     Both,
 }
 
@@ -148,22 +148,34 @@ impl Selection {
 pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams, learned: Option<&scorer::Scores>) -> Selection {
     let ev = evidence::evidence(features, fps, &p.evidence);
     let learned = learned.filter(|l| l.p.len() == features.len() && l.p1.len() == features.len());
-    // Noise is vetoed even as "unfamiliar footage": it is the one thing the first stage may
-    // never have seen that physics says is not a camera's picture (see `evidence::noise`).
+    // Noise is vetoed even as "unfamiliar footage": like a drawn picture, it is something the
+    // first stage may never have seen that physics says is not a camera's picture (see
+    // `evidence::noise`).
     let min_len = scorer::footage_min_len(fps);
-    let lifted: Option<Cow<[f32]>> = learned.map(|l| if p.footage_by_shot { Cow::Owned(footage_by_shot(&l.p1, shots, p.footage_floor as f32, min_len)) } else { Cow::Borrowed(&l.p1[..]) });
+    // With both judges, a drawn picture is no footage whatever the first stage says: the one
+    // veto applied before anything reads the first stage, so a drawn stretch is neither lifted
+    // by the shot rule nor a sure shot that sets the activity gate's reference (see
+    // `evidence::drawn`: scrolling credits the first stage never saw look like footage to it).
+    let first: Option<Cow<[f32]>> = learned.map(|l| {
+        if p.judge == Judge::Both {
+            Cow::Owned(l.p1.iter().zip(&ev).map(|(&v, e)| v * (1.0 - e.drawn)).collect())
+        } else {
+            Cow::Borrowed(&l.p1[..])
+        }
+    });
+    let lifted: Option<Cow<[f32]>> = first.as_deref().map(|p1| if p.footage_by_shot { Cow::Owned(footage_by_shot(p1, shots, p.footage_floor as f32, min_len)) } else { Cow::Borrowed(p1) });
     let footage = learned.zip(lifted.as_deref()).filter(|_| p.judge != Judge::Rules).map(|(_, p1)| {
         p1.iter().zip(&ev).map(|(&v, e)| f64::from(if p.judge == Judge::Both { v * (1.0 - e.noise) } else { v })).collect::<Vec<f64>>()
     });
-    let by_shot = learned.zip(lifted.as_deref()).map(|(l, p1)| {
-        let mut v = footage_shot_means(&l.p, &l.p1, p1, shots);
+    let by_shot = learned.zip(lifted.as_deref()).zip(first.as_deref()).map(|((l, p1), first)| {
+        let mut v = footage_shot_means(&l.p, first, p1, shots);
         if l.activity.len() == v.len() {
             let footage = scorer::footage_shots(p1, shots, min_len);
             // Shots the first stage itself is sure of (before `footage_by_shot` lifted any):
             // only they are ranked by the activity order and set the gate's reference. A
             // stretch it doubted may be an unfamiliar recording or unfamiliar filler (scrolling
             // credits move fast): it may be gated, never lifted by its speed nor gate others.
-            let sure = scorer::footage_shots(&l.p1, shots, min_len);
+            let sure = scorer::footage_shots(first, shots, min_len);
             if p.activity_order {
                 activity_order(&mut v, &l.activity, &sure);
             }
@@ -176,7 +188,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let (prob, keep): (Vec<f64>, Vec<f64>) = match (by_shot.as_deref(), p.judge) {
         (Some(l), Judge::Learned) => (l.to_vec(), l.to_vec()),
         (Some(l), Judge::Both) => {
-            let v: Vec<f64> = l.iter().zip(&ev).map(|(&q, e)| q * f64::from((1.0 - e.black) * (1.0 - e.frozen) * (1.0 - e.noise))).collect();
+            let v: Vec<f64> = l.iter().zip(&ev).map(|(&q, e)| q * f64::from((1.0 - e.black) * (1.0 - e.frozen) * (1.0 - e.noise) * (1.0 - e.drawn))).collect();
             (v.clone(), v)
         }
         _ => {
@@ -810,6 +822,30 @@ mod tests {
         // A video of static alone is answered empty.
         let alone = vec![0.9f32; 50];
         assert!(select(&features[75..], &[0..50], &iou[75..], 25.0, &SelectParams::default(), Some(&scores(&alone))).is_empty());
+    }
+
+    #[test]
+    fn a_drawn_stretch_the_first_stage_is_sure_of_is_vetoed_before_it_is_read() {
+        // 25 fps: a calm recording (0.02 diagonals/s), then scrolling credits the first stage
+        // has never seen and is sure of (0.9: moving, lit), moving at 0.5 diagonals/s. Read
+        // as footage, the credits would be kept and, as the fastest sure shot, gate the
+        // recording out whole; drawn (97 % of the picture flat), they are neither.
+        let shots = vec![0..100, 100..200];
+        let mut features = live(200);
+        for f in &mut features[100..] {
+            f.flat_share = 0.97;
+        }
+        let p1 = vec![0.9f32; 200];
+        let activity: Vec<f64> = (0..200).map(|i| if i < 100 { 0.02 } else { 0.5 }).collect();
+        let s = scorer::Scores { p: p1.iter().map(|&v| f64::from(v) * 0.8).collect(), p1, activity };
+        let iou = vec![0.8; 200];
+        let chosen = |params: &SelectParams, features: &[FrameFeatures]| select(features, &shots, &iou, 25.0, params, Some(&s)).frames().collect::<Vec<_>>();
+        assert_eq!(chosen(&SelectParams::default(), &features), (0..100).collect::<Vec<_>>());
+        // With the detector off, the credits gate the recording and are all that is kept.
+        let off = SelectParams { evidence: EvidenceParams { drawn_flat_share: 2.0, ..EvidenceParams::default() }, ..SelectParams::default() };
+        assert_eq!(chosen(&off, &features), (100..200).collect::<Vec<_>>());
+        // A video of the credits alone is answered empty.
+        assert!(select(&features[100..], &[0..100], &iou[100..], 25.0, &SelectParams::default(), Some(&scorer::Scores { p1: vec![0.9; 100], p: vec![0.72; 100], activity: vec![0.5; 100] })).is_empty());
     }
 
     #[test]
