@@ -1,7 +1,8 @@
 //! Which frames make the highlight.
 //!
 //! 1. [`evidence`]: per frame, the probability it is keepable content (not black, frozen,
-//!    blurred or a flat graphic), times an interest factor that favours action.
+//!    blurred, a flat graphic, noise or a drawing), times an interest factor that favours
+//!    action.
 //! 2. Segments: the probabilities are median-smoothed, thresholded, short gaps closed and
 //!    short runs dropped, so the selection does not flicker; a shot that is nearly all kept
 //!    is kept whole.
