@@ -47,13 +47,6 @@ fn astronaut_640x360() -> Vec<u8> {
     ffmpeg_rgb(&["-i", ASTRONAUT, "-vf", "scale=360:360,pad=640:360:140:0:black"], 640, 360)
 }
 
-fn font() -> String {
-    let candidates = ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"];
-    candidates.iter().find(|p| std::path::Path::new(p).is_file()).map(|p| p.to_string()).unwrap_or_else(|| {
-        panic!("no DejaVu font ({candidates:?}): install fonts-dejavu-core")
-    })
-}
-
 fn show(name: &str, boxes: &[Detection]) {
     for d in boxes {
         eprintln!("{name}: x {:.3}–{:.3} y {:.3}–{:.3} score {:.3}", d.x0, d.x1, d.y0, d.y1, d.score);
@@ -128,7 +121,7 @@ fn text_lines(rgb: &[u8], w: usize, h: usize, bg: [u8; 3]) -> Vec<(usize, usize,
 #[test]
 fn ppocr_finds_the_lines_of_a_title_card_and_nothing_on_a_plain_frame() {
     let (w, h) = (640usize, 360usize);
-    let font = font();
+    let font = common::dejavu_font();
     let bg = [0x20, 0x30, 0x60];
     let filter = format!(
         "drawtext=fontfile={font}:text='HIGHLIGHT REEL':fontsize=44:fontcolor=white:x=80:y=70,\

@@ -18,17 +18,12 @@ const BUNNY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/bigbuckbunny.m
 
 /// 2 s black, 2 s navy title card, then the 5 s bunny clip, 640×360 at 25 fps.
 fn filler_then_footage(dir: &Path) -> std::path::PathBuf {
-    let out = dir.join("v.mp4");
-    let mut args = vec![
+    encode(dir, "v", &[
         "-f", "lavfi", "-i", "color=c=black:s=640x360:r=25:d=2",
         "-f", "lavfi", "-i", "color=c=navy:s=640x360:r=25:d=2",
         "-i", BUNNY,
         "-filter_complex", "[2:v]scale=640:360,fps=25,setsar=1[b];[0:v][1:v][b]concat=n=3:v=1:a=0,format=yuv420p",
-    ];
-    args.extend_from_slice(H264);
-    args.push(out.to_str().unwrap());
-    common::ffmpeg(&args);
-    out
+    ])
 }
 
 fn scorer_model() -> Box<dyn Model> {
@@ -103,15 +98,18 @@ fn a_damaged_dump_is_refused_naming_file_and_line() {
 /// 5 s of the bunny clip, then `static_s` of TV static (a new grey noise picture every frame:
 /// ffmpeg's temporal uniform noise), 640×360 at 25 fps; or the static alone.
 fn footage_then_static(dir: &Path, name: &str, with_footage: bool, static_s: u32) -> std::path::PathBuf {
-    let out = dir.join(format!("{name}.mp4"));
     let noise = format!("color=c=gray:s=640x360:r=25:d={static_s},noise=alls=100:allf=t+u");
-    let mut args: Vec<&str> = Vec::new();
     if with_footage {
-        args.extend(["-i", BUNNY, "-f", "lavfi", "-i", &noise]);
-        args.extend(["-filter_complex", "[0:v]scale=640:360,fps=25,setsar=1[b];[1:v]setsar=1[n];[b][n]concat=n=2:v=1:a=0,format=yuv420p"]);
+        encode(dir, name, &["-i", BUNNY, "-f", "lavfi", "-i", &noise, "-filter_complex", "[0:v]scale=640:360,fps=25,setsar=1[b];[1:v]setsar=1[n];[b][n]concat=n=2:v=1:a=0,format=yuv420p"])
     } else {
-        args.extend(["-f", "lavfi", "-i", &noise, "-vf", "format=yuv420p"]);
+        encode(dir, name, &["-f", "lavfi", "-i", &noise, "-vf", "format=yuv420p"])
     }
+}
+
+/// `dir/name.mp4` from ffmpeg `inputs` (inputs and filters), encoded as plain H.264.
+fn encode(dir: &Path, name: &str, inputs: &[&str]) -> std::path::PathBuf {
+    let out = dir.join(format!("{name}.mp4"));
+    let mut args = inputs.to_vec();
     args.extend_from_slice(H264);
     args.push(out.to_str().unwrap());
     common::ffmpeg(&args);
@@ -121,12 +119,7 @@ fn footage_then_static(dir: &Path, name: &str, with_footage: bool, static_s: u32
 /// The bundled clip dark, at a tenth of its contrast, under ±30 grey levels of fresh noise per
 /// pixel and frame: footage a poor sensor took at night, noisier than its picture.
 fn dark_noisy_footage(dir: &Path) -> std::path::PathBuf {
-    let out = dir.join("dark.mp4");
-    let mut args = vec!["-i", BUNNY, "-vf", "scale=640:360,fps=25,eq=brightness=-0.25:contrast=0.1,noise=alls=30:allf=t+u,format=yuv420p", "-an"];
-    args.extend_from_slice(H264);
-    args.push(out.to_str().unwrap());
-    common::ffmpeg(&args);
-    out
+    encode(dir, "dark", &["-i", BUNNY, "-vf", "scale=640:360,fps=25,eq=brightness=-0.25:contrast=0.1,noise=alls=30:allf=t+u,format=yuv420p", "-an"])
 }
 
 /// The noise detector on real decoded pictures, with the shipped networks and scorer: static
@@ -180,10 +173,9 @@ fn static_is_vetoed_as_noise_and_footage_is_not() {
 }
 
 /// 6 s of end credits rolling up a plain dark green card (white DejaVu names, two lines of
-/// 14 and 20 px every 150 px, 120 px a second), 640×360 at 25 fps.
+/// 14 and 20 px every 150 px, 120 px a second), 640×360 at 25 fps: measured 0.95–0.99 flat.
 fn credit_roll(dir: &Path) -> std::path::PathBuf {
-    let out = dir.join("credits.mp4");
-    let font = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+    let font = common::dejavu_font();
     let names = ["Director", "Jane Doe", "Camera", "John Smith", "Sound", "Ada Lovelace", "Editor", "Alan Turing"];
     let mut graph = String::from("color=c=0x0a1a0a:s=640x360:r=25:d=6");
     for (i, name) in names.iter().enumerate() {
@@ -191,28 +183,21 @@ fn credit_roll(dir: &Path) -> std::path::PathBuf {
         graph += &format!(",drawtext=fontfile={font}:text='{name}':x=(w-text_w)/2:y={y}-t*120:fontsize={size}:fontcolor=white");
     }
     graph += ",format=yuv420p";
-    let mut args = vec!["-f", "lavfi", "-i", &graph];
-    args.extend_from_slice(H264);
-    args.push(out.to_str().unwrap());
-    common::ffmpeg(&args);
-    out
+    encode(dir, "credits", &["-f", "lavfi", "-i", &graph])
 }
 
 /// The bundled clip cut to a 9:16 strip and pillarboxed back into 640×360: 68 % of the picture
 /// is flat black bars.
 fn pillarboxed_footage(dir: &Path) -> std::path::PathBuf {
-    let out = dir.join("pillar.mp4");
-    let mut args = vec!["-i", BUNNY, "-vf", "crop=ih*9/16:ih,scale=-2:360,pad=640:360:(ow-iw)/2:0,setsar=1,fps=25,format=yuv420p", "-an"];
-    args.extend_from_slice(H264);
-    args.push(out.to_str().unwrap());
-    common::ffmpeg(&args);
-    out
+    encode(dir, "pillar", &["-i", BUNNY, "-vf", "crop=ih*9/16:ih,scale=-2:360,pad=640:360:(ow-iw)/2:0,setsar=1,fps=25,format=yuv420p", "-an"])
 }
 
 /// The drawn-picture detector on real decoded pictures, with the shipped networks and scorer:
-/// a credit roll (moving, lit, changing: nothing else calls it filler) is drawn almost
+/// a credit roll (moving, lit, changing: nothing else calls it filler) is measured drawn almost
 /// throughout and answered empty; real footage is not drawn even when two thirds of its frame
-/// are pillarbox bars, and it is answered.
+/// are pillarbox bars, and it is answered. (The shipped scorer has seen credits, so the empty
+/// answer does not need the veto; `select`'s tests show what the veto does with a first stage
+/// that takes them for footage.)
 #[test]
 fn a_credit_roll_is_drawn_and_pillarboxed_footage_is_not() {
     let dir = common::tempdir();
@@ -229,7 +214,7 @@ fn a_credit_roll_is_drawn_and_pillarboxed_footage_is_not() {
     let drawn = |v: &serde_json::Value| v["ev"]["drawn"].as_f64();
     let flat = |v: &serde_json::Value| v["f"]["flat_share"].as_f64();
 
-    // Measured: the roll's flat share 0.95–1 (a few frames with the most text on screen at
+    // Measured: the roll's flat share 0.95–0.99 (the frames with the most text on screen at
     // the threshold), so most frames are vetoed outright.
     let mut credits = field("credits", &drawn);
     assert!((140..=160).contains(&credits.len()), "{} frames for 6 s at 25 fps", credits.len());

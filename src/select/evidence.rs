@@ -141,7 +141,7 @@ pub fn noise(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec<f3
 /// it holds whether the drawing moves (scrolling credits, which the first stage, never having
 /// seen them, took for footage) or not. Measured on the six annotated sets (session 17): no
 /// real frame of the 54,000 in their sequences reaches 0.85 (none of the 46,000 highlight
-/// frames does); scrolling credits sit at 0.94–1, black at 1. The margin is for letterboxing,
+/// frames does); of the credit rolls' frames 81 % are over 0.95 and 99 % over 0.90, black is 1. The margin is for letterboxing,
 /// the one way a real frame gets flat: the flattest real frames are landscape clips on a
 /// 270×480 canvas (68 % bars), snow at up to 0.845; such a frame reaches 0.95 only if the
 /// picture between the bars is 84 % flat, which no real picture here comes near.
@@ -191,7 +191,8 @@ mod tests {
     fn a_picture_flat_almost_everywhere_is_drawn_whatever_it_does() {
         let p = EvidenceParams::default();
         let frame = |flat: f32| FrameFeatures { luma_mean: 30.0, luma_std: 20.0, sharpness: 3.0, peak_change: 40.0, flat_share: flat, ..FrameFeatures::default() };
-        // Scrolling credits (moving, lit, so neither black nor frozen) at their measured 0.96–1.
+        // Scrolling credits (moving, lit, so neither black nor frozen) over the threshold, where
+        // four in five of the annotated sets' credit frames are.
         for flat in [0.96f32, 0.98, 1.0] {
             for e in evidence(&vec![frame(flat); 10], 25.0, &p) {
                 assert!(e.drawn > 0.7 && e.keep < 0.3, "{flat}: {e:?}");
@@ -209,10 +210,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn probabilities_stay_in_range_and_keep_never_exceeds_not_noise(
-            d in proptest::collection::vec(0.0f32..2.0, 1..120), fps in 5.0f64..60.0,
+        fn probabilities_stay_in_range_and_keep_never_exceeds_not_noise_nor_not_drawn(
+            d in proptest::collection::vec((0.0f32..2.0, 0.0f32..1.0), 1..120), fps in 5.0f64..60.0,
         ) {
-            let ev = evidence(&frames(&d), fps, &EvidenceParams::default());
+            let mut f = frames(&d.iter().map(|x| x.0).collect::<Vec<_>>());
+            for (f, (_, flat)) in f.iter_mut().zip(&d) {
+                f.flat_share = *flat;
+            }
+            let ev = evidence(&f, fps, &EvidenceParams::default());
             prop_assert_eq!(ev.len(), d.len());
             for e in &ev {
                 for v in [e.black, e.frozen, e.blurred, e.graphic, e.noise, e.drawn, e.keep] {

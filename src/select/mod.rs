@@ -149,22 +149,26 @@ impl Selection {
 pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams, learned: Option<&scorer::Scores>) -> Selection {
     let ev = evidence::evidence(features, fps, &p.evidence);
     let learned = learned.filter(|l| l.p.len() == features.len() && l.p1.len() == features.len());
-    // Noise is vetoed even as "unfamiliar footage": like a drawn picture, it is something the
-    // first stage may never have seen that physics says is not a camera's picture (see
-    // `evidence::noise`).
     let min_len = scorer::footage_min_len(fps);
     // With both judges, a drawn picture is no footage whatever the first stage says: the one
-    // veto applied before anything reads the first stage, so a drawn stretch is neither lifted
-    // by the shot rule nor a sure shot that sets the activity gate's reference (see
-    // `evidence::drawn`: scrolling credits the first stage never saw look like footage to it).
+    // veto applied before anything here reads the first stage, so a drawn stretch is neither
+    // lifted by the shot rule, nor a sure shot that sets the activity gate's reference, nor a
+    // video's "unfamiliar footage" (see `evidence::drawn`: scrolling credits the first stage
+    // never saw look like footage to it). Decided, not scaled: a frame half drawn or more is
+    // 0, as a credit roll at 0.96 flat scaled by its 0.27 chance of being filmed would still
+    // clear the footage floor. (Stage 2's relative row is built from the raw first stage, as in
+    // training.)
     let first: Option<Cow<[f32]>> = learned.map(|l| {
         if p.judge == Judge::Both {
-            Cow::Owned(l.p1.iter().zip(&ev).map(|(&v, e)| v * (1.0 - e.drawn)).collect())
+            Cow::Owned(l.p1.iter().zip(&ev).map(|(&v, e)| if e.drawn >= 0.5 { 0.0 } else { v * (1.0 - e.drawn) }).collect())
         } else {
             Cow::Borrowed(&l.p1[..])
         }
     });
     let lifted: Option<Cow<[f32]>> = first.as_deref().map(|p1| if p.footage_by_shot { Cow::Owned(footage_by_shot(p1, shots, p.footage_floor as f32, min_len)) } else { Cow::Borrowed(p1) });
+    // Noise is vetoed even as "unfamiliar footage": like a drawn picture, it is something the
+    // first stage may never have seen that physics says is not a camera's picture (see
+    // `evidence::noise`).
     let footage = learned.zip(lifted.as_deref()).filter(|_| p.judge != Judge::Rules).map(|(_, p1)| {
         p1.iter().zip(&ev).map(|(&v, e)| f64::from(if p.judge == Judge::Both { v * (1.0 - e.noise) } else { v })).collect::<Vec<f64>>()
     });
@@ -203,8 +207,8 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
         let kept = mask[shot.clone()].iter().filter(|&&k| k).count();
         if !shot.is_empty() && kept as f64 >= p.whole_shot_share * shot.len() as f64 {
             for i in shot.clone() {
-                // Whole shot, but never a hard black frame (fades stay out).
-                mask[i] = ev[i].black < 0.5;
+                // Whole shot, but never a hard black frame (fades stay out) nor a drawn one.
+                mask[i] = ev[i].black < 0.5 && ev[i].drawn < 0.5;
             }
         }
     }
@@ -231,7 +235,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
                 let best = foot.remove(0);
                 (segments, expected_f) = choose_after(best, foot, expected_gt);
             } else if let Some(r) = unfamiliar_footage(f, shots, min_len, p.footage_floor) {
-                let frames: Vec<bool> = r.clone().map(|i| ev[i].black < 0.5).collect();
+                let frames: Vec<bool> = r.clone().map(|i| ev[i].black < 0.5 && ev[i].drawn < 0.5).collect();
                 let seg = runs_of(&frames).into_iter().max_by_key(|k| k.len()).map(|k| (r.start + k.start)..(r.start + k.end));
                 if let Some(k) = seg {
                     // Its expected number of highlight frames: the shot's footage probability.
@@ -845,8 +849,18 @@ mod tests {
         // With the detector off, the credits gate the recording and are all that is kept.
         let off = SelectParams { evidence: EvidenceParams { drawn_flat_share: 2.0, ..EvidenceParams::default() }, ..SelectParams::default() };
         assert_eq!(chosen(&off, &features), (100..200).collect::<Vec<_>>());
-        // A video of the credits alone is answered empty.
-        assert!(select(&features[100..], &[0..100], &iou[100..], 25.0, &SelectParams::default(), Some(&scorer::Scores { p1: vec![0.9; 100], p: vec![0.72; 100], activity: vec![0.5; 100] })).is_empty());
+        // A video of the credits alone is answered empty, also just over the threshold (0.96:
+        // a 0.73 chance of being drawn), where the first stage merely scaled by the chance of
+        // being filmed (0.24) would clear the footage floor as "unfamiliar footage".
+        for flat in [0.96f32, 0.97, 1.0] {
+            let mut credits = live(100);
+            for f in &mut credits {
+                f.flat_share = flat;
+            }
+            let alone = scorer::Scores { p1: vec![0.9; 100], p: vec![0.72; 100], activity: vec![0.5; 100] };
+            let sel = select(&credits, &[0..100], &iou[100..], 25.0, &SelectParams::default(), Some(&alone));
+            assert!(sel.is_empty(), "{flat}: {:?}", sel.frames().collect::<Vec<_>>());
+        }
     }
 
     #[test]

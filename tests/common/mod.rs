@@ -288,6 +288,13 @@ pub fn black_then_moving(dir: &Path, name: &str, black_s: f64, content_s: f64, s
 }
 
 /// Whether ffmpeg's `drawtext` filter works here (it needs libfreetype and a font).
+/// A DejaVu font file for ffmpeg's `drawtext` (`scripts/setup.sh` installs fonts-dejavu-core
+/// for the tests); panics naming the package when none is there.
+pub fn dejavu_font() -> String {
+    let candidates = ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"];
+    candidates.iter().find(|p| Path::new(p).is_file()).map(|p| p.to_string()).unwrap_or_else(|| panic!("no DejaVu font ({candidates:?}): install fonts-dejavu-core"))
+}
+
 pub fn drawtext_available(dir: &Path) -> bool {
     let probe = dir.join(".drawtext_probe.mp4");
     let ok = Command::new("ffmpeg")
