@@ -141,10 +141,11 @@ pub fn noise(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec<f3
 /// it holds whether the drawing moves (scrolling credits, which the first stage, never having
 /// seen them, took for footage) or not. Measured on the six annotated sets (session 17): no
 /// real frame of the 54,000 in their sequences reaches 0.85 (none of the 46,000 highlight
-/// frames does); of the credit rolls' frames 81 % are over 0.95 and 99 % over 0.90, black is 1. The margin is for letterboxing,
-/// the one way a real frame gets flat: the flattest real frames are landscape clips on a
-/// 270×480 canvas (68 % bars), snow at up to 0.845; such a frame reaches 0.95 only if the
-/// picture between the bars is 84 % flat, which no real picture here comes near.
+/// frames does); of the credit rolls' frames 81 % are over 0.95 and 99 % over 0.90; black is
+/// 1. The margin is for letterboxing, the one way a real frame gets flat: the flattest real
+/// frames are landscape clips on a 270×480 canvas (68 % bars), snow at up to 0.845; such a
+/// frame reaches 0.95 only if the picture between the bars is 84 % flat, which no real
+/// picture here comes near.
 pub fn drawn(f: &FrameFeatures, p: &EvidenceParams) -> f32 {
     sigmoid((f.flat_share - p.drawn_flat_share) / 0.01)
 }
