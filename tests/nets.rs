@@ -6,6 +6,8 @@
 //! that instruction when they are missing: CI builds the engines before testing. Pictures are
 //! decoded and generated with ffmpeg.
 
+mod common;
+
 use highlightd::analyse::nets::{Detection, FaceDetector, Networks, PersonDetector, SaliencyNet, TextDetector, Which};
 use highlightd::infer::{EngineOptions, Model, Runtime, Task};
 use std::process::Command;
