@@ -60,6 +60,22 @@ pub struct Evidence {
     pub keep: f32,
 }
 
+impl Evidence {
+    /// The chance the frame is none of the fillers physics can tell from a camera's picture
+    /// (black, frozen, noise, drawn): what the learned probability is multiplied by under
+    /// [`super::Judge::Both`]. Blur and flat still graphics are left to the scorer, as their
+    /// thresholds are relative or symptoms.
+    pub fn physical(&self) -> f32 {
+        (1.0 - self.black) * (1.0 - self.frozen) * (1.0 - self.noise) * (1.0 - self.drawn)
+    }
+
+    /// Whether a frame stays out even where its whole shot, or a video's unfamiliar footage,
+    /// is kept: hard black (fades) or drawn.
+    pub fn never_kept(&self) -> bool {
+        self.black >= 0.5 || self.drawn >= 0.5
+    }
+}
+
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }

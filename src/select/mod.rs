@@ -193,7 +193,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let (prob, keep): (Vec<f64>, Vec<f64>) = match (by_shot.as_deref(), p.judge) {
         (Some(l), Judge::Learned) => (l.to_vec(), l.to_vec()),
         (Some(l), Judge::Both) => {
-            let v: Vec<f64> = l.iter().zip(&ev).map(|(&q, e)| q * f64::from((1.0 - e.black) * (1.0 - e.frozen) * (1.0 - e.noise) * (1.0 - e.drawn))).collect();
+            let v: Vec<f64> = l.iter().zip(&ev).map(|(&q, e)| q * f64::from(e.physical())).collect();
             (v.clone(), v)
         }
         _ => {
@@ -208,7 +208,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
         if !shot.is_empty() && kept as f64 >= p.whole_shot_share * shot.len() as f64 {
             for i in shot.clone() {
                 // Whole shot, but never a hard black frame (fades stay out) nor a drawn one.
-                mask[i] = ev[i].black < 0.5 && ev[i].drawn < 0.5;
+                mask[i] = !ev[i].never_kept();
             }
         }
     }
@@ -235,7 +235,7 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
                 let best = foot.remove(0);
                 (segments, expected_f) = choose_after(best, foot, expected_gt);
             } else if let Some(r) = unfamiliar_footage(f, shots, min_len, p.footage_floor) {
-                let frames: Vec<bool> = r.clone().map(|i| ev[i].black < 0.5 && ev[i].drawn < 0.5).collect();
+                let frames: Vec<bool> = r.clone().map(|i| !ev[i].never_kept()).collect();
                 let seg = runs_of(&frames).into_iter().max_by_key(|k| k.len()).map(|k| (r.start + k.start)..(r.start + k.end));
                 if let Some(k) = seg {
                     // Its expected number of highlight frames: the shot's footage probability.
