@@ -6,6 +6,7 @@
 pub mod audio;
 pub mod image;
 pub mod nets;
+pub mod rigid;
 pub mod saliency;
 pub mod shots;
 pub mod subjects;
@@ -75,6 +76,14 @@ pub struct FrameFeatures {
     /// however it moves, near 1 for static and per-frame noise. Required in dumps, as
     /// `detail_sparsity` is: `replay` refuses older dumps, naming the field.
     pub decorrelation: f32,
+    /// What the picture half a second earlier, moved by the one affine map that explains it
+    /// best, leaves unexplained, as the distance (pixels, 99th percentile) the picture would
+    /// have to move to explain the rest (see [`rigid`]). Under a pixel for a still being
+    /// panned or zoomed over, scrolling credits or a frozen picture; a living scene leaves its
+    /// moving parts, pixels. Measured on every third frame from a fifth of a second into a
+    /// shot, `None` on the others (and in dumps older than it, which then replay without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rigid_residual: Option<f32>,
     /// What the networks saw (see [`NetCues`]), held between the sampled frames of a shot.
     pub nets: NetCues,
 }
@@ -113,6 +122,7 @@ pub struct Analyser {
     prev_luma: Option<Plane>,
     prev_hist: Option<shots::Histogram>,
     saliency: saliency::Saliency,
+    rigid: rigid::RigidMotion,
     cut_threshold: f32,
 }
 
@@ -140,8 +150,12 @@ impl Analyser {
         };
         if cut_distance > self.cut_threshold {
             self.saliency.reset();
+            self.rigid.reset();
         }
         let subject = self.saliency.push(&luma);
+        // Frame times from the stream; without them, 25 fps (only the half-second gap uses it).
+        let t = f.pts_ns.map_or(f.index as f64 / 25.0, |ns| ns as f64 / 1e9);
+        let rigid_residual = self.rigid.push(&luma, f.index, t, (subject.camera_dx, subject.camera_dy));
         let detail = image::detail(&luma);
         let colour_entropy = -hist.iter().filter(|&&p| p > 0.0).map(|&p| p * p.log2()).sum::<f32>();
         self.prev_luma = Some(luma);
@@ -170,6 +184,7 @@ impl Analyser {
             flat_share: detail.flat_share,
             detail_sparsity: detail.sparsity,
             decorrelation: subject.decorrelation,
+            rigid_residual,
             nets: NetCues::default(),
         }
     }

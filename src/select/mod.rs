@@ -75,10 +75,11 @@ pub enum Judge {
     Rules,
     /// The learned scorer's probability alone.
     Learned,
-    /// The learned probability, vetoed where a frame is black, frozen, noise or drawn: the
-    /// four filler detectors with absolute, physical thresholds (no light; no change beyond
-    /// compression noise; a picture its predecessor does not explain; a picture with no local
-    /// detail almost anywhere), which no other stretch of the video can move.
+    /// The learned probability, vetoed where a frame is black, frozen, noise, drawn or a moved
+    /// still: the five filler detectors with absolute, physical thresholds (no light; no
+    /// change beyond compression noise; a picture its predecessor does not explain; a picture
+    /// with no local detail almost anywhere; a picture its past explains once rigidly moved),
+    /// which no other stretch of the video can move.
     Both,
 }
 
@@ -147,20 +148,19 @@ impl Selection {
 /// footage (its first stage): a video of real footage in which no moment stands out still
 /// gets its best moment, because calling a video empty wrongly costs a whole point.
 pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f64], fps: f64, p: &SelectParams, learned: Option<&scorer::Scores>) -> Selection {
-    let ev = evidence::evidence(features, fps, &p.evidence);
+    let ev = evidence::evidence(features, shots, fps, &p.evidence);
     let learned = learned.filter(|l| l.p.len() == features.len() && l.p1.len() == features.len());
     let min_len = scorer::footage_min_len(fps);
-    // With both judges, a drawn picture is no footage whatever the first stage says: the one
-    // veto applied before anything here reads the first stage, so a drawn stretch is neither
-    // lifted by the shot rule, nor a sure shot that sets the activity gate's reference, nor a
-    // video's "unfamiliar footage" (see `evidence::drawn`: scrolling credits the first stage
-    // never saw look like footage to it). Decided, not scaled: a frame half drawn or more is
-    // 0, as a credit roll at 0.96 flat scaled by its 0.27 chance of being filmed would still
-    // clear the footage floor. (Stage 2's relative row is built from the raw first stage, as in
-    // training.)
+    // With both judges, a drawn picture or a moved still is no footage whatever the first
+    // stage says: the one veto applied before anything here reads the first stage, so such a
+    // stretch is neither lifted by the shot rule, nor a sure shot that sets the activity
+    // gate's reference, nor a video's "unfamiliar footage" (see `evidence::drawn` and
+    // `evidence::moved_still`: scrolling credits and a photograph panned over, never seen in
+    // training, look like footage to it; see `Evidence::filmed`). (Stage 2's relative row is
+    // built from the raw first stage, as in training.)
     let first: Option<Cow<[f32]>> = learned.map(|l| {
         if p.judge == Judge::Both {
-            Cow::Owned(l.p1.iter().zip(&ev).map(|(&v, e)| if e.drawn >= 0.5 { 0.0 } else { v * (1.0 - e.drawn) }).collect())
+            Cow::Owned(l.p1.iter().zip(&ev).map(|(&v, e)| v * e.filmed()).collect())
         } else {
             Cow::Borrowed(&l.p1[..])
         }
@@ -861,6 +861,30 @@ mod tests {
             let sel = select(&credits, &[0..100], &iou[100..], 25.0, &SelectParams::default(), Some(&alone));
             assert!(sel.is_empty(), "{flat}: {:?}", sel.frames().collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn a_moved_still_the_first_stage_is_sure_of_is_vetoed_before_it_is_read() {
+        // 25 fps: a calm recording (a living scene: 2–4 px left unexplained half a second on),
+        // then a photograph panned over (0.4–0.6 px), which the first stage has never seen and
+        // takes for footage (0.9), panning at 0.3 diagonals/s. Read as footage it would be kept
+        // and, as the fastest sure shot, gate the recording out whole.
+        let shots = vec![0..100, 100..200];
+        let mut features = live(200);
+        for (i, f) in features.iter_mut().enumerate().filter(|(i, _)| i % 3 == 0) {
+            f.rigid_residual = Some(if i < 100 { 2.0 + (i % 5) as f32 * 0.5 } else { 0.4 + (i % 3) as f32 * 0.1 });
+        }
+        let p1 = vec![0.9f32; 200];
+        let activity: Vec<f64> = (0..200).map(|i| if i < 100 { 0.02 } else { 0.3 }).collect();
+        let s = scorer::Scores { p: p1.iter().map(|&v| f64::from(v) * 0.8).collect(), p1, activity };
+        let iou = vec![0.8; 200];
+        let chosen = |params: &SelectParams, features: &[FrameFeatures]| select(features, &shots, &iou, 25.0, params, Some(&s)).frames().collect::<Vec<_>>();
+        assert_eq!(chosen(&SelectParams::default(), &features), (0..100).collect::<Vec<_>>());
+        let off = SelectParams { evidence: EvidenceParams { still_residual: 0.0, ..EvidenceParams::default() }, ..SelectParams::default() };
+        assert_eq!(chosen(&off, &features), (100..200).collect::<Vec<_>>());
+        // The pan alone is answered empty: not "unfamiliar footage" either.
+        let alone = scorer::Scores { p1: vec![0.9; 100], p: vec![0.72; 100], activity: vec![0.3; 100] };
+        assert!(select(&features[100..], &[0..100], &iou[100..], 25.0, &SelectParams::default(), Some(&alone)).is_empty());
     }
 
     #[test]
