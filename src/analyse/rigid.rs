@@ -37,10 +37,12 @@ use std::collections::VecDeque;
 pub const GAP_S: f64 = 0.5;
 /// The shortest gap accepted at the start of a shot, seconds.
 const MIN_GAP_S: f64 = 0.2;
-/// Measure every this many frames: the evidence is a median over a second, and a third of
-/// the frames keeps the cost at a fraction of a millisecond per frame.
-const STRIDE: u64 = 3;
-/// Pictures kept (enough for half a second at 90 fps with the stride).
+/// Measure about this often, seconds: every `round(STEP_S × fps)`-th frame, so every third at
+/// 25 and 30 fps and every thirteenth at 120 (the half-second gap holds at any frame rate).
+/// The evidence is a median over the shot, and a few measures a second keep the cost at
+/// about a millisecond each.
+const STEP_S: f64 = 0.11;
+/// Pictures kept: a step apart, enough for the gap many times over.
 const KEEP: usize = 16;
 /// Residuals above this (grey levels) are down-weighted (Huber): a moving subject must not
 /// drag the map off the background.
@@ -73,6 +75,10 @@ pub struct RigidMotion {
     stored: VecDeque<Stored>,
     /// The camera's accumulated shift since the shot began (picture fractions).
     shift: (f64, f64),
+    /// The previous frame's index and time, for the frame interval.
+    last: Option<(u64, f64)>,
+    /// Measure frames whose index is a multiple of this (3 until the interval is known).
+    stride: Option<u64>,
 }
 
 impl RigidMotion {
@@ -84,12 +90,16 @@ impl RigidMotion {
 
     /// Frame `index` at time `t` (seconds), with the camera's shift since the previous frame
     /// (picture fractions, see [`super::saliency::Subject::camera_dx`]). Returns the residual
-    /// on the frames it measures (every third frame of a shot, from a fifth of a second in), in
-    /// pixels (see [`residual_p99`]); `None` on the others.
+    /// on the frames it measures (about one every [`STEP_S`], from a fifth of a second into a
+    /// shot), in pixels (see [`residual_p99`]); `None` on the others.
     pub fn push(&mut self, luma: &Plane, index: u64, t: f64, camera: (f32, f32)) -> Option<f32> {
         self.shift.0 += f64::from(camera.0);
         self.shift.1 += f64::from(camera.1);
-        if index % STRIDE != 0 || luma.width < 16 || luma.height < 16 {
+        if let Some((_, s)) = self.last.filter(|&(i, s)| index == i + 1 && t > s) {
+            self.stride = Some(((STEP_S / (t - s)).round() as u64).clamp(1, 1000));
+        }
+        self.last = Some((index, t));
+        if index % self.stride.unwrap_or(3) != 0 || luma.width < 16 || luma.height < 16 {
             return None;
         }
         let blurred = luma.box_blur(1).box_blur(1);
@@ -159,7 +169,8 @@ fn unexplained(r: &Stored, cur: &Stored) -> Option<f32> {
 /// Bilinear sample of `p` at `(x, y)`; `None` outside the picture.
 #[inline]
 fn sample(p: &Plane, x: f32, y: f32) -> Option<f32> {
-    if !(x >= 0.0 && y >= 0.0) {
+    // Checked before the casts: a wild map must give "outside", never an index past the end.
+    if !(x >= 0.0 && y >= 0.0 && x < (p.width as f32 - 1.0) && y < (p.height as f32 - 1.0)) {
         return None;
     }
     let (x0, y0) = (x as usize, y as usize);
@@ -283,7 +294,7 @@ fn solve6(mut a: [[f64; 6]; 6], mut b: [f64; 6]) -> Option<[f64; 6]> {
 /// off or the picture was re-sampled differently, at edges, where a tenth of a pixel is
 /// several grey levels; what a living scene leaves is things that moved by pixels, or changed
 /// where the picture is flat. Measured on the annotated sets' Ken Burns stretches and real
-/// sequences (session 18): 0.3–0.6 px against 2–20 px.
+/// sequences (session 18): 0.4–0.7 px against 1–8 px (8, [`TOP`], is where it stops counting).
 fn residual_p99(prev: &Plane, cur: &Plane, m: Affine) -> Option<f32> {
     let (w, h) = (cur.width, cur.height);
     if w <= 2 * MARGIN + 2 || h <= 2 * MARGIN + 2 {
@@ -373,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn it_measures_every_third_frame_from_a_quarter_second_and_forgets_at_a_cut() {
+    fn it_measures_every_third_frame_from_a_fifth_of_a_second_and_forgets_at_a_cut() {
         let p = view(96, 54, 1.0, 50.0, 30.0);
         let mut r = RigidMotion::default();
         let got: Vec<bool> = (0..16u64).map(|i| r.push(&p, i, i as f64 / 25.0, (0.0, 0.0)).is_some()).collect();
@@ -409,6 +420,32 @@ mod tests {
         }
         let flat = Plane { width: 64, height: 36, data: vec![90.0; 64 * 36] };
         assert_eq!(measure(|_| flat.clone()), Some(1.0 / PER_PIXEL));
+    }
+
+    #[test]
+    fn the_gap_is_half_a_second_at_any_frame_rate() {
+        // 120 fps: every thirteenth frame is measured, against the picture half a second back
+        // (60 frames), so a still moved slowly is still explained and measures keep coming.
+        let mut r = RigidMotion::default();
+        let mut measured = Vec::new();
+        for i in 0..=240u64 {
+            let v = r.push(&view(96, 54, 1.0, 50.0 + 0.05 * i as f32, 30.0), i, i as f64 / 120.0, (0.0, 0.0));
+            if let Some(v) = v {
+                measured.push((i, v));
+            }
+        }
+        assert!(measured.len() >= 12, "{measured:?}");
+        assert!(measured.iter().all(|&(i, v)| i % 13 == 0 && v < 0.3), "{measured:?}");
+    }
+
+    #[test]
+    fn odd_and_narrow_pictures_are_measured_without_panic() {
+        for (w, h) in [(16usize, 16usize), (17, 31), (200, 16), (16, 200), (33, 19)] {
+            let frozen = measure(|_| view(w, h, 1.0, 20.0, 20.0));
+            assert_eq!(frozen, Some(1.0 / PER_PIXEL), "{w}×{h}");
+            let moved = measure(|i| view(w, h, 1.0 + 0.004 * i as f32, 20.0 + 0.3 * i as f32, 20.0));
+            assert!(moved.is_some_and(|v| v.is_finite() && (0.0..=TOP).contains(&v)), "{w}×{h}: {moved:?}");
+        }
     }
 
     proptest! {
