@@ -7,8 +7,9 @@
 //! Per-frame numbers cannot tell these apart (both move smoothly, both have natural-image
 //! detail), and a translation-only camera estimate reads a zoom as motion.
 //!
-//! So, on the analysis picture, every third frame: the picture half a second earlier (same
-//! shot) is aligned to this one by the affine map that explains most of the change
+//! So, on the analysis picture, about ten times a second (every third frame at 25 and 30 fps):
+//! the picture half a second earlier (same shot) is aligned to this one by the affine map
+//! that explains most of the change
 //! (Lucas–Kanade, Gauss–Newton with Huber weights, coarse to fine at ¼ and ½ size, started
 //! from the camera's measured shift), and what the map leaves unexplained is measured in
 //! pixels: each pixel's remaining difference over its local gradient (how far the picture
