@@ -807,7 +807,7 @@ fn packets(file: &Path) -> u64 {
     ffprobe(file, &["-count_packets", "-select_streams", "v:0", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"]).lines().find_map(|l| l.trim().parse().ok()).unwrap_or(0)
 }
 
-/// (f) A stream the analysis cannot keep up with (1080p120 of incompressible noise, 1 s
+/// (f) A stream the analysis cannot keep up with (1080p240 of incompressible noise, 1 s
 /// segments, the shortest `decision_delay_s`): the analysis skips whole segments and counts
 /// their frames as `dropped`, `analysed_fps` stays under the live `fps`, analysed + dropped
 /// never exceeds the frames received, and the recording keeps every frame.
@@ -818,13 +818,14 @@ fn analysis_that_cannot_keep_up_counts_dropped_frames_and_recording_keeps_all() 
     }
     let tmp = tempdir();
     let root = tmp.path();
-    // 3 s encoded at 60 fps, played twice as fast (timestamps halved: 120 fps, more than this
-    // 2-core box decodes at 1080p even when idle) and repeated 10 times, all without
-    // re-encoding: a 15 s pass of the looped file, so that the state's 5 s measurements (fps,
-    // analysed_fps) happen within one connection.
+    // 3 s encoded at 60 fps, played four times as fast (timestamps quartered: 240 fps, twice
+    // what a 2-core box decodes of this noise at 1080p even when idle; at 120 fps a fast one,
+    // analysing 128 fps, kept up) and repeated 20 times, all without re-encoding: a 15 s pass
+    // of the looped file, so that the state's 5 s measurements (fps, analysed_fps) happen
+    // within one connection.
     let short = footage(root, "noise3.mp4", 3, "snow", (1920, 1080), 60, 25000);
     let clip = root.join("noise1080.mp4");
-    ffmpeg(&["-itsscale", "0.5", "-stream_loop", "9", "-i", short.to_str().expect("utf-8"), "-c", "copy", clip.to_str().expect("utf-8")]);
+    ffmpeg(&["-itsscale", "0.25", "-stream_loop", "19", "-i", short.to_str().expect("utf-8"), "-c", "copy", clip.to_str().expect("utf-8")]);
     let (broker, sub) = broker_and_sub(root);
     let cameras = format!("[[cameras]]\nname = \"fast\"\nurl = \"file://{}?loop=true\"\ndecision_delay_s = 2\n[cameras.recording]\nsegment_s = 1\n", clip.display());
     let (mut daemon, _) = Daemon::start(root, &broker, &cameras);
