@@ -306,6 +306,9 @@ impl Config {
         if !(0.0..=8.0).contains(&s.evidence.still_residual) {
             return bad("select.evidence.still_residual", "must be between 0 (the moved-still detector off) and 8 pixels");
         }
+        if !(0.0..=10.0).contains(&s.scene_distance) {
+            return bad("select.scene_distance", "must be between 0 (off) and 10");
+        }
         if !(0.0..=1.0).contains(&s.footage_floor) {
             return bad("select.footage_floor", "must be between 0 (off) and 1");
         }
@@ -436,6 +439,9 @@ mod tests {
         let err = Config::parse("[select.evidence]\nstill_residual = -1\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(err.contains("select.evidence.still_residual"), "{err}");
         assert_eq!(Config::parse("[select.evidence]\nstill_residual = 0\n", Path::new("x.toml")).map(|c| c.select.evidence.still_residual).ok(), Some(0.0));
+        let err = Config::parse("[select]\nscene_distance = -0.1\n", Path::new("x.toml")).unwrap_err().to_string();
+        assert!(err.contains("select.scene_distance"), "{err}");
+        assert_eq!(Config::parse("[select]\nscene_distance = 0\n", Path::new("x.toml")).map(|c| c.select.scene_distance).ok(), Some(0.0));
         // Above 2 the detector is off, and that is a valid setting (cross-validation's "veto off").
         assert_eq!(Config::parse("[select.evidence]\nnoise_decorrelation = 3.0\n", Path::new("x.toml")).map(|c| c.select.evidence.noise_decorrelation).ok(), Some(3.0));
     }

@@ -12,6 +12,7 @@
 //!    expected number of highlight frames.
 
 pub mod evidence;
+pub mod scenes;
 pub mod scorer;
 
 use crate::analyse::FrameFeatures;
@@ -65,6 +66,11 @@ pub struct SelectParams {
     /// recording is kept as a whole, not in the stretches the first stage happens to be sure
     /// of (see [`footage_by_shot`]). A `footage_floor` of 0 turns this off too.
     pub footage_by_shot: bool,
+    /// With the scorer: consecutive sure footage shots that look alike across their cut (the
+    /// largest appearance difference under this, see [`scenes`]) are one recording, decided
+    /// as one: its probability shared, its activity compared with other recordings. 0 turns
+    /// it off (every shot decided on its own).
+    pub scene_distance: f64,
 }
 
 /// Who decides how likely a frame is to be a highlight.
@@ -85,7 +91,7 @@ pub enum Judge {
 
 impl Default for SelectParams {
     fn default() -> Self {
-        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.8, active_speed: 0.3, activity_order: true, footage_floor: 0.15, footage_by_shot: true }
+        Self { evidence: EvidenceParams::default(), smooth_s: 0.3, min_segment_s: 0.5, max_gap_s: 0.25, whole_shot_share: 0.9, action_weight: 0.2, subject_weight: 0.1, excitement_weight: 0.15, speech_weight: 0.05, judge: Judge::Both, activity_ratio: 0.8, active_speed: 0.3, activity_order: true, footage_floor: 0.15, footage_by_shot: true, scene_distance: 0.3 }
     }
 }
 
@@ -173,19 +179,23 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
         p1.iter().zip(&ev).map(|(&v, e)| f64::from(if p.judge == Judge::Both { v * (1.0 - e.noise) } else { v })).collect::<Vec<f64>>()
     });
     let by_shot = learned.zip(lifted.as_deref()).zip(first.as_deref()).map(|((l, p1), first)| {
-        let mut v = footage_shot_means(&l.p, first, p1, shots);
+        // One recording cut by a jump is decided as one (see `scenes`): only shots the first
+        // stage is sure of are joined, so a doubted stretch never rides on a recording.
+        let scenes = scenes::join(features, shots, fps, p.scene_distance as f32, |s| scorer::is_footage_shot(first, s, min_len));
+        let mut v = footage_shot_means(&l.p, first, p1, &scenes);
         if l.activity.len() == v.len() {
-            let footage = scorer::footage_shots(p1, shots, min_len);
+            let activity = scenes::activity_by_scene(&l.activity, &scenes);
+            let footage = scorer::footage_shots(p1, &scenes, min_len);
             // Shots the first stage itself is sure of (before `footage_by_shot` lifted any):
             // only they are ranked by the activity order and set the gate's reference. A
             // stretch it doubted may be an unfamiliar recording or unfamiliar filler (scrolling
             // credits move fast): it may be gated, never lifted by its speed nor gate others.
-            let sure = scorer::footage_shots(first, shots, min_len);
+            let sure = scorer::footage_shots(first, &scenes, min_len);
             if p.activity_order {
-                activity_order(&mut v, &l.activity, &sure);
+                activity_order(&mut v, &activity, &sure);
             }
             if p.activity_ratio > 0.0 {
-                activity_gate(&mut v, &l.activity, &footage, &sure, p.activity_ratio, p.active_speed);
+                activity_gate(&mut v, &activity, &footage, &sure, p.activity_ratio, p.active_speed);
             }
         }
         v
@@ -678,6 +688,15 @@ mod tests {
         (0..n).map(|_| FrameFeatures { luma_mean: 110.0, luma_std: 45.0, change: 6.0, peak_change: 30.0, sharpness: 20.0, decorrelation: 0.05, ..FrameFeatures::default() }).collect()
     }
 
+    /// Gives `frames` the look of another recording than [`live`]'s (darker, more colourful),
+    /// so that a cut to them is not joined into one scene (see [`scenes`]).
+    fn elsewhere(frames: &mut [FrameFeatures]) {
+        for f in frames {
+            f.luma_mean = 60.0;
+            f.saturation = 0.3;
+        }
+    }
+
     /// A stretch the first stage doubts: per ten frames four at 0.05, three at 0.3 and three
     /// at 0.6 (mean 0.29), so the shot rule lifts it to footage.
     fn doubted(n: usize) -> impl Iterator<Item = f32> {
@@ -837,6 +856,7 @@ mod tests {
         // recording out whole; drawn (97 % of the picture flat), they are neither.
         let shots = vec![0..100, 100..200];
         let mut features = live(200);
+        elsewhere(&mut features[100..]);
         for f in &mut features[100..] {
             f.flat_share = 0.97;
         }
@@ -871,6 +891,7 @@ mod tests {
         // and, as the fastest sure shot, gate the recording out whole.
         let shots = vec![0..100, 100..200];
         let mut features = live(200);
+        elsewhere(&mut features[100..]);
         for (i, f) in features.iter_mut().enumerate().filter(|(i, _)| i % 3 == 0) {
             f.rigid_residual = Some(if i < 100 { 2.0 + (i % 5) as f32 * 0.5 } else { 0.4 + (i % 3) as f32 * 0.1 });
         }
@@ -894,7 +915,8 @@ mod tests {
         // read 0.4–0.6 of the active clip's (the subject estimate's jitter is a floor under
         // every speed): the default gate (0.8) drops the slower one, the old 0.4 kept both.
         let shots = vec![0..75, 75..150];
-        let features = live(150);
+        let mut features = live(150);
+        elsewhere(&mut features[75..]);
         let iou = vec![0.8; 150];
         let mut s = scores(&[0.95f32; 150]);
         s.activity = [vec![0.3; 75], vec![0.15; 75]].concat();
@@ -906,6 +928,26 @@ mod tests {
         // right, however fast the other one is.
         s.activity = [vec![0.9; 75], vec![0.25; 75]].concat();
         assert_eq!(select(&features, &shots, &iou, 25.0, &SelectParams::default(), Some(&s)).frames().count(), 150);
+    }
+
+    #[test]
+    fn one_recording_cut_in_two_by_a_jump_is_kept_whole_and_two_recordings_are_not() {
+        // 25 fps: one recording of 6 s that the shot detector cut at 3 s (a flash, a whip of
+        // the camera), its second half calmer and rated lower by the scorer.
+        let shots = vec![0..75, 75..150];
+        let features = live(150);
+        let iou = vec![0.8; 150];
+        let mut s = scores(&[0.95f32; 150]);
+        s.p = [vec![0.9; 75], vec![0.45; 75]].concat();
+        s.activity = [vec![0.2; 75], vec![0.08; 75]].concat();
+        let chosen = |params: &SelectParams, features: &[FrameFeatures]| select(features, &shots, &iou, 25.0, params, Some(&s)).frames().count();
+        assert_eq!(chosen(&SelectParams::default(), &features), 150);
+        // Decided shot by shot, the calmer half is gated against the livelier one and dropped.
+        assert_eq!(chosen(&SelectParams { scene_distance: 0.0, ..SelectParams::default() }, &features), 75);
+        // A cut to other footage (darker, greyer) is two recordings, judged apart.
+        let mut other = features.clone();
+        elsewhere(&mut other[75..]);
+        assert_eq!(chosen(&SelectParams::default(), &other), 75);
     }
 
     #[test]
