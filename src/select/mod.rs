@@ -944,10 +944,26 @@ mod tests {
         assert_eq!(chosen(&SelectParams::default(), &features), 150);
         // Decided shot by shot, the calmer half is gated against the livelier one and dropped.
         assert_eq!(chosen(&SelectParams { scene_distance: 0.0, ..SelectParams::default() }, &features), 75);
-        // A cut to other footage (darker, greyer) is two recordings, judged apart.
+        // A cut to other footage (darker, more colourful) is two recordings, judged apart.
         let mut other = features.clone();
         elsewhere(&mut other[75..]);
         assert_eq!(chosen(&SelectParams::default(), &other), 75);
+    }
+
+    #[test]
+    fn a_joined_recording_is_as_active_as_most_of_it_against_other_footage() {
+        // 25 fps: one recording cut by a jump, 1.6 s nearly still (0.02 diagonals/s) then 2.4 s
+        // lively (0.2), then other footage at 0.1. The recording is as active as most of its
+        // time (0.2), so the other clip, at half its speed, is the one gated; read by its first
+        // shot (0.02), the recording would have been gated out whole instead.
+        let shots = vec![0..40, 40..100, 100..150];
+        let mut features = live(150);
+        elsewhere(&mut features[100..]);
+        let iou = vec![0.8; 150];
+        let mut s = scores(&[0.95f32; 150]);
+        s.activity = [vec![0.02; 40], vec![0.2; 60], vec![0.1; 50]].concat();
+        let sel = select(&features, &shots, &iou, 25.0, &SelectParams::default(), Some(&s));
+        assert_eq!(sel.frames().collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
     }
 
     #[test]

@@ -27,22 +27,20 @@ const SATURATION: f32 = 0.1;
 const ENTROPY: f32 = 0.5;
 const LN_SHARPNESS: f32 = 0.5;
 
-/// The appearance of `frames`: per-property medians (`None` when there are no frames).
+/// The appearance of `frames`: per-property medians over their finite values (`None` when a
+/// property has none: nothing known is nothing alike).
 fn appearance(frames: &[FrameFeatures]) -> Option<[f32; 5]> {
-    if frames.is_empty() {
-        return None;
-    }
     let median = |f: &dyn Fn(&FrameFeatures) -> f32| {
         let mut v: Vec<f32> = frames.iter().map(f).filter(|x| x.is_finite()).collect();
         v.sort_by(|a, b| a.total_cmp(b));
-        v.get(v.len() / 2).copied().unwrap_or(0.0)
+        v.get(v.len() / 2).copied()
     };
     Some([
-        median(&|f| f.luma_mean / LUMA),
-        median(&|f| f.luma_std / CONTRAST),
-        median(&|f| f.saturation / SATURATION),
-        median(&|f| f.colour_entropy / ENTROPY),
-        median(&|f| (f.sharpness.max(0.0) + 1.0).ln() / LN_SHARPNESS),
+        median(&|f| f.luma_mean / LUMA)?,
+        median(&|f| f.luma_std / CONTRAST)?,
+        median(&|f| f.saturation / SATURATION)?,
+        median(&|f| f.colour_entropy / ENTROPY)?,
+        median(&|f| (f.sharpness.max(0.0) + 1.0).ln() / LN_SHARPNESS)?,
     ])
 }
 
@@ -51,7 +49,7 @@ fn appearance(frames: &[FrameFeatures]) -> Option<[f32; 5]> {
 /// second) each side, within the two shots. `None` when either side has no frame.
 pub fn distance_across(features: &[FrameFeatures], before: &Range<usize>, after: &Range<usize>, half: usize) -> Option<f32> {
     let a = &features.get(before.end.saturating_sub(half).max(before.start)..before.end)?;
-    let b = &features.get(after.start..(after.start + half).min(after.end))?;
+    let b = &features.get(after.start..after.start.saturating_add(half).min(after.end))?;
     let (x, y) = (appearance(a)?, appearance(b)?);
     Some(x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max))
 }
@@ -113,6 +111,16 @@ mod tests {
         assert_eq!(join(&f, &shots, 25.0, 0.0, |_| true), shots);
         assert_eq!(join(&f, &shots, 25.0, 0.5, |s| s.start != 50), shots);
         assert_eq!(join(&f, &shots, 25.0, 0.5, |s| s.start != 0), shots);
+    }
+
+    #[test]
+    fn sides_with_nothing_measured_are_not_alike() {
+        let mut f = look(120.0, 0.3, 100);
+        for x in &mut f {
+            x.luma_mean = f32::NAN;
+        }
+        assert_eq!(join(&f, &[0..50, 50..100], 25.0, 0.5, |_| true), vec![0..50, 50..100]);
+        assert_eq!(join(&f, &[0..50, 50..100], f64::INFINITY, 0.5, |_| true), vec![0..50, 50..100]);
     }
 
     #[test]
