@@ -94,6 +94,18 @@ pub fn mean_std(v: &[f32]) -> (f32, f32) {
     (mean as f32, var.sqrt() as f32)
 }
 
+/// The first bin of `hist` at which the running count reaches `q` of `n` (the `q`-quantile's
+/// bin, counting up from the lowest); `None` when the bins hold fewer than that (a top bin
+/// left out of the histogram, or `n` larger than its counts).
+pub fn quantile_bin(hist: &[u32], n: u64, q: f64) -> Option<usize> {
+    let target = (n as f64 * q).ceil() as u64;
+    let mut acc = 0u64;
+    hist.iter().position(|&count| {
+        acc += u64::from(count);
+        acc >= target
+    })
+}
+
 /// The picture's local detail, all three numbers from one pass of the 4-neighbour Laplacian.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Detail {
@@ -153,6 +165,16 @@ pub fn saturation(rgb: &[u8]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quantile_bin_is_where_the_running_count_reaches_it() {
+        let hist = [5u32, 0, 3, 2];
+        assert_eq!(quantile_bin(&hist, 10, 0.5), Some(0));
+        assert_eq!(quantile_bin(&hist, 10, 0.6), Some(2));
+        assert_eq!(quantile_bin(&hist, 10, 0.99), Some(3));
+        // More counted than the bins hold (a top bin left out): no bin reaches it.
+        assert_eq!(quantile_bin(&hist, 20, 0.99), None);
+    }
 
     #[test]
     fn flat_image_has_no_sharpness_and_checkerboard_has_much() {

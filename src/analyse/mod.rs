@@ -200,16 +200,7 @@ fn change_stats(a: &[f32], b: &[f32]) -> (f32, f32) {
         hist[(d as usize).min(255)] += 1;
     }
     let n = a.len().max(1);
-    let target = (n as f64 * 0.99).ceil() as u32;
-    let mut acc = 0u32;
-    let mut p99 = 255.0;
-    for (level, count) in hist.iter().enumerate() {
-        acc += count;
-        if acc >= target {
-            p99 = level as f32;
-            break;
-        }
-    }
+    let p99 = image::quantile_bin(&hist, n as u64, 0.99).map_or(255.0, |level| level as f32);
     (sum / n as f32, p99)
 }
 

@@ -31,7 +31,7 @@
 //! box-averaged down, those pans leave about half a pixel, but so does a drone hovering over a
 //! harbour (0.75 px against 1.2–1.3 here), so that was not kept (session 18).
 
-use super::image::Plane;
+use super::image::{quantile_bin, Plane};
 use std::collections::VecDeque;
 
 /// How far back the reference picture is, seconds.
@@ -321,15 +321,7 @@ fn residual_p99(prev: &Plane, cur: &Plane, m: Affine) -> Option<f32> {
     if f64::from(n) < MIN_OVERLAP * (w * h) as f64 {
         return None;
     }
-    let target = (f64::from(n) * 0.99).ceil() as u32;
-    let mut acc = 0u32;
-    for (bin, count) in hist.iter().enumerate() {
-        acc += count;
-        if acc >= target {
-            return Some(((bin as f32 + 1.0) / PER_PIXEL).min(TOP));
-        }
-    }
-    Some(TOP)
+    Some(quantile_bin(&hist, u64::from(n), 0.99).map_or(TOP, |bin| ((bin as f32 + 1.0) / PER_PIXEL).min(TOP)))
 }
 
 #[cfg(test)]

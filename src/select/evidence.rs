@@ -148,8 +148,9 @@ pub fn evidence(features: &[FrameFeatures], shots: &[Range<usize>], fps: f64, p:
             let still = sigmoid((2.0 * p.frozen_change - changes[i]) / (0.3 * p.frozen_change).max(1e-3));
             let graphic = sigmoid((f.dominant_share - p.graphic_share) / 0.03) * still;
             let drawn = drawn(f, p);
-            let keep = (1.0 - black[i]) * (1.0 - frozen[i]) * (1.0 - blurred) * (1.0 - graphic) * (1.0 - noise[i]) * (1.0 - drawn) * (1.0 - moved_still[i]);
-            Evidence { black: black[i], frozen: frozen[i], blurred, graphic, noise: noise[i], drawn, moved_still: moved_still[i], keep }
+            let e = Evidence { black: black[i], frozen: frozen[i], blurred, graphic, noise: noise[i], drawn, moved_still: moved_still[i], keep: 0.0 };
+            // Keepable: none of the physical fillers, and neither blurred nor a flat graphic.
+            Evidence { keep: e.physical() * (1.0 - blurred) * (1.0 - graphic), ..e }
         })
         .collect()
 }
@@ -221,11 +222,7 @@ pub fn moved_still(features: &[FrameFeatures], shots: &[Range<usize>], fps: f64,
     }
     let verdict = |r: Range<usize>| -> f32 {
         let mut w: Vec<f32> = features[r].iter().filter_map(|f| f.rigid_residual).filter(|v| v.is_finite()).collect();
-        if w.is_empty() {
-            return 0.0;
-        }
-        w.sort_by(|a, b| a.total_cmp(b));
-        sigmoid((p.still_residual - w[w.len() / 2]) / (0.1 * p.still_residual))
+        super::upper_median(&mut w).map_or(0.0, |m| sigmoid((p.still_residual - m) / (0.1 * p.still_residual)))
     };
     let mut out: Vec<Option<f32>> = vec![None; n];
     for shot in shots.iter().map(|s| s.start..s.end.min(n)).filter(|s| !s.is_empty()) {

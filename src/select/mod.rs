@@ -475,18 +475,43 @@ fn greedy(mut chosen: Vec<Segment>, mut candidates: Vec<Segment>, expected_gt: f
     (chosen, f)
 }
 
+/// Numbers ordered totally (`total_cmp`), for [`upper_median`].
+pub trait TotalOrder: Copy {
+    fn total_order(&self, other: &Self) -> std::cmp::Ordering;
+}
+
+impl TotalOrder for f32 {
+    fn total_order(&self, other: &Self) -> std::cmp::Ordering {
+        self.total_cmp(other)
+    }
+}
+
+impl TotalOrder for f64 {
+    fn total_order(&self, other: &Self) -> std::cmp::Ordering {
+        self.total_cmp(other)
+    }
+}
+
+/// The middle value of `v` (the upper of the two for an even count), `None` when empty.
+/// Reorders `v`.
+pub fn upper_median<T: TotalOrder>(v: &mut [T]) -> Option<T> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(T::total_order);
+    Some(v[v.len() / 2])
+}
+
 /// Median over a window of `half` frames each side.
 pub fn median_filter(v: &[f64], half: usize) -> Vec<f64> {
     if half == 0 {
         return v.to_vec();
     }
     (0..v.len())
-        .map(|i| {
+        .filter_map(|i| {
             let lo = i.saturating_sub(half);
             let hi = (i + half + 1).min(v.len());
-            let mut w = v[lo..hi].to_vec();
-            w.sort_by(|a, b| a.total_cmp(b));
-            w[w.len() / 2]
+            upper_median(&mut v[lo..hi].to_vec())
         })
         .collect()
 }
@@ -971,6 +996,13 @@ mod tests {
         let (chosen, f) = choose_by_expected_f(Vec::new(), 3.0);
         assert!(chosen.is_empty());
         assert_eq!(f, 0.0);
+    }
+
+    #[test]
+    fn the_upper_median_is_the_middle_or_the_higher_middle_value() {
+        assert_eq!(upper_median(&mut [3.0f32, 1.0, 2.0]), Some(2.0));
+        assert_eq!(upper_median(&mut [4.0f64, 1.0, 3.0, 2.0]), Some(3.0));
+        assert_eq!(upper_median::<f32>(&mut []), None);
     }
 
     #[test]

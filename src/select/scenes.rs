@@ -15,6 +15,7 @@
 //! jump of motion leaves alone and a cut to other footage changes. The comparison is local
 //! (the two sides of one cut), so no other stretch of the video moves it.
 
+use super::upper_median;
 use crate::analyse::FrameFeatures;
 use std::ops::Range;
 
@@ -30,11 +31,7 @@ const LN_SHARPNESS: f32 = 0.5;
 /// The appearance of `frames`: per-property medians over their finite values (`None` when a
 /// property has none: nothing known is nothing alike).
 fn appearance(frames: &[FrameFeatures]) -> Option<[f32; 5]> {
-    let median = |f: &dyn Fn(&FrameFeatures) -> f32| {
-        let mut v: Vec<f32> = frames.iter().map(f).filter(|x| x.is_finite()).collect();
-        v.sort_by(|a, b| a.total_cmp(b));
-        v.get(v.len() / 2).copied()
-    };
+    let median = |f: &dyn Fn(&FrameFeatures) -> f32| upper_median(&mut frames.iter().map(f).filter(|x| x.is_finite()).collect::<Vec<f32>>());
     Some([
         median(&|f| f.luma_mean / LUMA)?,
         median(&|f| f.luma_std / CONTRAST)?,
@@ -81,11 +78,10 @@ pub fn join(features: &[FrameFeatures], shots: &[Range<usize>], fps: f64, max_di
 /// frame's shot median), so a scene is as active as most of its time.
 pub fn activity_by_scene(activity: &[f64], scenes: &[Range<usize>]) -> Vec<f64> {
     let mut out = activity.to_vec();
-    for s in scenes.iter().filter(|s| s.end <= activity.len() && !s.is_empty()) {
-        let mut v = activity[s.clone()].to_vec();
-        v.sort_by(|a, b| a.total_cmp(b));
-        let m = v[v.len() / 2];
-        out[s.clone()].iter_mut().for_each(|x| *x = m);
+    for s in scenes.iter().filter(|s| s.end <= activity.len()) {
+        if let Some(m) = upper_median(&mut activity[s.clone()].to_vec()) {
+            out[s.clone()].iter_mut().for_each(|x| *x = m);
+        }
     }
     out
 }
