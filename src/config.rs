@@ -306,6 +306,12 @@ impl Config {
         if !(0.0..=8.0).contains(&s.evidence.still_residual) {
             return bad("select.evidence.still_residual", "must be between 0 (the moved-still detector off) and 8 pixels");
         }
+        if !(0.0..=1.0).contains(&s.evidence.edgeless_sparsity) {
+            return bad("select.evidence.edgeless_sparsity", "must be between 0 (the edgeless detector off) and 1 (a share of the detail)");
+        }
+        if !(0.1..=100.0).contains(&s.evidence.edgeless_sharpness) {
+            return bad("select.evidence.edgeless_sharpness", "must be between 0.1 and 100 grey levels");
+        }
         if !(0.0..=10.0).contains(&s.scene_distance) {
             return bad("select.scene_distance", "must be between 0 (off) and 10");
         }
@@ -439,6 +445,11 @@ mod tests {
         let err = Config::parse("[select.evidence]\nstill_residual = -1\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(err.contains("select.evidence.still_residual"), "{err}");
         assert_eq!(Config::parse("[select.evidence]\nstill_residual = 0\n", Path::new("x.toml")).map(|c| c.select.evidence.still_residual).ok(), Some(0.0));
+        let err = Config::parse("[select.evidence]\nedgeless_sparsity = 1.5\n", Path::new("x.toml")).unwrap_err().to_string();
+        assert!(err.contains("select.evidence.edgeless_sparsity"), "{err}");
+        assert_eq!(Config::parse("[select.evidence]\nedgeless_sparsity = 0\n", Path::new("x.toml")).map(|c| c.select.evidence.edgeless_sparsity).ok(), Some(0.0));
+        let err = Config::parse("[select.evidence]\nedgeless_sharpness = 0\n", Path::new("x.toml")).unwrap_err().to_string();
+        assert!(err.contains("select.evidence.edgeless_sharpness"), "{err}");
         let err = Config::parse("[select]\nscene_distance = -0.1\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(err.contains("select.scene_distance"), "{err}");
         assert_eq!(Config::parse("[select]\nscene_distance = 0\n", Path::new("x.toml")).map(|c| c.select.scene_distance).ok(), Some(0.0));
