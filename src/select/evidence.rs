@@ -206,8 +206,8 @@ pub fn noise(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec<f3
 /// sharpness under 6 has a sparsity under 0.34, and none with a sparsity under 0.30 has a
 /// sharpness under 11.6; the defaults sit half-way, sparsity 0.30 between the random field's
 /// 0.26 and the real 0.34, sharpness 6 about half of 11.6 (the 1 s median then stays under
-/// 0.01 on every real frame). Animated plasma, a kind no threshold was set on, is 0.26–0.30
-/// at sharpness 1.7–4 (99.5 % of its frames vetoed); out-of-focus filler 0.28–0.38 at 1–3.
+/// 0.01 on every real frame). Animated plasma is 0.26–0.30 at sharpness 1.7–4 (99.5 % of its
+/// frames vetoed); out-of-focus filler 0.28–0.38 at 1–3.
 pub fn edgeless(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec<f32> {
     if p.edgeless_sparsity <= 0.0 {
         return vec![0.0; features.len()];

@@ -157,12 +157,13 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
     let ev = evidence::evidence(features, shots, fps, &p.evidence);
     let learned = learned.filter(|l| l.p.len() == features.len() && l.p1.len() == features.len());
     let min_len = scorer::footage_min_len(fps);
-    // With both judges, a drawn picture or a moved still is no footage whatever the first
-    // stage says: the one veto applied before anything here reads the first stage, so such a
-    // stretch is neither lifted by the shot rule, nor a sure shot that sets the activity
-    // gate's reference, nor a video's "unfamiliar footage" (see `evidence::drawn` and
-    // `evidence::moved_still`: scrolling credits and a photograph panned over, never seen in
-    // training, look like footage to it; see `Evidence::filmed`). (Stage 2's relative row is
+    // With both judges, a drawn picture, a moved still or an edgeless one is no footage
+    // whatever the first stage says: the one veto applied before anything here reads the
+    // first stage, so such a stretch is neither lifted by the shot rule, nor a sure shot that
+    // sets the activity gate's reference, nor a video's "unfamiliar footage" (see
+    // `evidence::drawn`, `evidence::moved_still` and `evidence::edgeless`: scrolling credits,
+    // a photograph panned over and a plasma animation, never seen in training, look like
+    // footage to it; see `Evidence::filmed`). (Stage 2's relative row is
     // built from the raw first stage, as in training.)
     let first: Option<Cow<[f32]>> = learned.map(|l| {
         if p.judge == Judge::Both {
