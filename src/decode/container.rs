@@ -4,7 +4,7 @@
 //! power) has its samples (`mdat`) but not the index that says where they are (`moov`), which
 //! a plain recording writes last. GStreamer's demuxer reports "no playable streams" for it,
 //! but decodebin sometimes swallows that error during its start-up and the pipeline just goes
-//! quiet: then only the start-up bound ends the decode, 5 s later (a third of the runs on a
+//! quiet: then only the start-up bound ends the decode, seconds later (a third of the runs on a
 //! loaded 2-core machine). Walking the top-level boxes costs a few reads and gives the answer
 //! at once, with a message that says what is wrong. Only files that open like an ISO-BMFF
 //! file (`ftyp` first) are judged; anything else goes to GStreamer untouched.

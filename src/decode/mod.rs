@@ -120,12 +120,16 @@ impl DetailOptions {
 }
 
 impl DecodeOptions {
-    /// How long a file may take to show its streams. A local file does so in milliseconds;
-    /// GStreamer 1.22's decodebin sometimes swallows the demuxer's error on a truncated MP4
-    /// (no `moov`), and the pipeline then stays silent. `container` catches the usual form of
-    /// that file before GStreamer opens it; this bounds whatever other file goes quiet so.
+    /// How long a file may take to show its streams. A local file does so in milliseconds on
+    /// an idle machine, but the first file of a process also loads the demuxer and decoder
+    /// plugins, and on a loaded two-core box that took over 5 s once (session 20: `validate`
+    /// gave up on dev2's first video while two test lanes and other jobs ran). GStreamer
+    /// 1.22's decodebin sometimes swallows the demuxer's error on a truncated MP4 (no `moov`),
+    /// and the pipeline then stays silent. `container` catches the usual form of that file
+    /// before GStreamer opens it; this bounds whatever other file goes quiet so, well under
+    /// the stall timeout.
     pub fn startup_timeout(&self) -> Duration {
-        self.stall_timeout.min(Duration::from_secs(5))
+        self.stall_timeout.min(Duration::from_secs(20))
     }
 }
 
