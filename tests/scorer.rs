@@ -365,7 +365,7 @@ fn a_moved_still_and_an_edgeless_animation_are_vetoed_and_footage_is_not() {
 /// the 9:16 window lands on the same part of the picture. Analysis runs on a picture scaled
 /// to a fixed size and every threshold is in picture fractions or grey levels of that
 /// picture, so nothing should move; measured on 17 dev2 videos upscaled 3× (session 20), the
-/// same frames were kept but for 5 of 2,918 and the score moved 83.09 → 82.48 (one video's
+/// same frames were kept but for 5 of 2,829 and the score moved 83.09 → 82.48 (one video's
 /// framing).
 #[test]
 fn decisions_do_not_depend_on_the_picture_size() {
