@@ -81,11 +81,12 @@ pub enum Judge {
     Rules,
     /// The learned scorer's probability alone.
     Learned,
-    /// The learned probability, vetoed where a frame is black, frozen, noise, drawn or a moved
-    /// still: the five filler detectors with absolute, physical thresholds (no light; no
-    /// change beyond compression noise; a picture its predecessor does not explain; a picture
-    /// with no local detail almost anywhere; a picture its past explains once rigidly moved),
-    /// which no other stretch of the video can move.
+    /// The learned probability, vetoed where a frame is black, frozen, noise, drawn, a moved
+    /// still or edgeless: the six filler detectors with absolute, physical thresholds (no
+    /// light; no change beyond compression noise; a picture its predecessor does not explain;
+    /// a picture with no local detail almost anywhere; a picture its past explains once
+    /// rigidly moved; weak detail spread as evenly as a random field's), which no other
+    /// stretch of the video can move.
     Both,
 }
 
