@@ -15,6 +15,7 @@ extra=${HIGHLIGHTD_EXTRA:-$(cd .. && pwd)/extra}
 extra2=${HIGHLIGHTD_EXTRA2:-$(cd .. && pwd)/extra2}
 extra3=${HIGHLIGHTD_EXTRA3:-$(cd .. && pwd)/extra3}
 extra4=${HIGHLIGHTD_EXTRA4:-$(cd .. && pwd)/extra4}
+extra5=${HIGHLIGHTD_EXTRA5:-$(cd .. && pwd)/extra5}
 redump=false; retrain=false
 for a in "$@"; do
   case "$a" in --redump) redump=true ;; --train) retrain=true ;; *) echo "unknown option $a" >&2; exit 2 ;; esac
@@ -24,11 +25,16 @@ cargo build --release --quiet
 bin=target/release/highlightd
 declare -A dir=([dev2]="$sets/dev2" [dev]="$sets/dev")
 more=()
-for name in extra extra2 extra3 extra4; do
+scored=()
+for name in extra extra2 extra3 extra4 extra5; do
   path=${!name}
   if [ -f "$path/gt.jsonl" ]; then
     dir[$name]=$path
-    more+=(--set "$name=$path")
+    if [ "$name" = extra5 ]; then
+      scored+=(--set "$name=$path" --no-train "$name")
+    else
+      more+=(--set "$name=$path")
+    fi
   else
     echo "crossval: no $name set at $path (engines/dataset/README.md says how to build it)" >&2
   fi
@@ -41,4 +47,4 @@ for s in "${!dir[@]}"; do
 done
 py=engines/.venv/bin/python
 $retrain && "$py" engines/train_scorer.py --dumps out/dumps "${more[@]}"
-"$py" engines/crossval.py --bin "$bin" --dumps out/dumps "${more[@]}" --json out/crossval.json
+"$py" engines/crossval.py --bin "$bin" --dumps out/dumps "${more[@]}" "${scored[@]}" --json out/crossval.json
