@@ -199,6 +199,16 @@ def _otb3(name, repo, commit, folder, subject, setting, gt="groundtruth_rect.txt
                 gt=f"{folder}/{gt}", fps=30, play=30, licence=OTB_LIC, subject=subject, setting=setting)
 
 
+def _add_stills(sources, names):
+    """Appends, for each named entry, its calm counterpart: the least-motion window (at most 150 frames: shorter
+    windows are calmer) of the same sequence, disjoint from its main window (never in one compilation with it)."""
+    for n in names:
+        d = dict(next(x for x in sources if x["name"] == n))
+        d.update(name=n + "-still", window="least", exclude_window_of=n, max_frames=150,
+                 subject=d["subject"] + " (least-motion 150-frame window)")
+        sources.append(d)
+
+
 SOURCES3 = [
     _otb3("Gym", ALPHAREF, AR_OTB, "pytracking/Gym", "rhythmic gymnast (Beijing 2008)", "broadcast sport"),
     _otb3("Woman", ALPHAREF, AR_OTB, "pytracking/Woman", "woman walking past parked cars", "street, seen from above"),
@@ -232,11 +242,7 @@ SOURCES3 = [
 # calm counterparts: the least-motion window of a long sequence, disjoint from its main window
 # (at most 150 frames: shorter windows are calmer; Gym, Woman and Skating2 were tried too, their least-motion
 # windows still rate active, so they are not listed)
-for _n in ("Basketball", "airplane-1", "Skating1", "Car1"):
-    _d = dict(next(x for x in SOURCES3 if x["name"] == _n))
-    _d.update(name=_n + "-still", window="least", exclude_window_of=_n, max_frames=150,
-              subject=_d["subject"] + " (least-motion 150-frame window)")
-    SOURCES3.append(_d)
+_add_stills(SOURCES3, ("Basketball", "airplane-1", "Skating1", "Car1"))
 
 CONF3 = dict(
     title="# extra3 — more real annotated footage in the contest format (third extra set)\n",
@@ -323,11 +329,7 @@ SOURCES4 = [
 # calm counterparts: the least-motion window (at most 150 frames) of a long sequence, disjoint from its main window
 # (tiger_vot16 and airplane-TIR were tried too: their least-motion windows still rate active; Freeman1 has too few
 # frames left beside its main window); "span" restricts a sequence to frames [a, b)
-for _n in ("Girl2", "horse-TIR"):
-    _d = dict(next(x for x in SOURCES4 if x["name"] == _n))
-    _d.update(name=_n + "-still", window="least", exclude_window_of=_n, max_frames=150,
-              subject=_d["subject"] + " (least-motion 150-frame window)")
-    SOURCES4.append(_d)
+_add_stills(SOURCES4, ("Girl2", "horse-TIR"))
 # VOT-LT skiing: the target is out of view in frames 139-180, 204-305 and 417-500 (1-based); its two long in-view
 # stretches are used, 306-416 (111 frames, rates active) as the main entry and the calmer 1-138 as the -still one
 SOURCES4.append(dict(next(x for x in SOURCES4 if x["name"] == "skiing-LT"), name="skiing-LT-still", span=[0, 138],
@@ -384,11 +386,7 @@ SOURCES5 = [
 ]
 # calm counterpart: the least-motion window (at most 150 frames) of a long sequence, disjoint from the main one
 # (Lemming, Car4-OTB and BlurCar2 were tried too: their least-motion windows still rate active, so they are not listed)
-for _n in ("Panda",):
-    _d = dict(next(x for x in SOURCES5 if x["name"] == _n))
-    _d.update(name=_n + "-still", window="least", exclude_window_of=_n, max_frames=150,
-              subject=_d["subject"] + " (least-motion 150-frame window)")
-    SOURCES5.append(_d)
+_add_stills(SOURCES5, ("Panda",))
 
 CONF5 = dict(
     title="# extra5 — more real annotated footage in the contest format (fifth extra set)\n",
