@@ -198,8 +198,8 @@ fn bad_inputs_get_empty_lines_with_logged_reasons_and_the_batch_goes_on() {
 
 /// A truncated mp4 (first half of a good file: no `moov`) must fail quickly and say why.
 /// Left to GStreamer, decodebin intermittently swallows qtdemux's "no playable streams" error
-/// and the pipeline goes silent until the start-up bound (5 s then, 20 s since session 20): 6 of 20 copies on a quiet
-/// 2-core machine, 17 of 20 on a loaded one (session 11). The decoder now reads the top-level
+/// and the pipeline goes silent until the start-up bound (5 s then, 20 s since session 20):
+/// 6 of 20 copies on a quiet 2-core machine, 17 of 20 on a loaded one (session 11). The decoder now reads the top-level
 /// boxes first, so every copy fails at once, named incomplete; twenty copies would catch the
 /// race coming back.
 #[test]

@@ -128,7 +128,7 @@ pub fn evidence(features: &[FrameFeatures], shots: &[Range<usize>], fps: f64, p:
         .collect();
     // Frozen: the largest change in a window around the frame stays under the threshold. The
     // window makes single repeated frames (duplicated by a frame-rate conversion) not count.
-    let half = super::half_window(p.frozen_window_s, fps).max(1);
+    let half = evidence_half_window(p.frozen_window_s, fps);
     let changes: Vec<f32> = (0..n).map(|i| if i == 0 { features.get(1).map_or(0.0, |f| f.peak_change) } else { features[i].peak_change }).collect();
     let frozen: Vec<f32> = (0..n)
         .map(|i| {
@@ -183,7 +183,7 @@ pub fn evidence(features: &[FrameFeatures], shots: &[Range<usize>], fps: f64, p:
 /// annotated sets (session 12): 1 s medians of every real sequence ≤ 0.38 (most under 0.05),
 /// of every graphic, fade, freeze, plasma and Ken Burns stretch ≤ 0.26, of TV static 0.59–0.73.
 pub fn noise(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec<f32> {
-    let half = super::half_window(p.noise_window_s, fps).max(1);
+    let half = evidence_half_window(p.noise_window_s, fps);
     let d: Vec<f64> = features.iter().map(|f| f64::from(f.decorrelation)).collect();
     super::median_filter(&d, half).into_iter().map(|m| sigmoid((m as f32 - p.noise_decorrelation) / 0.05)).collect()
 }
@@ -212,7 +212,7 @@ pub fn edgeless(features: &[FrameFeatures], fps: f64, p: &EvidenceParams) -> Vec
     if p.edgeless_sparsity <= 0.0 {
         return vec![0.0; features.len()];
     }
-    let half = super::half_window(p.noise_window_s, fps).max(1);
+    let half = evidence_half_window(p.noise_window_s, fps);
     let soft = (0.1 * p.edgeless_sharpness).max(1e-3);
     let per: Vec<f64> = features
         .iter()
@@ -279,8 +279,14 @@ pub fn moved_still(features: &[FrameFeatures], shots: &[Range<usize>], fps: f64,
             *o = Some(v);
         }
     }
-    let half = super::half_window(1.0, fps).max(1);
+    let half = evidence_half_window(1.0, fps);
     (0..n).map(|i| out[i].unwrap_or_else(|| verdict(i.saturating_sub(half)..(i + half + 1).min(n)))).collect()
+}
+
+/// Half the width, in frames, of a detector's window of `seconds`: at least one frame, so a
+/// window never shrinks to the frame alone at a low frame rate.
+fn evidence_half_window(seconds: f64, fps: f64) -> usize {
+    super::half_window(seconds, fps).max(1)
 }
 
 #[cfg(test)]
