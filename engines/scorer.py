@@ -151,6 +151,8 @@ BASE_LEN = len(BASE_NAMES)
 # A dump's columns (`input_names` of src/select/scorer.rs): the frame's, their ±1 s mean, their shot median, the shot's length.
 INPUT_NAMES = BASE_NAMES + [f"win_{n}" for n in BASE_NAMES] + [f"shot_{n}" for n in BASE_NAMES] + ["ln_shot_s"]
 MOTION = [3, 4, 7, 8, 21, 22]
+# Seconds a footage shot needs to set the relative row's reference speed (src/select/scorer.rs).
+REFERENCE_MIN_S = 1.0
 RELATIVE = ["logit_p1", "shot_logit_p1", "rel_ln_change", "rel_ln_peak_change", "rel_ln_action", "rel_camera_per_s",
             "rel_ln_subject_speed", "rel_ln_world_speed", "ln_footage_shots", "footage_share"]
 
@@ -171,7 +173,11 @@ def relative(x, p1, shots, fps):
         per.append((a, b, lmean, mean >= 0.5 and b - a >= min_len, x[a, 2 * BASE_LEN + np.array(MOTION)]))
     foot = [s for s in per if s[3]]
     foot_frames = sum(b - a for a, b, *_ in foot)
-    ref = np.max(np.stack([s[4] for s in foot]), 0) if foot else None
+    # REFERENCE_MIN_S of src/select/scorer.rs: only footage shots of a second or more set the
+    # reference speed (all of them when none is that long).
+    long = max(min_len, int(round(fps * REFERENCE_MIN_S)))
+    refs = [s for s in foot if s[1] - s[0] >= long] or foot
+    ref = np.max(np.stack([s[4] for s in refs]), 0) if refs else None
     out = np.zeros((n, len(RELATIVE)), dtype=np.float32)
     for a, b, lmean, is_foot, motion in per:
         out[a:b, 0] = logit[a:b]

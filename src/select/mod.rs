@@ -192,7 +192,9 @@ pub fn select(features: &[FrameFeatures], shots: &[Range<usize>], crop_iou: &[f6
             // only they are ranked by the activity order and set the gate's reference. A
             // stretch it doubted may be an unfamiliar recording or unfamiliar filler (scrolling
             // credits move fast): it may be gated, never lifted by its speed nor gate others.
-            let sure = scorer::footage_shots(first, &scenes, min_len);
+            // Nor does a sure stretch under a second (`scorer::REFERENCE_MIN_S`) when longer
+            // ones exist: a flash is no recording's speed.
+            let sure = scorer::reference_shots(&scorer::footage_shots(first, &scenes, min_len), fps);
             if p.activity_order {
                 activity_order(&mut v, &activity, &sure);
             }
@@ -826,6 +828,37 @@ mod tests {
         // either, so its speed does not lift it to the recording's probability.
         let chosen: Vec<usize> = select(&features, &shots, &iou, 25.0, &SelectParams::default(), Some(&s)).frames().collect();
         assert_eq!(chosen, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_sure_flash_neither_gates_nor_outranks_the_recording_beside_it() {
+        // 25 fps: an 8 s recording (a face, 0.05 diagonals/s), then a 0.7 s push-in over a
+        // photograph that the first stage is barely sure of (0.55) and that races (0.6
+        // diagonals/s). Stage 2 gives both 0.7 of p1. Under a second, the flash sets no
+        // reference, so the recording is not gated, and it is not ranked, so the recording
+        // does not lift it either. (The pictures here are alike across the cut, so scenes are
+        // not joined: the two would otherwise be decided as one recording.)
+        let params = SelectParams { scene_distance: 0.0, ..SelectParams::default() };
+        let shots = vec![0..200, 200..218];
+        let mut p1 = vec![0.9f32; 200];
+        p1.extend(vec![0.55f32; 18]);
+        let p: Vec<f64> = p1.iter().map(|&v| f64::from(v) * 0.7).collect();
+        let activity: Vec<f64> = (0..218).map(|i| if i < 200 { 0.05 } else { 0.6 }).collect();
+        let s = scorer::Scores { p1, p, activity };
+        let (features, iou) = (live(218), vec![0.8; 218]);
+        let chosen: Vec<usize> = select(&features, &shots, &iou, 25.0, &params, Some(&s)).frames().collect();
+        assert!((0..200).all(|i| chosen.contains(&i)), "the recording is kept: {} frames chosen", chosen.len());
+        // A recording of a second or more still sets the reference: the same push-in held for
+        // 2 s gates the calm recording down.
+        let shots = vec![0..200, 200..250];
+        let mut p1 = vec![0.9f32; 200];
+        p1.extend(vec![0.55f32; 50]);
+        let p: Vec<f64> = p1.iter().map(|&v| f64::from(v) * 0.7).collect();
+        let activity: Vec<f64> = (0..250).map(|i| if i < 200 { 0.05 } else { 0.6 }).collect();
+        let s = scorer::Scores { p1, p, activity };
+        let (features, iou) = (live(250), vec![0.8; 250]);
+        let chosen: Vec<usize> = select(&features, &shots, &iou, 25.0, &params, Some(&s)).frames().collect();
+        assert!(chosen.iter().all(|&i| i >= 200), "gated by the 2 s clip: {chosen:?}");
     }
 
     #[test]

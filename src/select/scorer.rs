@@ -171,6 +171,30 @@ pub fn footage_min_len(fps: f64) -> usize {
     ((fps * 0.5).round() as usize).max(1)
 }
 
+/// How long (seconds) a footage shot must be to set the video's reference speed, in the
+/// second stage's relative row and in the activity order and gate of [`crate::select`]. The
+/// reference says how fast this video's most active *recording* moves; a stretch under a
+/// second is a flash, not a recording (a push-in over a photograph the first stage
+/// half-believes, one cut of a fast montage), and as the reference it makes every real clip
+/// beside it look calm. Shorter sure shots still count as footage (their share, their
+/// number) and are still compared with the reference. Session 22, three fold draws: held-out
+/// extra2 +1.3 (one recording of many short cuts no longer judged by its fastest cut), every
+/// other set within 0.1 (README, "Measured").
+pub const REFERENCE_MIN_S: f64 = 1.0;
+
+/// Frames a footage shot needs to set the reference ([`REFERENCE_MIN_S`], never fewer than
+/// [`footage_min_len`]).
+pub fn reference_len(fps: f64) -> usize {
+    ((fps * REFERENCE_MIN_S).round() as usize).max(footage_min_len(fps))
+}
+
+/// The shots of `sure` that may set the reference: those at least [`reference_len`] long,
+/// or all of them when none is (a video of short shots only still has a reference).
+pub fn reference_shots<'a>(sure: &[&'a Range<usize>], fps: f64) -> Vec<&'a Range<usize>> {
+    let long = reference_len(fps);
+    if sure.iter().any(|s| s.len() >= long) { sure.iter().copied().filter(|s| s.len() >= long).collect() } else { sure.to_vec() }
+}
+
 /// Whether `shot` is footage for comparisons between shots (the relative row, the activity
 /// gate of [`crate::select`]): first-stage mean at least [`FOOTAGE_P`], `min_len` frames long.
 pub fn is_footage_shot(p1: &[f32], shot: &Range<usize>, min_len: usize) -> bool {
@@ -206,8 +230,10 @@ pub fn relative(x: &[f32], p1: &[f32], shots: &[Range<usize>], fps: f64) -> Vec<
     }
     let footage: Vec<_> = per_shot.iter().filter(|s| s.2).collect();
     let footage_frames: usize = footage.iter().map(|s| s.0.len()).sum();
+    let long = reference_len(fps);
+    let references: Vec<_> = if footage.iter().any(|s| s.0.len() >= long) { footage.iter().filter(|s| s.0.len() >= long).collect() } else { footage.iter().collect() };
     let mut reference = [f32::NEG_INFINITY; MOTION.len()];
-    for s in &footage {
+    for s in &references {
         for (k, v) in s.3.iter().enumerate() {
             reference[k] = reference[k].max(*v);
         }
@@ -335,6 +361,48 @@ mod tests {
         // With no footage at all, nothing is relative.
         let r0 = relative(&x, &vec![0.1; n], &shots, 25.0);
         assert!(r0.chunks(RELATIVE.len()).all(|c| c[2..count].iter().all(|&v| v == 0.0)));
+    }
+
+    #[test]
+    fn a_sure_flash_does_not_set_the_reference_while_a_recording_does() {
+        // At 25 fps: a 2 s recording (motion 1.0), then a 0.6 s push-in the first stage is sure
+        // of (motion 4.0). The recording is the reference; the flash is compared with it and
+        // still counts as footage.
+        let n = 65;
+        let shots = vec![0..50, 50..65];
+        let mut x = vec![0.0f32; n * INPUTS];
+        for i in 0..n {
+            for &k in &MOTION {
+                x[i * INPUTS + 2 * BASE.len() + k] = if i < 50 { 1.0 } else { 4.0 };
+            }
+        }
+        let r = relative(&x, &vec![0.9; n], &shots, 25.0);
+        let row = |i: usize| &r[i * RELATIVE.len()..(i + 1) * RELATIVE.len()];
+        assert_eq!(row(10)[2], 0.0, "the recording is its own reference: {:?}", row(10));
+        assert!((row(60)[2] - 3.0).abs() < 1e-6, "the flash against the recording: {:?}", row(60));
+        assert!((row(60)[2 + MOTION.len()] - 2f32.ln_1p()).abs() < 1e-6, "both are footage");
+        // Only short shots: the fastest of them is the reference, as before.
+        let short = vec![0..20, 20..40, 40..65];
+        for i in 40..n {
+            for &k in &MOTION {
+                x[i * INPUTS + 2 * BASE.len() + k] = 4.0;
+            }
+        }
+        let r = relative(&x, &vec![0.9; n], &short, 25.0);
+        assert!((r[10 * RELATIVE.len() + 2] - -3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn reference_shots_are_the_long_sure_shots_or_all_when_none_is_long() {
+        let (a, b, c) = (0..10, 10..40, 40..52);
+        assert_eq!(reference_len(25.0), 25);
+        assert_eq!(reference_shots(&[&a, &b, &c], 25.0), vec![&b]);
+        assert_eq!(reference_shots(&[&a, &c], 25.0), vec![&a, &c]);
+        assert!(reference_shots(&[], 25.0).is_empty());
+        // Never shorter than a footage shot's own minimum, at any frame rate.
+        for fps in [0.5, 1.0, 10.0, 29.97, 60.0] {
+            assert!(reference_len(fps) >= footage_min_len(fps));
+        }
     }
 
     #[test]
