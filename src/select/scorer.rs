@@ -191,8 +191,12 @@ pub fn reference_len(fps: f64) -> usize {
 /// The shots of `sure` that may set the reference: those at least [`reference_len`] long,
 /// or all of them when none is (a video of short shots only still has a reference).
 pub fn reference_shots<'a>(sure: &[&'a Range<usize>], fps: f64) -> Vec<&'a Range<usize>> {
-    let long = reference_len(fps);
-    if sure.iter().any(|s| s.len() >= long) { sure.iter().copied().filter(|s| s.len() >= long).collect() } else { sure.to_vec() }
+    long_or_all(sure, |s| s.len(), reference_len(fps))
+}
+
+/// The items at least `long` frames long, or all of them when none is.
+fn long_or_all<T: Copy>(items: &[T], len: impl Fn(&T) -> usize, long: usize) -> Vec<T> {
+    if items.iter().any(|s| len(s) >= long) { items.iter().copied().filter(|s| len(s) >= long).collect() } else { items.to_vec() }
 }
 
 /// Whether `shot` is footage for comparisons between shots (the relative row, the activity
@@ -230,8 +234,7 @@ pub fn relative(x: &[f32], p1: &[f32], shots: &[Range<usize>], fps: f64) -> Vec<
     }
     let footage: Vec<_> = per_shot.iter().filter(|s| s.2).collect();
     let footage_frames: usize = footage.iter().map(|s| s.0.len()).sum();
-    let long = reference_len(fps);
-    let references: Vec<_> = if footage.iter().any(|s| s.0.len() >= long) { footage.iter().filter(|s| s.0.len() >= long).collect() } else { footage.iter().collect() };
+    let references = long_or_all(&footage, |s| s.0.len(), reference_len(fps));
     let mut reference = [f32::NEG_INFINITY; MOTION.len()];
     for s in &references {
         for (k, v) in s.3.iter().enumerate() {
