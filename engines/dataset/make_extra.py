@@ -404,6 +404,10 @@ CONF5 = dict(
             "dumavit/meanshift-tracking.\n",
 )
 EXTRA4_USED = set(d["name"].lower().replace("-still", "") for d in SOURCES4)
+# Names of the earlier extra sets that a later set may not use again (its sequence name or, for extra4 on,
+# the part before "_" too: "car1_vot15" is "car1").
+EARLIER_USED = {"extra4": EXTRA1_USED | EXTRA2_USED | EXTRA3_USED,
+                "extra5": EXTRA1_USED | EXTRA2_USED | EXTRA3_USED | EXTRA4_USED}
 
 
 # README wording of the "extra" set (kept byte-identical); main() swaps in CONF2 for --set extra2.
@@ -1536,9 +1540,14 @@ def write_readme(out, pool, recs, metas, gts):
     open(os.path.join(out, "README.md"), "w").write("\n".join(L) + "\n")
 
 
+# --set NAME: (seed, README wording over CONF's, pool entries).
+SETS = {"extra": (SEED, {}, SOURCES), "extra2": (SEED2, CONF2, SOURCES2), "extra3": (SEED3, CONF3, SOURCES3),
+        "extra4": (SEED4, CONF4, SOURCES4), "extra5": (SEED5, CONF5, SOURCES5)}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", choices=["extra", "extra2", "extra3", "extra4", "extra5"], default="extra",
+    ap.add_argument("--set", choices=list(SETS), default="extra",
                     help="which set: extra (SOURCES, SEED), extra2 (SOURCES2, SEED2), extra3 (SOURCES3, SEED3), "
                          "extra4 (SOURCES4, SEED4) or extra5 (SOURCES5, SEED5)")
     ap.add_argument("--out", default=None, help="default /work/<set>")
@@ -1550,24 +1559,8 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="build only the first N videos (debug)")
     args = ap.parse_args()
     global SEED
-    if args.set == "extra2":
-        SEED = SEED2
-        CONF.update(CONF2)
-        specs = SOURCES2
-    elif args.set == "extra3":
-        SEED = SEED3
-        CONF.update(CONF3)
-        specs = SOURCES3
-    elif args.set == "extra4":
-        SEED = SEED4
-        CONF.update(CONF4)
-        specs = SOURCES4
-    elif args.set == "extra5":
-        SEED = SEED5
-        CONF.update(CONF5)
-        specs = SOURCES5
-    else:
-        specs = SOURCES
+    SEED, conf, specs = SETS[args.set]
+    CONF.update(conf)
     out = args.out or "/work/" + args.set
     if args.videos is None and args.set in ("extra4", "extra5"):
         args.videos = min(50, 2 * len(specs))
@@ -1595,13 +1588,8 @@ def main():
         if args.set == "extra3" and spec["name"].lower().replace("-still", "") in EXTRA1_USED | EXTRA2_USED:
             print("skip (already in extra / extra2):", spec["name"], file=sys.stderr)
             continue
-        if args.set == "extra4" and ({spec["name"].lower().replace("-still", ""), low}
-                                     & (EXTRA1_USED | EXTRA2_USED | EXTRA3_USED)):
-            print("skip (already in extra / extra2 / extra3):", spec["name"], file=sys.stderr)
-            continue
-        if args.set == "extra5" and ({spec["name"].lower().replace("-still", ""), low}
-                                     & (EXTRA1_USED | EXTRA2_USED | EXTRA3_USED | EXTRA4_USED)):
-            print("skip (already in extra … extra4):", spec["name"], file=sys.stderr)
+        if {spec["name"].lower().replace("-still", ""), low} & EARLIER_USED.get(args.set, set()):
+            print("skip (already in an earlier extra set):", spec["name"], file=sys.stderr)
             continue
         if spec.get("exclude_window_of"):
             other = sources.get(spec["exclude_window_of"])

@@ -839,26 +839,22 @@ mod tests {
         // does not lift it either. (The pictures here are alike across the cut, so scenes are
         // not joined: the two would otherwise be decided as one recording.)
         let params = SelectParams { scene_distance: 0.0, ..SelectParams::default() };
-        let shots = vec![0..200, 200..218];
-        let mut p1 = vec![0.9f32; 200];
-        p1.extend(vec![0.55f32; 18]);
-        let p: Vec<f64> = p1.iter().map(|&v| f64::from(v) * 0.7).collect();
-        let activity: Vec<f64> = (0..218).map(|i| if i < 200 { 0.05 } else { 0.6 }).collect();
-        let s = scorer::Scores { p1, p, activity };
-        let (features, iou) = (live(218), vec![0.8; 218]);
-        let chosen: Vec<usize> = select(&features, &shots, &iou, 25.0, &params, Some(&s)).frames().collect();
-        assert!((0..200).all(|i| chosen.contains(&i)), "the recording is kept: {} frames chosen", chosen.len());
+        // The frames chosen when the push-in lasts `flash` frames.
+        let chosen = |flash: usize| -> Vec<usize> {
+            let n = 200 + flash;
+            let mut p1 = vec![0.9f32; 200];
+            p1.extend(vec![0.55f32; flash]);
+            let p: Vec<f64> = p1.iter().map(|&v| f64::from(v) * 0.7).collect();
+            let activity: Vec<f64> = (0..n).map(|i| if i < 200 { 0.05 } else { 0.6 }).collect();
+            let s = scorer::Scores { p1, p, activity };
+            select(&live(n), &[0..200, 200..n], &vec![0.8; n], 25.0, &params, Some(&s)).frames().collect()
+        };
+        let kept = chosen(18);
+        assert!((0..200).all(|i| kept.contains(&i)), "the recording is kept: {} frames chosen", kept.len());
         // A recording of a second or more still sets the reference: the same push-in held for
         // 2 s gates the calm recording down.
-        let shots = vec![0..200, 200..250];
-        let mut p1 = vec![0.9f32; 200];
-        p1.extend(vec![0.55f32; 50]);
-        let p: Vec<f64> = p1.iter().map(|&v| f64::from(v) * 0.7).collect();
-        let activity: Vec<f64> = (0..250).map(|i| if i < 200 { 0.05 } else { 0.6 }).collect();
-        let s = scorer::Scores { p1, p, activity };
-        let (features, iou) = (live(250), vec![0.8; 250]);
-        let chosen: Vec<usize> = select(&features, &shots, &iou, 25.0, &params, Some(&s)).frames().collect();
-        assert!(chosen.iter().all(|&i| i >= 200), "gated by the 2 s clip: {chosen:?}");
+        let gated = chosen(50);
+        assert!(gated.iter().all(|&i| i >= 200), "gated by the 2 s clip: {gated:?}");
     }
 
     #[test]
