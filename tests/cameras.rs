@@ -1194,7 +1194,7 @@ impl HlsServer {
     fn start(root: &Path, clip: &Path, output: &[&str], media: &str) -> HlsServer {
         let hls = root.join("hls");
         std::fs::create_dir_all(&hls).expect("hls folder");
-        let publisher = Proc(
+        let mut publisher = Proc(
             Command::new("ffmpeg")
                 .args(["-v", "error", "-re", "-i"])
                 .arg(clip)
@@ -1202,7 +1202,7 @@ impl HlsServer {
                 .current_dir(&hls)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(std::fs::File::create(root.join("ffmpeg.log")).expect("ffmpeg log"))
                 .spawn()
                 .expect("ffmpeg"),
         );
@@ -1219,7 +1219,16 @@ impl HlsServer {
         );
         assert!(wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()), "HTTP server did not listen");
         let listed = hls.join(media);
-        assert!(wait_for(Duration::from_secs(10), || std::fs::read_to_string(&listed).is_ok_and(|t| t.matches("#EXTINF").count() >= 2)), "ffmpeg did not publish {media}");
+        // Two 1 s fragments take ~2.5 s here, idle or with every core busy; the margin is for a
+        // CI machine whose other lane is linking. If it still fails, say why: ffmpeg's exit
+        // status, its log and what it did write.
+        let published = wait_for(Duration::from_secs(30), || std::fs::read_to_string(&listed).is_ok_and(|t| t.matches("#EXTINF").count() >= 2));
+        if !published {
+            let status = publisher.0.try_wait();
+            let log = std::fs::read_to_string(root.join("ffmpeg.log")).unwrap_or_default();
+            let playlist = std::fs::read_to_string(&listed).unwrap_or_else(|e| format!("({e})"));
+            panic!("ffmpeg did not publish {media} in 30 s; ffmpeg {status:?}; its log:\n{log}\n{media}:\n{playlist}");
+        }
         HlsServer { publisher, _http: http, port }
     }
 
