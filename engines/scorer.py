@@ -12,6 +12,7 @@ down towards the held-out score but loses held out: over three fold draws 5e-2 g
 against 70.4 and extra 69.1 against 71.4). Deterministic for a given seed and data.
 """
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,13 +158,23 @@ RELATIVE = ["logit_p1", "shot_logit_p1", "rel_ln_change", "rel_ln_peak_change", 
             "rel_ln_subject_speed", "rel_ln_world_speed", "ln_footage_shots", "footage_share"]
 
 
+def frames_in(fps, seconds):
+    """Frames in `seconds` at `fps`, rounded as Rust's `f64::round` does (half away from zero),
+    as src/select/scorer.rs counts them. Python's `round` rounds half to even: at 25 fps half a
+    second is 12 frames there and 13 in the engine, and the model would be trained on shots the
+    engine never calls footage."""
+    v = fps * seconds
+    whole = math.floor(v)
+    return int(whole + (1 if v - whole >= 0.5 else 0))
+
+
 def relative(x, p1, shots, fps):
     """The second-stage row; the same computation as `relative` in src/select/scorer.rs (float32)."""
     n = len(p1)
     p1 = np.asarray(p1, dtype=np.float32)
     pc = np.clip(p1, np.float32(1e-4), np.float32(1 - 1e-4))
     logit = np.clip(np.log(pc / (np.float32(1) - pc)), -6, 6).astype(np.float32) / np.float32(6)
-    min_len = max(1, int(round(fps * 0.5)))
+    min_len = max(1, frames_in(fps, 0.5))
     per = []
     for a, b in shots:
         if b > n or b <= a:
@@ -175,7 +186,7 @@ def relative(x, p1, shots, fps):
     foot_frames = sum(b - a for a, b, *_ in foot)
     # REFERENCE_MIN_S of src/select/scorer.rs: only footage shots of a second or more set the
     # reference speed (all of them when none is that long).
-    long = max(min_len, int(round(fps * REFERENCE_MIN_S)))
+    long = max(min_len, frames_in(fps, REFERENCE_MIN_S))
     refs = [s for s in foot if s[1] - s[0] >= long] or foot
     ref = np.max(np.stack([s[4] for s in refs]), 0) if refs else None
     out = np.zeros((n, len(RELATIVE)), dtype=np.float32)

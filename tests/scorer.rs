@@ -397,3 +397,61 @@ fn decisions_do_not_depend_on_the_picture_size() {
     let (median, worst) = (gaps[gaps.len() / 2], gaps[gaps.len() - 1]);
     assert!(median < 4.0 && worst < 30.0, "the window moved by a median of {median:.1} px and up to {worst:.1} px (of 640) between the sizes: {gaps:?}");
 }
+
+/// The training script builds the second-stage row the engine builds at run time: `relative`
+/// of `engines/scorer.py` against [`scorer::relative`], on shots just under, at and over half a
+/// second and one second, at frame rates where those are not whole frames (25 fps: 12.5). A
+/// difference here is a model trained on rows the engine never makes (Python's `round` once
+/// counted half a second at 25 fps as 12 frames where the engine counts 13).
+#[test]
+fn the_training_scripts_second_stage_row_is_the_engines() {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("engines/.venv/bin/python");
+    assert!(python.is_file(), "{} missing: run engines/build.sh (scripts/setup.sh does)", python.display());
+    let mut seed = 7u64;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) as f32 / (1u64 << 31) as f32
+    };
+    let mut cases = Vec::new();
+    for fps in [25.0, 15.0, 5.0, 23.976, 29.97, 30.0, 50.0] {
+        let (half, second) = ((fps * 0.5f64).floor() as usize, fps.floor() as usize);
+        let lengths = [half.max(2) - 1, half, half + 1, 3 * half, second - 1, second, second + 1, 2 * second];
+        let mut shots = Vec::new();
+        let mut p1 = Vec::new();
+        for (k, len) in lengths.iter().enumerate() {
+            let start = p1.len();
+            // Footage or not, well clear of the 0.5 line, so float sums cannot flip it.
+            let (lo, hi) = if k % 3 == 2 { (0.05, 0.4) } else { (0.6, 0.95) };
+            p1.extend((0..*len).map(|_| lo + (hi - lo) * next()));
+            shots.push(start..p1.len());
+        }
+        let x: Vec<f32> = (0..p1.len() * scorer::INPUTS).map(|_| 4.0 * next() - 2.0).collect();
+        let rust = scorer::relative(&x, &p1, &shots, fps);
+        cases.push((serde_json::json!({
+            "fps": fps, "p1": p1, "x": x.chunks(scorer::INPUTS).collect::<Vec<_>>(),
+            "shots": shots.iter().map(|s| [s.start, s.end]).collect::<Vec<_>>(),
+        }), rust));
+    }
+    let dir = common::tempdir();
+    let input = dir.path().join("cases.json");
+    std::fs::write(&input, serde_json::to_string(&cases.iter().map(|c| &c.0).collect::<Vec<_>>()).unwrap()).unwrap();
+    let script = "import json, sys\nimport numpy as np\nsys.path.insert(0, sys.argv[1])\nfrom scorer import relative\n\
+                  cases = json.load(open(sys.argv[2]))\n\
+                  print(json.dumps([relative(np.array(c['x'], dtype=np.float32), c['p1'], c['shots'], c['fps']).ravel().tolist() for c in cases]))\n";
+    let out = std::process::Command::new(&python)
+        .args(["-c", script])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("engines"))
+        .arg(&input)
+        .output()
+        .expect("run the engines' python");
+    assert!(out.status.success(), "engines/scorer.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    let py: Vec<Vec<f32>> = serde_json::from_slice(&out.stdout).expect("python printed JSON");
+    assert_eq!(py.len(), cases.len());
+    for ((case, rust), py) in cases.iter().zip(&py) {
+        assert_eq!(rust.len(), py.len(), "fps {}", case["fps"]);
+        for (i, (a, b)) in rust.iter().zip(py).enumerate() {
+            let (frame, column) = (i / scorer::RELATIVE.len(), scorer::RELATIVE[i % scorer::RELATIVE.len()]);
+            assert!((a - b).abs() <= 1e-5, "fps {}: frame {frame} {column}: engine {a}, training script {b}", case["fps"]);
+        }
+    }
+}
