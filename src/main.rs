@@ -334,7 +334,7 @@ fn predict(a: PredictArgs) -> Result<std::process::ExitCode> {
     let (_, _, ok, failed) = *written.lock().unwrap_or_else(|p| p.into_inner());
     out.commit()?;
     info!(videos = entries.len(), ok, failed, output = %a.output.display(), "predictions written");
-    println!("{}", a.output.display());
+    announce(&a.output);
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -413,7 +413,7 @@ fn replay(a: ReplayArgs) -> Result<std::process::ExitCode> {
     }
     out.commit()?;
     info!(videos = entries.len(), ok, failed, output = %a.output.display(), "replayed predictions written");
-    println!("{}", a.output.display());
+    announce(&a.output);
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -553,8 +553,17 @@ fn render_cmd(a: RenderArgs) -> Result<std::process::ExitCode> {
     }
     let stats = render::render(&a.video, ratio, &preds, &a.output, &opts)?;
     info!(frames = stats.frames, width = stats.width, height = stats.height, encoder = %stats.encoder, audio = stats.audio, seconds = format!("{:.2}", stats.seconds), "rendered");
-    println!("{}", a.output.display());
+    announce(&a.output);
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Prints where the result was written, for scripts. Not when it went into a device or pipe
+/// (`-o /dev/stdout`): there the data itself is on standard output, and a path after it would
+/// be one more line of it.
+fn announce(output: &Path) {
+    if let write::Destination::Replace(_) = write::Destination::of(output) {
+        println!("{}", output.display());
+    }
 }
 
 fn report_cmd(a: ReportArgs) -> Result<std::process::ExitCode> {
@@ -568,7 +577,7 @@ fn report_cmd(a: ReportArgs) -> Result<std::process::ExitCode> {
     let failed = r.sections.iter().filter(|s| s.analysis.is_err()).count();
     let score = r.score().map(|(s, _)| format!("{s:.2}"));
     info!(videos = r.sections.len(), failed, score, output = %a.output.display(), "report written");
-    println!("{}", a.output.display());
+    announce(&a.output);
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -314,6 +314,11 @@ fn jobs_do_not_change_the_output_and_validate_accepts_it() {
     let run = highlightd(["validate".as_ref(), os(&one), os(&index)]);
     run.expect_success("validate on predict's own output");
     assert!(run.stdout.contains(&format!("valid ({} videos)", meta.len())), "{}", run.stdout);
+    // `-o /dev/stdout` streams the same lines (the destination is a pipe here: written in
+    // place, never renamed over).
+    let piped = predict(&index, Path::new("/dev/stdout"), &["--jobs", "3"]);
+    piped.expect_success("-o /dev/stdout");
+    assert_eq!(piped.stdout, String::from_utf8_lossy(&a), "the lines on standard output are the file's");
 }
 
 #[test]

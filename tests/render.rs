@@ -139,3 +139,31 @@ fn empty_prediction_list_is_a_clear_error_and_writes_nothing() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to render"), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!out.exists());
 }
+
+/// `-o /dev/null` (a dry run) and a named pipe get the finished MP4 copied in; neither is
+/// replaced by a regular file, as a rename over it would (run as root, `/dev/null` itself).
+#[test]
+fn a_device_or_a_pipe_gets_the_short_and_stays_what_it_is() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_source(dir.path());
+    let preds = write_predictions(dir.path(), 200);
+    render(dir.path(), &preds, "/dev/null", &[]);
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    let fifo = dir.path().join("pipe.mp4");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).expect("read the pipe"))
+    };
+    render(dir.path(), &preds, "pipe.mp4", &[]);
+    let bytes = reader.join().unwrap();
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let copy = dir.path().join("from-pipe.mp4");
+    std::fs::write(&copy, bytes).unwrap();
+    let (streams, _) = probe(&copy);
+    let video = streams.iter().find(|s| s.first().map(String::as_str) == Some("video")).expect("a video stream");
+    assert_eq!(video[3], "35", "the whole short came through the pipe");
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.ends_with(".part")), "a staged file was left: {names:?}");
+}

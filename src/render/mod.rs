@@ -16,6 +16,7 @@ pub mod crop;
 pub mod encoder;
 
 use crate::format::{AspectRatio, Prediction};
+use crate::write::Destination;
 use crate::decode::plumbing::{file_decodebin, link_chain, link_fakesink, pad_caps, wait_eos};
 use crop::I420;
 use encoder::Encoder;
@@ -330,8 +331,7 @@ impl Writer {
     #[allow(clippy::too_many_arguments)]
     fn start(out: &Path, enc: &Encoder, aac: Option<&str>, with_audio: bool, cw: u32, ch: u32, fps: f64, ratio: AspectRatio, opts: &RenderOptions) -> Result<Self, RenderError> {
         let (ow, oh) = output_size(cw, ch, ratio, opts.long_side, opts.max_upscale);
-        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "short.mp4".into());
-        let tmp = out.with_file_name(format!(".{name}.{}.part", std::process::id()));
+        let tmp = Destination::of(out).staging("part");
         let pipeline = gst::Pipeline::new();
         let fr = gst::Fraction::approximate_f64(fps).unwrap_or(gst::Fraction::new(25, 1));
         let vsrc = gst_app::AppSrc::builder()
@@ -446,7 +446,8 @@ impl Writer {
             let _ = std::fs::remove_file(&self.tmp);
             return Err(e);
         }
-        std::fs::rename(&self.tmp, out).map_err(|source| RenderError::Write { path: out.into(), source })?;
+        // A regular file is replaced whole; /dev/null or a pipe gets the finished MP4 copied in.
+        Destination::of(out).commit_staged(&self.tmp).map_err(|source| RenderError::Write { path: out.into(), source })?;
         Ok(RenderStats {
             frames: self.frames,
             width: self.size.0,

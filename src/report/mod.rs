@@ -21,6 +21,7 @@ use crate::engine;
 use crate::format::{AspectRatio, Prediction, VideoMeta};
 use crate::ingest::{Entry, IngestError};
 use crate::metric::{self, VideoScore};
+use crate::write::Destination;
 use inputs::Line;
 use std::collections::HashSet;
 use std::io::Write as _;
@@ -290,15 +291,19 @@ fn short(opts: &ReportOptions, id: &str) -> Short {
 }
 
 /// Writes `text` to a temporary file next to `dest`, syncs it and renames it into place, so
-/// a reader never sees half a page and a failed run leaves the old report intact.
+/// a reader never sees half a page and a failed run leaves the old report intact; a device or
+/// pipe (`/dev/stdout`) gets the page written into it (see [`Destination`]).
 pub fn write_atomic(dest: &Path, text: &str) -> Result<(), ReportError> {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report.html".into());
-    let tmp = dest.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let target = Destination::of(dest);
+    if let Destination::InPlace(_) = target {
+        return target.open_in_place().and_then(|mut f| f.write_all(text.as_bytes())).map_err(|err| ReportError::Write { path: dest.into(), err });
+    }
+    let tmp = target.staging("tmp");
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
-        std::fs::rename(&tmp, dest)
+        target.commit_staged(&tmp)
     })();
     res.map_err(|err| {
         let _ = std::fs::remove_file(&tmp);
@@ -330,6 +335,9 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "<p>new</p>");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         assert!(write_atomic(&dir.path().join("missing/r.html"), "x").is_err());
+        // A device is written into, never renamed over.
+        write_atomic(Path::new("/dev/null"), "<p>new</p>").unwrap();
+        assert!(std::os::unix::fs::FileTypeExt::is_char_device(&std::fs::metadata("/dev/null").unwrap().file_type()));
     }
 
     #[test]
