@@ -318,6 +318,8 @@ struct Writer {
     pipeline: gst::Pipeline,
     vsrc: gst_app::AppSrc,
     asrc: Option<gst_app::AppSrc>,
+    /// Where the finished MP4 goes, and the file it is encoded into until then.
+    dest: Destination,
     tmp: PathBuf,
     frames: u64,
     fps: f64,
@@ -331,7 +333,8 @@ impl Writer {
     #[allow(clippy::too_many_arguments)]
     fn start(out: &Path, enc: &Encoder, aac: Option<&str>, with_audio: bool, cw: u32, ch: u32, fps: f64, ratio: AspectRatio, opts: &RenderOptions) -> Result<Self, RenderError> {
         let (ow, oh) = output_size(cw, ch, ratio, opts.long_side, opts.max_upscale);
-        let tmp = Destination::of(out).staging("part");
+        let dest = Destination::of(out);
+        let tmp = dest.staging("part");
         let pipeline = gst::Pipeline::new();
         let fr = gst::Fraction::approximate_f64(fps).unwrap_or(gst::Fraction::new(25, 1));
         let vsrc = gst_app::AppSrc::builder()
@@ -397,7 +400,7 @@ impl Writer {
             info.size(),
         );
         pipeline.set_state(gst::State::Playing).map_err(|e| perr(out, e))?;
-        Ok(Self { pipeline, vsrc, asrc, tmp, frames: 0, fps, audio_written: 0, size: (ow, oh), layout })
+        Ok(Self { pipeline, vsrc, asrc, dest, tmp, frames: 0, fps, audio_written: 0, size: (ow, oh), layout })
     }
 
     /// Pushes one output frame and, when there is audio, the source audio under that frame.
@@ -447,7 +450,7 @@ impl Writer {
             return Err(e);
         }
         // A regular file is replaced whole; /dev/null or a pipe gets the finished MP4 copied in.
-        Destination::of(out).commit_staged(&self.tmp).map_err(|source| RenderError::Write { path: out.into(), source })?;
+        self.dest.commit_staged(&self.tmp).map_err(|source| RenderError::Write { path: out.into(), source })?;
         Ok(RenderStats {
             frames: self.frames,
             width: self.size.0,

@@ -292,12 +292,9 @@ fn short(opts: &ReportOptions, id: &str) -> Short {
 
 /// Writes `text` to a temporary file next to `dest`, syncs it and renames it into place, so
 /// a reader never sees half a page and a failed run leaves the old report intact; a device or
-/// pipe (`/dev/stdout`) gets the page written into it (see [`Destination`]).
+/// pipe (`/dev/stdout`) gets the finished page copied into it (see [`Destination`]).
 pub fn write_atomic(dest: &Path, text: &str) -> Result<(), ReportError> {
     let target = Destination::of(dest);
-    if let Destination::InPlace(_) = target {
-        return target.open_in_place().and_then(|mut f| f.write_all(text.as_bytes())).map_err(|err| ReportError::Write { path: dest.into(), err });
-    }
     let tmp = target.staging("tmp");
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;

@@ -196,7 +196,8 @@ pub fn reference_shots<'a>(sure: &[&'a Range<usize>], fps: f64) -> Vec<&'a Range
 
 /// The items at least `long` frames long, or all of them when none is.
 fn long_or_all<T: Copy>(items: &[T], len: impl Fn(&T) -> usize, long: usize) -> Vec<T> {
-    if items.iter().any(|s| len(s) >= long) { items.iter().copied().filter(|s| len(s) >= long).collect() } else { items.to_vec() }
+    let long_ones: Vec<T> = items.iter().copied().filter(|s| len(s) >= long).collect();
+    if long_ones.is_empty() { items.to_vec() } else { long_ones }
 }
 
 /// Whether `shot` is footage for comparisons between shots (the relative row, the activity

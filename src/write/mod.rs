@@ -119,21 +119,25 @@ impl AtomicLines {
     }
 
     /// The file being written: the temporary one, or the destination itself.
-    fn writing(&self) -> PathBuf {
-        self.tmp.clone().unwrap_or_else(|| self.dest.clone())
+    fn writing(&self) -> &Path {
+        self.tmp.as_deref().unwrap_or(&self.dest)
     }
 
+    /// Writes one line. (Called per frame for the feature dumps: the path is only built for an
+    /// error.)
     pub fn line(&mut self, line: &str) -> Result<(), WriteError> {
-        let path = self.writing();
-        let out = self.out.as_mut().ok_or_else(|| WriteError { path: path.clone(), source: std::io::Error::other("already committed") })?;
-        writeln!(out, "{line}").map_err(|source| WriteError { path, source })
+        let result = match self.out.as_mut() {
+            Some(out) => writeln!(out, "{line}"),
+            None => Err(std::io::Error::other("already committed")),
+        };
+        result.map_err(|source| WriteError { path: self.writing().into(), source })
     }
 
     /// Flushes, syncs and renames into place (in place: flushes).
     pub fn commit(mut self) -> Result<(), WriteError> {
-        let path = self.writing();
+        let path = self.writing().to_path_buf();
         let out = self.out.take().ok_or_else(|| WriteError { path: path.clone(), source: std::io::Error::other("already committed") })?;
-        let file = out.into_inner().map_err(|e| WriteError { path: path.clone(), source: e.into_error() })?;
+        let file = out.into_inner().map_err(|e| WriteError { path, source: e.into_error() })?;
         let Some(tmp) = self.tmp.clone() else {
             // A device or pipe: the lines are there; fsync means nothing to it (and /dev/null
             // refuses it).
