@@ -404,9 +404,12 @@ CONF5 = dict(
             "dumavit/meanshift-tracking.\n",
 )
 EXTRA4_USED = set(d["name"].lower().replace("-still", "") for d in SOURCES4)
-# Names of the earlier extra sets that a later set may not use again (its sequence name or, for extra4 on,
-# the part before "_" too: "car1_vot15" is "car1").
-EARLIER_USED = {"extra4": EXTRA1_USED | EXTRA2_USED | EXTRA3_USED,
+# Names of the earlier extra sets that a later set may not use again (its sequence name, or the part before
+# "_": "car1_vot15" is "car1"; extra2's and extra3's entries were checked by the name alone until session 23,
+# and none of them is refused by the part before "_", so their pools are the same either way).
+EARLIER_USED = {"extra2": EXTRA1_USED,
+                "extra3": EXTRA1_USED | EXTRA2_USED,
+                "extra4": EXTRA1_USED | EXTRA2_USED | EXTRA3_USED,
                 "extra5": EXTRA1_USED | EXTRA2_USED | EXTRA3_USED | EXTRA4_USED}
 
 
@@ -1581,12 +1584,6 @@ def main():
         low = spec["name"].lower().split("_")[0].replace("-still", "")
         if low in HELD_OUT or spec["name"].lower() in HELD_OUT or spec["name"].lower() in DEV_USED:
             print("skip (held out / dev):", spec["name"], file=sys.stderr)
-            continue
-        if args.set == "extra2" and spec["name"].lower().replace("-still", "") in EXTRA1_USED:
-            print("skip (already in extra):", spec["name"], file=sys.stderr)
-            continue
-        if args.set == "extra3" and spec["name"].lower().replace("-still", "") in EXTRA1_USED | EXTRA2_USED:
-            print("skip (already in extra / extra2):", spec["name"], file=sys.stderr)
             continue
         if {spec["name"].lower().replace("-still", ""), low} & EARLIER_USED.get(args.set, set()):
             print("skip (already in an earlier extra set):", spec["name"], file=sys.stderr)
