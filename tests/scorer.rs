@@ -455,3 +455,44 @@ fn the_training_scripts_second_stage_row_is_the_engines() {
         }
     }
 }
+
+/// Framing aims at the saliency map weighed by the scene's motion, selection does not see it:
+/// on the bunny clip (a real, moving scene), turning `aim_by_motion` off changes no selected
+/// frame, leaves the aim at the subject, and with it on the aim leaves the subject somewhere.
+#[test]
+fn framing_aims_by_the_scenes_motion_and_selection_does_not_see_it() {
+    let dir = common::tempdir();
+    filler_then_footage(dir.path());
+    let index = dir.path().join("index.jsonl");
+    std::fs::write(&index, "{\"video_id\": \"v\", \"video\": \"v.mp4\", \"targetRatioWH\": [9, 16]}\n").unwrap();
+    let off_cfg = dir.path().join("off.toml");
+    std::fs::write(&off_cfg, "[subjects]\naim_by_motion = false\n").unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let (pred, dumps) = (dir.path().join(format!("{name}.jsonl")), dir.path().join(name));
+        let mut args = vec!["predict", index.to_str().unwrap(), "-o", pred.to_str().unwrap(), "--dump-features", dumps.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        highlightd(&args).expect_success(name);
+        (read_jsonl(&pred).remove(0), read_dump(&dumps.join("v.jsonl")).expect("a whole dump"))
+    };
+    let (on, on_dump) = run("on", &[]);
+    let (off, off_dump) = run("off", &["--config", off_cfg.to_str().unwrap()]);
+    assert_eq!(common::frames(&on), common::frames(&off), "the aim changed the selection");
+    assert!(!common::frames(&on).is_empty());
+    // The subject, which selection reads, is the same either way.
+    let subject = |d: &highlightd::write::features::Dump| d.features.iter().map(|f| (f.subject_x, f.subject_y, f.subject_evidence)).collect::<Vec<_>>();
+    assert_eq!(subject(&on_dump), subject(&off_dump));
+    // Off: the aim is the subject wherever there is one.
+    let footage = 110..on_dump.features.len() - 5;
+    let aimed = off_dump.features[footage.clone()].iter().filter(|f| f.aim.is_some()).count();
+    assert!(aimed > footage.len() / 2, "{aimed} of {} footage frames have an aim", footage.len());
+    for f in &off_dump.features {
+        if let Some(a) = f.aim {
+            assert!((a.x - f.subject_x).abs() < 1e-6 && (a.y - f.subject_y).abs() < 1e-6, "{a:?} against the subject {f:?}");
+        }
+    }
+    // On: the motion moves the aim off the subject on some footage frames, and framing
+    // follows the aim (the windows differ).
+    let moved = on_dump.features[footage].iter().filter(|f| f.aim.is_some_and(|a| (a.x - f.subject_x).abs() > 0.01)).count();
+    assert!(moved > 0, "the aim never left the subject");
+    assert!(common::predictions(&on) != common::predictions(&off), "the windows did not follow the aim");
+}

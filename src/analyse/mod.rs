@@ -86,6 +86,28 @@ pub struct FrameFeatures {
     pub rigid_residual: Option<f32>,
     /// What the networks saw (see [`NetCues`]), held between the sampled frames of a shot.
     pub nets: NetCues,
+    /// Where framing aims, when it differs in kind from the subject above: the networks'
+    /// subject found on the saliency map weighed by the scene's motion (see
+    /// [`subjects::weigh_by_motion`]). `None` where no network subject was seen (framing then
+    /// aims at the subject above) and in dumps older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aim: Option<Aim>,
+}
+
+/// A point framing aims at, in picture fractions, and how sure it is (0–1, the path
+/// planner's weight).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, Serialize)]
+pub struct Aim {
+    pub x: f32,
+    pub y: f32,
+    pub evidence: f32,
+}
+
+impl FrameFeatures {
+    /// Where framing aims on this frame: [`Self::aim`] where there is one, else the subject.
+    pub fn aim_point(&self) -> Aim {
+        self.aim.unwrap_or(Aim { x: self.subject_x, y: self.subject_y, evidence: self.subject_evidence })
+    }
 }
 
 /// Per-frame cues from the image networks, for selection: how confident the best face and
@@ -129,6 +151,12 @@ pub struct Analyser {
 impl Analyser {
     pub fn new(cut_threshold: f32) -> Self {
         Self { cut_threshold, ..Self::default() }
+    }
+
+    /// Where the scene moved against its background lately (see
+    /// [`rigid::RigidMotion::motion_map`]).
+    pub fn motion_map(&self) -> Option<&Plane> {
+        self.rigid.motion_map()
     }
 
     /// Forgets the previous picture, as at the start of a file (a camera's recording that
@@ -186,6 +214,7 @@ impl Analyser {
             decorrelation: subject.decorrelation,
             rigid_residual,
             nets: NetCues::default(),
+            aim: None,
         }
     }
 }

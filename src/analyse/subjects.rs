@@ -14,7 +14,14 @@
 //!
 //! When several subjects do not fit in the window, only the most important is framed: the
 //! box centre, never the middle between subjects.
+//!
+//! Framing aims with one more cue than selection reads: the saliency map weighed by where the
+//! scene moves against its background ([`weigh_by_motion`]). A viewer-fixation network learns
+//! where people look in general (the centre, a bright or odd patch, the vanishing point of a
+//! road); what a camera operator follows is what moves. Selection keeps the plain map's subject,
+//! so its speeds and the scorer's inputs do not change with the aim.
 
+use super::image::Plane;
 use super::nets::{Detection, FrameDetections, SaliencyMap};
 use serde::{Deserialize, Serialize};
 
@@ -62,11 +69,27 @@ pub struct SubjectParams {
     /// networks learn the viewers' centre bias, and a higher power lets the peak, not the
     /// broad central glow, decide.
     pub saliency_power: f32,
+    /// Whether framing weighs the saliency map by the scene's own motion (see
+    /// [`weigh_by_motion`]).
+    pub aim_by_motion: bool,
+    /// The weight of a cell where nothing moves, against 1 + this where the most moves: above
+    /// 0 so a still subject the map is sure of keeps its place.
+    pub motion_floor: f32,
 }
 
 impl Default for SubjectParams {
     fn default() -> Self {
-        Self { face_weight: 4.0, person_weight: 0.8, text_weight: 0.3, continuity: 0.2, max_saliency_spread: 0.8, min_text_area: 0.02, saliency_power: 6.0 }
+        Self {
+            face_weight: 4.0,
+            person_weight: 0.8,
+            text_weight: 0.3,
+            continuity: 0.2,
+            max_saliency_spread: 0.8,
+            min_text_area: 0.02,
+            saliency_power: 6.0,
+            aim_by_motion: true,
+            motion_floor: 0.3,
+        }
     }
 }
 
@@ -122,6 +145,31 @@ pub fn saliency_centre(map: &SaliencyMap, power: f32) -> Option<(f32, f32, f32)>
     // A uniform map on the unit square has variance 1/12 per axis.
     let spread = (var / (2.0 / 12.0)).sqrt().min(1.0);
     Some((cx as f32, cy as f32, spread as f32))
+}
+
+/// The saliency map weighed cell by cell by the scene's own motion (`motion`: a grid of any
+/// size over the same picture, as [`super::rigid::RigidMotion::motion_map`] gives it):
+/// `map × (floor + motion / its maximum)`, normalised to a maximum of 1 again. Relative to the
+/// map's own maximum, so the camera's speed or the picture's contrast does not matter, only
+/// where the motion is. A map with no motion anywhere, or of no size, is returned as it was.
+pub fn weigh_by_motion(map: &SaliencyMap, motion: &Plane, floor: f32) -> SaliencyMap {
+    let top = motion.data.iter().copied().filter(|v| v.is_finite()).fold(0.0f32, f32::max);
+    if top <= 0.0 || motion.width == 0 || motion.height == 0 || motion.data.len() != motion.width * motion.height || map.data.len() != map.width * map.height {
+        return map.clone();
+    }
+    let mut data = Vec::with_capacity(map.data.len());
+    for (i, &v) in map.data.iter().enumerate() {
+        let (x, y) = (i % map.width, i / map.width);
+        let m = motion.data[(y * motion.height / map.height) * motion.width + x * motion.width / map.width];
+        let m = if m.is_finite() { (m / top).clamp(0.0, 1.0) } else { 0.0 };
+        data.push(v.max(0.0) * (floor.max(0.0) + m));
+    }
+    let peak = data.iter().copied().fold(0.0f32, f32::max);
+    if peak <= 0.0 || !peak.is_finite() {
+        return map.clone();
+    }
+    data.iter_mut().for_each(|v| *v /= peak);
+    SaliencyMap { width: map.width, height: map.height, data }
 }
 
 /// The subject of one analysed frame, or `None` when the networks saw nothing usable.
@@ -287,6 +335,37 @@ mod tests {
     }
 
     #[test]
+    fn motion_moves_the_aim_from_a_glow_the_scene_does_not_move_in_to_what_moves() {
+        // A fixation map sure of the road's vanishing point (x 0.25) and half as sure of a car
+        // (x 0.75); only the car moves.
+        let mut map = SaliencyMap { width: 20, height: 10, data: vec![0.0; 200] };
+        map.data[5 * 20 + 5] = 1.0;
+        map.data[5 * 20 + 15] = 0.5;
+        let mut motion = Plane::new(10, 5);
+        motion.data[2 * 10 + 7] = 3.0;
+        let p = SubjectParams::default();
+        let plain = fuse(&FrameDetections { saliency: Some(map.clone()), ..FrameDetections::default() }, None, &p).unwrap();
+        assert!(plain.x < 0.3, "{plain:?}");
+        let weighed = weigh_by_motion(&map, &motion, p.motion_floor);
+        assert_eq!(weighed.data.iter().copied().fold(0.0f32, f32::max), 1.0);
+        // 0.5 × 1.3 against 1 × 0.3: the car now leads, and the power of 6 puts the aim on it.
+        let aim = fuse(&FrameDetections { saliency: Some(weighed), ..FrameDetections::default() }, None, &p).unwrap();
+        assert!((aim.x - 0.775).abs() < 0.01, "{aim:?}");
+    }
+
+    #[test]
+    fn no_motion_or_a_map_of_no_size_leaves_the_saliency_map_as_it_was() {
+        let map = SaliencyMap { width: 4, height: 2, data: vec![0.1, 0.2, 1.0, 0.4, 0.0, 0.3, 0.5, 0.6] };
+        assert_eq!(weigh_by_motion(&map, &Plane::new(8, 4), 0.3), map);
+        assert_eq!(weigh_by_motion(&map, &Plane::new(0, 0), 0.3), map);
+        assert_eq!(weigh_by_motion(&map, &Plane { width: 3, height: 3, data: vec![1.0; 4] }, 0.3), map);
+        // Motion where the map is empty: nothing to weigh up, the map stays.
+        let mut only_there = Plane::new(4, 2);
+        only_there.data[4] = 2.0;
+        assert_eq!(weigh_by_motion(&map, &only_there, 0.0), map);
+    }
+
+    #[test]
     fn interpolation_is_linear_within_a_kind_and_holds_at_the_ends() {
         let s = |x: f32| Subject { x, y: 0.5, evidence: 1.0, kind: SubjectKind::Person, area: 0.1 };
         let out = interpolate(&[(2, s(0.2)), (6, s(0.6))], 10, 2);
@@ -308,6 +387,25 @@ mod tests {
             let d = frame(dets.clone(), dets);
             if let Some(s) = fuse(&d, prev, &SubjectParams::default()) {
                 prop_assert!((0.0..=1.0).contains(&s.x) && (0.0..=1.0).contains(&s.y) && (0.0..=1.0).contains(&s.evidence));
+            }
+        }
+
+        #[test]
+        fn a_weighed_map_keeps_its_size_and_stays_within_zero_and_one(
+            map in proptest::collection::vec(-0.5f32..2.0, 1..60), w in 1usize..8,
+            motion in proptest::collection::vec(prop_oneof![Just(f32::NAN), Just(f32::INFINITY), 0.0f32..10.0], 1..40), mw in 1usize..6,
+            floor in 0.0f32..2.0,
+        ) {
+            let h = map.len() / w;
+            prop_assume!(h > 0);
+            let map = SaliencyMap { width: w, height: h, data: map[..w * h].to_vec() };
+            let mh = motion.len() / mw;
+            prop_assume!(mh > 0);
+            let motion = Plane { width: mw, height: mh, data: motion[..mw * mh].to_vec() };
+            let out = weigh_by_motion(&map, &motion, floor);
+            prop_assert_eq!((out.width, out.height, out.data.len()), (w, h, w * h));
+            if out != map {
+                prop_assert!(out.data.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)));
             }
         }
 

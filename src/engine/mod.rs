@@ -301,6 +301,21 @@ fn apply_subjects(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize
     }
 }
 
+/// Fills each shot's frames with framing's aim, as [`apply_subjects`] fills the subject.
+fn apply_aims(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize>], seen: &[(usize, Subject)], every: usize) {
+    for shot in shots {
+        let local: Vec<(usize, Subject)> = seen.iter().filter(|(i, _)| shot.contains(i)).map(|&(i, s)| (i - shot.start, s)).collect();
+        if local.is_empty() {
+            continue;
+        }
+        for (k, s) in subjects::interpolate(&local, shot.len(), every).into_iter().enumerate() {
+            if let (Some(s), Some(f)) = (s, features.get_mut(shot.start + k)) {
+                f.aim = Some(crate::analyse::Aim { x: s.x, y: s.y, evidence: s.evidence });
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

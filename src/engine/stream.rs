@@ -9,18 +9,20 @@
 //! ([`super::live::Live`]), so a moment is judged against the minute around it rather than
 //! against its own few seconds.
 
-use super::{apply_net_cues, apply_subjects, choose, decide, decode_options, detail_rate, schedule, shots_of, Decision, EngineError, Models, VideoResult};
+use super::{apply_aims, apply_net_cues, apply_subjects, choose, decide, decode_options, detail_rate, schedule, shots_of, Decision, EngineError, Models, VideoResult};
 use crate::select::Selection;
 use crate::analyse::audio::{AudioEvents, AudioTagger};
 use crate::analyse::nets::worker::{Picture, Reorder, SaliencyWorker};
 use crate::analyse::nets::{FrameDetections, Which};
 use crate::analyse::subjects::{self, Subject, SubjectParams};
+use crate::analyse::image::Plane;
 use crate::analyse::{Analyser, FrameFeatures, NetCues};
 use crate::config::Config;
 use crate::decode::{self, DetailOptions, StreamInfo};
 use crate::format::AspectRatio;
 use crate::frame::{self, Canvas};
 use crate::infer::{InferError, Model};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 use std::time::Instant;
@@ -37,24 +39,35 @@ struct Tag {
 }
 
 /// The networks' results of each sampled frame, taken in frame order, turned into the
-/// subject and the cues the selection reads.
+/// subject and the cues the selection reads, and the aim framing follows.
 struct Fused {
     params: SubjectParams,
     prev: Option<(f32, f32)>,
     last_spread: f32,
     subjects: Vec<(usize, Subject)>,
     cues: Vec<(usize, NetCues)>,
+    /// The aim's own continuity: it follows its previous aim, not the subject.
+    prev_aim: Option<(f32, f32)>,
+    aims: Vec<(usize, Subject)>,
+    /// The scene's motion map at each sampled frame still waiting for its saliency map.
+    motion: HashMap<usize, Plane>,
 }
 
 impl Fused {
     fn new(params: SubjectParams) -> Self {
-        Fused { params, prev: None, last_spread: 1.0, subjects: Vec::new(), cues: Vec::new() }
+        Fused { params, prev: None, last_spread: 1.0, subjects: Vec::new(), cues: Vec::new(), prev_aim: None, aims: Vec::new(), motion: HashMap::new() }
+    }
+
+    /// A new scene: neither subject nor aim continues the previous one.
+    fn cut(&mut self) {
+        self.prev = None;
+        self.prev_aim = None;
     }
 
     /// `features[0]` is the stream's frame `base`.
     fn add(&mut self, tag: Tag, dets: &FrameDetections, features: &mut [FrameFeatures], base: usize) {
         if tag.cut_before {
-            self.prev = None;
+            self.cut();
         }
         let mut cues = NetCues::from_detections(dets, self.params.saliency_power);
         // UNISAL runs on every other sample: hold its last spread between.
@@ -70,12 +83,33 @@ impl Fused {
                 f.subject_size = subjects::presence(&s);
             }
         }
+        let motion = self.motion.remove(&tag.frame);
+        let weighed = match (&dets.saliency, motion) {
+            (Some(map), Some(motion)) if self.params.aim_by_motion => {
+                Some(FrameDetections { saliency: Some(subjects::weigh_by_motion(map, &motion, self.params.motion_floor)), ..dets.clone() })
+            }
+            _ => None,
+        };
+        if let Some(a) = subjects::fuse(weighed.as_ref().unwrap_or(dets), self.prev_aim, &self.params) {
+            self.prev_aim = Some((a.x, a.y));
+            self.aims.push((tag.frame, a));
+        }
     }
 
     /// Forgets what came before the stream's frame `first`.
     fn forget_before(&mut self, first: usize) {
         self.subjects.retain(|&(i, _)| i >= first);
         self.cues.retain(|&(i, _)| i >= first);
+        self.aims.retain(|&(i, _)| i >= first);
+        self.motion.retain(|&i, _| i >= first);
+    }
+
+    /// Takes back everything from the stream's frame `first` on.
+    fn truncate(&mut self, first: usize) {
+        self.subjects.retain(|&(i, _)| i < first);
+        self.cues.retain(|&(i, _)| i < first);
+        self.aims.retain(|&(i, _)| i < first);
+        self.motion.retain(|&i, _| i < first);
     }
 }
 
@@ -153,7 +187,7 @@ impl FrameStream {
             return;
         }
         self.analyser.restart();
-        self.fused.prev = None;
+        self.fused.cut();
         self.cut_since_sample = true;
         if self.breaks.last() != Some(&at) {
             self.breaks.push(at);
@@ -209,6 +243,9 @@ impl FrameStream {
                         match n.analyse(&d.rgb, d.width, d.height, Which { saliency: false, ..which }) {
                             Ok(dets) => {
                                 let needs_map = which.saliency && worker.as_deref_mut().is_some_and(|w| w.submit(Picture { rgb: d.rgb, width: d.width, height: d.height }));
+                                if let Some(m) = analyser.motion_map().filter(|_| needs_map) {
+                                    fused.motion.insert(tag.frame, m.clone());
+                                }
                                 waiting.push(Tag { cut_before: std::mem::take(cut_since_sample), ..tag }, dets, needs_map);
                             }
                             Err(e) => net_error = Some(e),
@@ -276,7 +313,9 @@ impl FrameStream {
         let mut features = self.features.clone();
         let subjects: Vec<(usize, Subject)> = self.fused.subjects.iter().filter_map(|&(i, s)| Some((i.checked_sub(self.base)?, s))).collect();
         let cues: Vec<(usize, NetCues)> = self.fused.cues.iter().filter_map(|&(i, c)| Some((i.checked_sub(self.base)?, c))).collect();
+        let aims: Vec<(usize, Subject)> = self.fused.aims.iter().filter_map(|&(i, s)| Some((i.checked_sub(self.base)?, s))).collect();
         apply_subjects(&mut features, shots, &subjects, self.every);
+        apply_aims(&mut features, shots, &aims, self.every);
         apply_net_cues(&mut features, shots, &cues);
         for (k, (first, fps, events)) in self.audio.iter().enumerate() {
             if events.is_empty() {
@@ -329,8 +368,7 @@ impl FrameStream {
     /// adds nothing).
     pub(super) fn truncate(&mut self, first: usize) {
         self.features.truncate(first.saturating_sub(self.base));
-        self.fused.subjects.retain(|&(i, _)| i < first);
-        self.fused.cues.retain(|&(i, _)| i < first);
+        self.fused.truncate(first);
         self.audio.retain(|a| a.0 < first);
         self.breaks.retain(|&b| b < first);
     }

@@ -80,8 +80,9 @@ pub fn frame_video(
     let mut plans = Vec::with_capacity(shots.len());
     for shot in shots {
         let fs = &features[shot.clone()];
-        let obs_x: Vec<Observation> = fs.iter().map(|f| Observation { pos: f64::from(f.subject_x) * w, weight: f64::from(f.subject_evidence) }).collect();
-        let obs_y: Vec<Observation> = fs.iter().map(|f| Observation { pos: f64::from(f.subject_y) * h, weight: f64::from(f.subject_evidence) }).collect();
+        let aims: Vec<_> = fs.iter().map(FrameFeatures::aim_point).collect();
+        let obs_x: Vec<Observation> = aims.iter().map(|a| Observation { pos: f64::from(a.x) * w, weight: f64::from(a.evidence) }).collect();
+        let obs_y: Vec<Observation> = aims.iter().map(|a| Observation { pos: f64::from(a.y) * h, weight: f64::from(a.evidence) }).collect();
         let (mx, px) = path::plan_shot(&obs_x, x_axis, canvas.fps, params);
         let (my, py) = path::plan_shot(&obs_y, y_axis, canvas.fps, params);
         for (k, i) in shot.clone().enumerate() {
@@ -96,4 +97,30 @@ pub fn frame_video(
         .map(|(i, cx, cy)| Prediction { frame: i as i64, window: geometry::place(canvas.width, canvas.height, size, cx, cy) })
         .collect();
     (preds, plans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyse::Aim;
+
+    /// Where the 9:16 window of a 320×180 shot of 50 frames sits (its left edge, px) on its
+    /// middle frame, with every frame's subject at x 0.2 and the given aim.
+    fn window_x(aim: Option<Aim>) -> f64 {
+        let f = FrameFeatures { subject_x: 0.2, subject_y: 0.5, subject_evidence: 0.9, aim, ..FrameFeatures::default() };
+        let features = vec![f; 50];
+        let canvas = Canvas { width: 320, height: 180, fps: 25.0, ratio: AspectRatio::PORTRAIT };
+        let (preds, _) = frame_video(&features, std::slice::from_ref(&(0..50)), &[25], &canvas, &PathParams::default());
+        preds[0].window.x
+    }
+
+    #[test]
+    fn framing_follows_the_aim_and_the_subject_where_there_is_none() {
+        // The window is 101 px wide (180 × 9 / 16): centred on x 64 it starts at 13.4, on 256
+        // it is clamped to the right edge, 219.
+        let on_subject = window_x(None);
+        assert!((on_subject - (64.0 - 50.625)).abs() < 2.0, "{on_subject}");
+        let on_aim = window_x(Some(Aim { x: 0.8, y: 0.5, evidence: 0.9 }));
+        assert!(on_aim > 200.0, "{on_aim}");
+    }
 }
