@@ -86,10 +86,10 @@ pub struct FrameFeatures {
     pub rigid_residual: Option<f32>,
     /// What the networks saw (see [`NetCues`]), held between the sampled frames of a shot.
     pub nets: NetCues,
-    /// Where framing aims, when it differs in kind from the subject above: the networks'
-    /// subject found on the saliency map weighed by the scene's motion (see
-    /// [`subjects::weigh_by_motion`]). `None` where no network subject was seen (framing then
-    /// aims at the subject above) and in dumps older than it.
+    /// Where framing aims: the networks' subject, found as the subject above is but on the
+    /// saliency map weighed by the scene's motion (see [`subjects::weigh_by_motion`]), so it
+    /// moves the window and nothing that selection reads. `None` where no network subject was
+    /// seen (framing then aims at the subject above) and in dumps older than it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aim: Option<Aim>,
 }

@@ -88,7 +88,7 @@ impl Default for SubjectParams {
             min_text_area: 0.02,
             saliency_power: 6.0,
             aim_by_motion: true,
-            motion_floor: 0.3,
+            motion_floor: 0.1,
         }
     }
 }
@@ -348,7 +348,7 @@ mod tests {
         assert!(plain.x < 0.3, "{plain:?}");
         let weighed = weigh_by_motion(&map, &motion, p.motion_floor);
         assert_eq!(weighed.data.iter().copied().fold(0.0f32, f32::max), 1.0);
-        // 0.5 × 1.3 against 1 × 0.3: the car now leads, and the power of 6 puts the aim on it.
+        // 0.5 × 1.1 against 1 × 0.1: the car now leads, and the power of 6 puts the aim on it.
         let aim = fuse(&FrameDetections { saliency: Some(weighed), ..FrameDetections::default() }, None, &p).unwrap();
         assert!((aim.x - 0.775).abs() < 0.01, "{aim:?}");
     }
