@@ -155,7 +155,7 @@ impl Analyser {
 
     /// Where the scene moved against its background lately (see
     /// [`rigid::RigidMotion::motion_map`]).
-    pub fn motion_map(&self) -> Option<&Plane> {
+    pub fn motion_map(&self) -> Option<Plane> {
         self.rigid.motion_map()
     }
 

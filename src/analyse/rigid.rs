@@ -73,7 +73,8 @@ const MIN_OVERLAP: f64 = 0.25;
 pub const MAP_GAP_S: f64 = 0.2;
 /// Columns of the motion map; its rows follow the picture's shape.
 pub const MAP_COLS: usize = 32;
-/// A motion map older than this (seconds) describes another moment: none is given.
+/// A motion map from a picture older than this (seconds) describes another moment: none is
+/// given.
 const MAP_MAX_AGE_S: f64 = 0.25;
 
 /// One stored picture: its time, the camera's accumulated shift up to it (picture fractions)
@@ -94,8 +95,6 @@ pub struct RigidMotion {
     last: Option<(u64, f64)>,
     /// Measure frames whose index is a multiple of this (3 until the interval is known).
     stride: Option<u64>,
-    /// The latest motion map of this shot and the time of its picture.
-    map: Option<(f64, Plane)>,
 }
 
 impl RigidMotion {
@@ -103,16 +102,20 @@ impl RigidMotion {
     pub fn reset(&mut self) {
         self.stored.clear();
         self.shift = (0.0, 0.0);
-        self.map = None;
     }
 
     /// Where the scene moved against the background over the last [`MAP_GAP_S`], as of the
     /// last frame pushed: a grid of [`MAP_COLS`] columns of the mean unexplained motion
-    /// (pixels, as [`residual_p99`] measures it) of each cell. `None` when no measure of this
-    /// shot is recent enough (the first fifth of a second of a shot, a flat picture).
-    pub fn motion_map(&self) -> Option<&Plane> {
+    /// (pixels, as [`residual_p99`] measures it) of each cell, between the newest picture kept
+    /// and the one a gap before it. Made when asked, from the pictures the residual keeps
+    /// anyway, so only the frames whose saliency map is weighed pay for the alignment. `None`
+    /// when the newest picture is too old or has none a gap before it in this shot (the first
+    /// fifth of a second of a shot), or too little overlaps.
+    pub fn motion_map(&self) -> Option<Plane> {
         let (_, now) = self.last?;
-        self.map.as_ref().filter(|(t, _)| now - t <= MAP_MAX_AGE_S && now >= *t).map(|(_, m)| m)
+        let cur = self.stored.back().filter(|c| now >= c.t && now - c.t <= MAP_MAX_AGE_S)?;
+        let reference = self.stored.iter().rev().find(|s| cur.t - s.t >= MAP_GAP_S - 0.02)?;
+        moving_parts(reference, cur)
     }
 
     /// Frame `index` at time `t` (seconds), with the camera's shift since the previous frame
@@ -140,10 +143,6 @@ impl RigidMotion {
             .find(|s| cur.t - s.t >= GAP_S - 0.02)
             .or_else(|| self.stored.front().filter(|s| cur.t - s.t >= MIN_GAP_S));
         let out = reference.and_then(|r| unexplained(r, &cur));
-        let map_reference = self.stored.iter().rev().find(|s| cur.t - s.t >= MAP_GAP_S - 0.02);
-        if let Some(map) = map_reference.and_then(|r| moving_parts(r, &cur)) {
-            self.map = Some((t, map));
-        }
         if self.stored.len() == KEEP {
             self.stored.pop_front();
         }
@@ -479,7 +478,7 @@ mod tests {
         for i in 0..=12u64 {
             r.push(&walking(w, h, i), i, i as f64 / 25.0, (0.0, 0.0));
         }
-        let map = r.motion_map().expect("a map a fifth of a second into the shot").clone();
+        let map = r.motion_map().expect("a map a fifth of a second into the shot");
         assert_eq!((map.width, map.height), (MAP_COLS, 18));
         let (best, _) = map.data.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap();
         // Against frame 6, the square spans x 58–100 (cells 9–16), rows 40–64 (cells 6–10).

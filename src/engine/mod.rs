@@ -282,27 +282,23 @@ fn apply_net_cues(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize
 /// analysed frames of a shot the subject is interpolated; frames of a shot the networks saw
 /// nothing in keep the classical subject.
 fn apply_subjects(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize>], seen: &[(usize, Subject)], every: usize) {
-    for shot in shots {
-        let local: Vec<(usize, Subject)> = seen.iter().filter(|(i, _)| shot.contains(i)).map(|&(i, s)| (i - shot.start, s)).collect();
-        if local.is_empty() {
-            continue;
-        }
-        let filled = subjects::interpolate(&local, shot.len(), every);
-        for (k, s) in filled.into_iter().enumerate() {
-            let Some(s) = s else { continue };
-            if let Some(f) = features.get_mut(shot.start + k) {
-                f.subject_x = s.x;
-                f.subject_y = s.y;
-                f.subject_evidence = s.evidence;
-                f.subject_size = subjects::presence(&s);
-                f.subject_area = s.area;
-            }
-        }
-    }
+    fill_shots(features, shots, seen, every, |f, s| {
+        f.subject_x = s.x;
+        f.subject_y = s.y;
+        f.subject_evidence = s.evidence;
+        f.subject_size = subjects::presence(s);
+        f.subject_area = s.area;
+    });
 }
 
 /// Fills each shot's frames with framing's aim, as [`apply_subjects`] fills the subject.
 fn apply_aims(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize>], seen: &[(usize, Subject)], every: usize) {
+    fill_shots(features, shots, seen, every, |f, s| f.aim = Some(crate::analyse::Aim { x: s.x, y: s.y, evidence: s.evidence }));
+}
+
+/// Interpolates `seen` (stream frame, subject) within each shot and hands every frame it
+/// covers to `put`; shots with nothing seen are left alone.
+fn fill_shots(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize>], seen: &[(usize, Subject)], every: usize, put: impl Fn(&mut FrameFeatures, &Subject)) {
     for shot in shots {
         let local: Vec<(usize, Subject)> = seen.iter().filter(|(i, _)| shot.contains(i)).map(|&(i, s)| (i - shot.start, s)).collect();
         if local.is_empty() {
@@ -310,7 +306,7 @@ fn apply_aims(features: &mut [FrameFeatures], shots: &[std::ops::Range<usize>], 
         }
         for (k, s) in subjects::interpolate(&local, shot.len(), every).into_iter().enumerate() {
             if let (Some(s), Some(f)) = (s, features.get_mut(shot.start + k)) {
-                f.aim = Some(crate::analyse::Aim { x: s.x, y: s.y, evidence: s.evidence });
+                put(f, &s);
             }
         }
     }

@@ -243,8 +243,9 @@ impl FrameStream {
                         match n.analyse(&d.rgb, d.width, d.height, Which { saliency: false, ..which }) {
                             Ok(dets) => {
                                 let needs_map = which.saliency && worker.as_deref_mut().is_some_and(|w| w.submit(Picture { rgb: d.rgb, width: d.width, height: d.height }));
-                                if let Some(m) = analyser.motion_map().filter(|_| needs_map) {
-                                    fused.motion.insert(tag.frame, m.clone());
+                                // Only a frame whose saliency map framing will weigh pays for the motion map.
+                                if let Some(m) = (needs_map && fused.params.aim_by_motion).then(|| analyser.motion_map()).flatten() {
+                                    fused.motion.insert(tag.frame, m);
                                 }
                                 waiting.push(Tag { cut_before: std::mem::take(cut_since_sample), ..tag }, dets, needs_map);
                             }
