@@ -90,7 +90,8 @@ impl Fused {
             }
             _ => None,
         };
-        if let Some(a) = subjects::fuse(weighed.as_ref().unwrap_or(dets), self.prev_aim, &self.params) {
+        let for_aim = subjects::for_aim(weighed.as_ref().unwrap_or(dets), &self.params);
+        if let Some(a) = subjects::fuse(&for_aim, self.prev_aim, &self.params) {
             self.prev_aim = Some((a.x, a.y));
             self.aims.push((tag.frame, a));
         }
