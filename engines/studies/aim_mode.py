@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from coco_framing import lines, window, window_iou as iou
-from motion_framing import Unisal, affine, frames, motion_grid, weigh
+from coco_framing import window, window_iou as iou
+from motion_framing import Unisal, affine, motion_grid, videos, weigh
 
 POWER = 6
 RADII = (0.1, 0.2)
@@ -132,49 +132,23 @@ def candidates(v, W, H, rw, rh, prev):
 
 
 def measure(unisal, name, folder, engine_all, dumps, step):
-    gt, meta, index, engine = lines(folder / "gt.jsonl"), lines(folder / "meta.jsonl"), lines(folder / "index.jsonl"), lines(engine_all / f"{name}.jsonl")
     rows = []
-    for v, g in gt.items():
-        W, H, fps = meta[v]["width"], meta[v]["height"], meta[v].get("fps", 25)
-        rw, rh = g["targetRatioWH"]
-        if abs(W / H - rw / rh) < 0.02 or not g["predictions"]:
-            continue
-        truth = {p["frame"]: p["bboxes"] for p in g["predictions"]}
-        ours = {p["frame"]: p["bboxes"] for p in engine[v]["predictions"]}
-        want = set(sorted(truth)[::step])
-        by_net, dumped = {}, {}
-        for line in open(dumps / name / f"{v}.jsonl"):
-            j = json.loads(line)
-            if "frame" in j:
-                by_net[j["frame"]] = j["f"].get("subject_area", 0) > 0
-                dumped[j["frame"]] = j["f"]
-        grey, rgb_at = [], {}
-        for k, (rgb, gr) in enumerate(frames(folder / index[v]["video"], W, H)):
-            grey.append(gr)
-            if k in want:
-                rgb_at[k] = rgb
+    for _, (W, H, rw, rh), fps, grey, samples in videos(name, folder, engine_all, dumps, step):
         k = max(1, round(GAP * fps))
         prev, prev_f = {"u": {}, "m": {}}, None
-        for f in sorted(want):
+        for f, rgb, t, r, d in samples:
             if prev_f is None or f - prev_f > 2 * step:
                 prev = {"u": {}, "m": {}}
             prev_f = f
-            if f not in rgb_at or f not in ours:
-                continue
             i0, i1 = (f - k, f) if f >= k else (f, f + k)
             if i1 >= len(grey):
                 continue
-            b = truth[f]
-            t = (b[0], b[1], b[2], b[2] * rh / rw)
-            e = ours[f]
-            r = {"v": v, "f": f, "net_box": by_net.get(f, False), "eng": iou((e[0], e[1], e[2], e[2] * rh / rw), t),
-                 "cen": iou(window(W, H, rw, rh, W / 2, H / 2), t)}
             # The camera's own motion over the gap, in picture diagonals a second: the affine
             # map's translation and its zoom at the picture's corner.
             a = affine(grey[i0], grey[i1])
             gh, gw = grey[i1].shape
             r["cam"] = float(np.hypot(abs(a[2]) + abs(a[0]) * gw / 2, abs(a[5]) + abs(a[4]) * gh / 2) / np.hypot(gw, gh) / (k / fps))
-            um = unisal(rgb_at[f])
+            um = unisal(rgb)
             for tag, mp in (("u", um), ("m", weigh(um, motion_grid(grey[i0], grey[i1]), FLOOR))):
                 v6 = powered(mp)
                 if v6 is None:
@@ -185,11 +159,10 @@ def measure(unisal, name, folder, engine_all, dumps, step):
                     r[f"{tag}_{c}"] = iou(window(W, H, rw, rh, x * W, y * H), t)
                 r[f"pt_{tag}_com"] = points["com"]
             # The engine's own subject and aim on this frame, for rules that choose between them.
-            d = dumped.get(f, {})
             aim = d.get("aim") or {"x": d.get("subject_x", 0.5), "y": d.get("subject_y", 0.5)}
             r["pt_aim"] = (aim["x"], aim["y"])
             r["aim"] = iou(window(W, H, rw, rh, aim["x"] * W, aim["y"] * H), t)
-            r["subject"] = {k: d.get(k) for k in ("subject_evidence", "subject_area")} | {k: d.get("nets", {}).get(k) for k in ("face", "person", "text")}
+            r["subject"] = {key: d.get(key) for key in ("subject_evidence", "subject_area")} | {key: d.get("nets", {}).get(key) for key in ("face", "person", "text")}
             r["geom"] = (W, H, rw, rh)
             r["truth"] = t
             rows.append(r)

@@ -162,9 +162,12 @@ def frames(path, W, H):
     dec.wait()
 
 
-def measure(unisal, name, folder, engine_all, dumps, step):
+def videos(name, folder, engine_all, dumps, step):
+    """Each video of a set whose window can move, decoded: its id, (W, H, rw, rh), fps, the grey
+    pictures of every frame, and the frames to measure (every STEP-th ground-truth frame the
+    engine framed) as (frame, its RGB picture, the true window, the row's first fields: the
+    engine's and the centred window's IoU, whether a box framed it; the dumped features)."""
     gt, meta, index, engine = lines(folder / "gt.jsonl"), lines(folder / "meta.jsonl"), lines(folder / "index.jsonl"), lines(engine_all / f"{name}.jsonl")
-    rows = []
     for v, g in gt.items():
         W, H, fps = meta[v]["width"], meta[v]["height"], meta[v].get("fps", 25)
         rw, rh = g["targetRatioWH"]
@@ -173,25 +176,34 @@ def measure(unisal, name, folder, engine_all, dumps, step):
         truth = {p["frame"]: p["bboxes"] for p in g["predictions"]}
         ours = {p["frame"]: p["bboxes"] for p in engine[v]["predictions"]}
         want = set(sorted(truth)[::step])
-        by_net = {}
-        for l in open(dumps / name / f"{v}.jsonl"):
-            j = json.loads(l)
+        dumped = {}
+        for line in open(dumps / name / f"{v}.jsonl"):
+            j = json.loads(line)
             if "frame" in j:
-                by_net[j["frame"]] = j["f"].get("subject_area", 0) > 0
+                dumped[j["frame"]] = j["f"]
         grey, rgb_at = [], {}
         for k, (rgb, gr) in enumerate(frames(folder / index[v]["video"], W, H)):
             grey.append(gr)
             if k in want:
                 rgb_at[k] = rgb
+        samples = []
         for f in sorted(want):
             if f not in rgb_at or f not in ours:
                 continue
-            b = truth[f]
+            b, e = truth[f], ours[f]
             t = (b[0], b[1], b[2], b[2] * rh / rw)
-            e = ours[f]
-            r = {"v": v, "f": f, "net_box": by_net.get(f, False), "eng": iou((e[0], e[1], e[2], e[2] * rh / rw), t),
-                 "cen": iou(window(W, H, rw, rh, W / 2, H / 2), t)}
-            um = unisal(rgb_at[f])
+            d = dumped.get(f, {})
+            row = {"v": v, "f": f, "net_box": d.get("subject_area", 0) > 0, "eng": iou((e[0], e[1], e[2], e[2] * rh / rw), t),
+                   "cen": iou(window(W, H, rw, rh, W / 2, H / 2), t)}
+            samples.append((f, rgb_at[f], t, row, d))
+        yield v, (W, H, rw, rh), fps, grey, samples
+
+
+def measure(unisal, name, folder, engine_all, dumps, step):
+    rows = []
+    for _, (W, H, rw, rh), fps, grey, samples in videos(name, folder, engine_all, dumps, step):
+        for f, rgb, t, r, _ in samples:
+            um = unisal(rgb)
             c = centre(um, 6)
             r["u6"] = iou(window(W, H, rw, rh, c[0] * W, c[1] * H), t)
             for gap in GAPS:
