@@ -84,14 +84,11 @@ impl Fused {
             }
         }
         let motion = self.motion.remove(&tag.frame);
-        let weighed = match (&dets.saliency, motion) {
-            (Some(map), Some(motion)) if self.params.aim_by_motion => {
-                Some(FrameDetections { saliency: Some(subjects::weigh_by_motion(map, &motion, self.params.motion_floor)), ..dets.clone() })
-            }
-            _ => None,
+        let map = match (&dets.saliency, motion) {
+            (Some(map), Some(motion)) if self.params.aim_by_motion => Some(subjects::weigh_by_motion(map, &motion, self.params.motion_floor)),
+            (map, _) => map.clone(),
         };
-        let for_aim = subjects::for_aim(weighed.as_ref().unwrap_or(dets), &self.params);
-        if let Some(a) = subjects::fuse(&for_aim, self.prev_aim, &self.params) {
+        if let Some(a) = subjects::fuse(&subjects::for_aim(dets, map, &self.params), self.prev_aim, &self.params) {
             self.prev_aim = Some((a.x, a.y));
             self.aims.push((tag.frame, a));
         }
